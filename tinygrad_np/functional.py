@@ -1,0 +1,360 @@
+"""Every op as a function (`F.gelu(x)`), and the same functions bound as Tensor methods.
+
+Arguments follow numpy's names (`axis`, `keepdims`). Inputs that are not Tensors
+(Python numbers, ndarrays) become constants of the other operand's dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .ops import elementwise as ew
+from .ops import linalg, movement, nn, reduce
+from .random import default_generator
+from .tensor import Function, Tensor, as_tensor
+
+Axis = int | tuple[int, ...] | None
+
+
+# -- element-wise ------------------------------------------------------------------------
+def _binary(op: type[Function], a: Any, b: Any) -> Tensor:
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    b = as_tensor(b, like=a)
+    try:
+        return op.apply(a, b)
+    except ValueError:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"{op.__name__.lower()}: shapes {a.shape} and {b.shape} do not broadcast") from None
+        raise
+
+
+def add(a: Any, b: Any) -> Tensor:
+    return _binary(ew.Add, a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    return _binary(ew.Sub, a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    return _binary(ew.Mul, a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    return _binary(ew.Div, a, b)
+
+
+def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 - numpy's name
+    """x ** exponent; a Python-number exponent is a constant, a Tensor exponent gets a gradient."""
+    if isinstance(exponent, (int, float)) and isinstance(x, Tensor):
+        return ew.PowScalar.apply(x, exponent=exponent)
+    return _binary(ew.Pow, x, exponent)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Element-wise max; ties split the gradient evenly."""
+    return _binary(ew.Maximum, a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    return _binary(ew.Minimum, a, b)
+
+
+def neg(x: Any) -> Tensor:
+    return ew.Neg.apply(as_tensor(x))
+
+
+def exp(x: Any) -> Tensor:
+    return ew.Exp.apply(as_tensor(x))
+
+
+def log(x: Any) -> Tensor:
+    return ew.Log.apply(as_tensor(x))
+
+
+def sqrt(x: Any) -> Tensor:
+    return ew.Sqrt.apply(as_tensor(x))
+
+
+def abs(x: Any) -> Tensor:  # noqa: A001 - numpy's name
+    return ew.Abs.apply(as_tensor(x))
+
+
+def relu(x: Any) -> Tensor:
+    return ew.Relu.apply(as_tensor(x))
+
+
+def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
+    """Clamp to [min, max]; the gradient passes where min <= x <= max."""
+    if min is None and max is None:
+        raise ValueError("clip: give min, max or both")
+    return ew.Clip.apply(as_tensor(x), low=min, high=max)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """`a` where `condition` is true, else `b` (condition is constant: no gradient)."""
+    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    a, b = as_tensor(a, like=like), as_tensor(b, like=like)
+    try:
+        return ew.Where.apply(a, b, condition=condition)
+    except ValueError:
+        raise ValueError(f"where: shapes {condition.shape}, {a.shape} and {b.shape} do not broadcast") from None
+
+
+def erf(x: Any) -> Tensor:
+    return ew.Erf.apply(as_tensor(x))
+
+
+def gelu(x: Any) -> Tensor:
+    """Exact GELU: x * Phi(x) with the normal CDF (erf-based, not the tanh approximation)."""
+    return ew.Gelu.apply(as_tensor(x))
+
+
+def tanh(x: Any) -> Tensor:
+    return ew.Tanh.apply(as_tensor(x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    return ew.Sigmoid.apply(as_tensor(x))
+
+
+def softplus(x: Any) -> Tensor:
+    return ew.Softplus.apply(as_tensor(x))
+
+
+def astype(x: Tensor, dtype: Any) -> Tensor:
+    """A copy in another float dtype; gradients are cast back."""
+    dtype = np.dtype(dtype)
+    if x.dtype == dtype:
+        return x
+    if not x.requires_grad or dtype.kind != "f":
+        return Tensor._wrap(x.data.astype(dtype))
+    return ew.Cast.apply(x, dtype=dtype)
+
+
+# -- matrix products ---------------------------------------------------------------------
+def matmul(a: Any, b: Any) -> Tensor:
+    """numpy's matmul: 1-D operands are promoted and the added axis removed again."""
+    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
+    b = as_tensor(b, like=a)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: scalar operands are not allowed (shapes {a.shape} and {b.shape})")
+    if a.ndim == 1 and b.ndim == 1:
+        if a.shape != b.shape:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not fit")
+        return (a * b).sum()
+    if a.ndim == 1:
+        return squeeze(linalg.Matmul.apply(reshape(a, 1, -1), b) if b.ndim == 2 else
+                       matmul(reshape(a, 1, -1), b), -2)
+    if b.ndim == 1:
+        return squeeze(linalg.Matmul.apply(a, reshape(b, -1, 1)), -1)
+    return linalg.Matmul.apply(a, b)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, axis: int = -1) -> Tensor:
+    """x @ weight.T + bias over the last axis (PyTorch's F.linear), or weight @ x + bias over
+    axis 0. weight has shape (out_features, in_features)."""
+    params = (weight,) if bias is None else (weight, bias)
+    return linalg.Linear.apply(as_tensor(x, like=weight), *params, axis=axis)
+
+
+# -- shape and selection -----------------------------------------------------------------
+def _shape_args(shape: tuple) -> tuple[int, ...]:
+    """Accept both f(x, 2, 3) and f(x, (2, 3))."""
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
+    shape = _shape_args(shape)
+    if shape == x.shape:
+        return x
+    return movement.Reshape.apply(x, shape=shape)
+
+
+def transpose(x: Tensor, *axes: int | Sequence[int]) -> Tensor:
+    """numpy's transpose: no axes reverses them, else a permutation."""
+    axes = _shape_args(axes) or tuple(reversed(range(x.ndim)))
+    if len(axes) != x.ndim:
+        raise ValueError(f"transpose: {len(axes)} axes given for a tensor of shape {x.shape}")
+    return movement.Permute.apply(x, axes=axes)
+
+
+permute = transpose
+
+
+def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
+    axes = list(range(x.ndim))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, axes)
+
+
+def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
+    """Merge axes start_axis..end_axis (inclusive) into one; all axes by default."""
+    if x.ndim == 0:
+        return reshape(x, 1)
+    start, end = start_axis % x.ndim, end_axis % x.ndim
+    return reshape(x, *x.shape[:start], -1, *x.shape[end + 1:])
+
+
+def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
+    axes = reduce.normalize_axes(axis, x.ndim)
+    return reshape(x, *[n for i, n in enumerate(x.shape) if not (i in axes and n == 1)])
+
+
+def unsqueeze(x: Tensor, axis: int) -> Tensor:
+    return reshape(x, np.expand_dims(np.empty(x.shape, dtype=bool), axis).shape)
+
+
+expand_dims = unsqueeze
+
+
+def broadcast_to(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
+    shape = _shape_args(shape)
+    return x if shape == x.shape else movement.Expand.apply(x, shape=shape)
+
+
+expand = broadcast_to
+
+
+def _index(index: Any) -> Any:
+    """Tensors inside an index become arrays; lists become integer or boolean arrays."""
+    if isinstance(index, tuple):
+        return tuple(_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data if index.dtype == bool else index.data.astype(np.intp)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def getitem(x: Tensor, index: Any) -> Tensor:
+    return movement.Getitem.apply(x, index=_index(index))
+
+
+def gather(x: Tensor, index: Any, axis: int) -> Tensor:
+    """Pick `index` along `axis` (numpy's take_along_axis; torch's gather); the gradient
+    scatters back and adds where an element was picked more than once."""
+    index = np.asarray(index.data if isinstance(index, Tensor) else index)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"gather: index must be integers, got {index.dtype}")
+    return movement.Gather.apply(x, index=index, axis=axis)
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    if not tensors:
+        raise ValueError("concatenate: need at least one tensor")
+    like = next((t for t in tensors if isinstance(t, Tensor)), None)
+    return movement.Concatenate.apply(*[as_tensor(t, like=like) for t in tensors], axis=axis)
+
+
+cat = concatenate
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    if not tensors:
+        raise ValueError("stack: need at least one tensor")
+    like = next((t for t in tensors if isinstance(t, Tensor)), None)
+    return movement.Stack.apply(*[as_tensor(t, like=like) for t in tensors], axis=axis)
+
+
+def pad(x: Tensor, pad_width: Any, constant_values: float = 0.0) -> Tensor:
+    """Constant padding; pad_width as numpy's np.pad takes it."""
+    return movement.Pad.apply(x, pad_width=pad_width, value=constant_values)
+
+
+# -- reductions --------------------------------------------------------------------------
+def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return reduce.Sum.apply(x, axis=axis, keepdims=keepdims)
+
+
+def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    return reduce.Mean.apply(x, axis=axis, keepdims=keepdims)
+
+
+def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Max over axes; tied maxima share the gradient evenly."""
+    return reduce.Max.apply(x, axis=axis, keepdims=keepdims)
+
+
+def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return reduce.Min.apply(x, axis=axis, keepdims=keepdims)
+
+
+def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    return reduce.Var.apply(x, axis=axis, ddof=ddof, keepdims=keepdims)
+
+
+def std(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
+    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+
+
+def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x))) computed with the max subtracted."""
+    return reduce.LogSumExp.apply(x, axis=axis, keepdims=keepdims)
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    return reduce.Softmax.apply(x, axis=axis)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x): never softmax-then-log."""
+    return reduce.LogSoftmax.apply(x, axis=axis)
+
+
+# -- neural-network ops ------------------------------------------------------------------
+def layer_norm(x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
+               eps: float = 1e-5) -> Tensor:
+    """Normalise over the last axis (one fused op), then scale and shift."""
+    params = [p for p in (weight, bias) if p is not None]
+    return nn.LayerNorm.apply(x, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p); identity when not
+    training. The mask comes from `rng` (the global seeded generator by default)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout: p must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return x
+    keep = (rng or default_generator()).random(x.shape, dtype=x.dtype) >= p
+    mask = keep * x.dtype.type(1 / (1 - p)) if p < 1 else np.zeros(x.shape, dtype=x.dtype)
+    return nn.Dropout.apply(x, mask=mask)
+
+
+# -- Tensor methods and operators: the same functions --------------------------------------
+def _reflected(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _comparison(compare):
+    def method(self: Tensor, other: Any) -> Tensor:
+        return Tensor(compare(self.data, other.data if isinstance(other, Tensor) else other), dtype=bool)
+    return method
+
+
+for _name, _fn in {
+    "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": _reflected(sub),
+    "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
+    "__pow__": pow, "__rpow__": _reflected(pow), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
+    "__neg__": neg, "__getitem__": getitem,
+    "__lt__": _comparison(np.less), "__le__": _comparison(np.less_equal),
+    "__gt__": _comparison(np.greater), "__ge__": _comparison(np.greater_equal),
+    "astype": astype, "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow,
+    "maximum": maximum, "minimum": minimum,
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "relu": relu, "clip": clip, "erf": erf,
+    "gelu": gelu, "tanh": tanh, "sigmoid": sigmoid, "softplus": softplus, "matmul": matmul,
+    "reshape": reshape, "transpose": transpose, "permute": permute, "swapaxes": swapaxes,
+    "flatten": flatten, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand_dims": expand_dims,
+    "broadcast_to": broadcast_to, "expand": expand, "gather": gather, "pad": pad,
+    "sum": sum, "mean": mean, "max": max, "min": min, "var": var, "std": std,
+    "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
+}.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(lambda self: transpose(self))

@@ -1,0 +1,130 @@
+"""Reductions over any axes (numpy's `axis` and `keepdims`), and the softmax family."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Function
+
+
+def normalize_axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    """`axis` as a sorted tuple of non-negative axes (None means all)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    normalized = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for a tensor of {ndim} dimensions")
+        normalized.append(int(a) % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"repeated axis in {axis}")
+    return tuple(sorted(normalized))
+
+
+class Reduction(Function):
+    """Shared bookkeeping: the reduced axes and how to put them back for the backward."""
+
+    def setup(self, x: np.ndarray, axis, keepdims: bool) -> tuple[int, ...]:
+        self.input_shape = x.shape
+        self.axes = normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.count = int(np.prod([x.shape[a] for a in self.axes]))
+        return self.axes
+
+    def expand(self, grad: np.ndarray) -> np.ndarray:
+        """The output gradient with the reduced axes back as size 1."""
+        return grad if self.keepdims else np.expand_dims(grad, self.axes)
+
+
+class Sum(Reduction):
+    def forward(self, x, axis=None, keepdims=False):
+        return x.sum(axis=self.setup(x, axis, keepdims), keepdims=keepdims)
+
+    def backward(self, grad):
+        return np.broadcast_to(self.expand(grad), self.input_shape)
+
+
+class Mean(Reduction):
+    def forward(self, x, axis=None, keepdims=False):
+        return x.mean(axis=self.setup(x, axis, keepdims), keepdims=keepdims)
+
+    def backward(self, grad):
+        return np.broadcast_to(self.expand(grad) / grad.dtype.type(self.count), self.input_shape)
+
+
+class Max(Reduction):
+    """Max over axes; tied maxima share the gradient evenly."""
+
+    pick = staticmethod(np.max)
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = self.setup(x, axis, keepdims)
+        out = self.pick(x, axis=axes, keepdims=True)
+        self.winners = (x == out).astype(x.dtype)
+        self.winners /= self.winners.sum(axis=axes, keepdims=True)
+        return out if keepdims else np.squeeze(out, axis=axes)
+
+    def backward(self, grad):
+        return self.expand(grad) * self.winners
+
+
+class Min(Max):
+    pick = staticmethod(np.min)
+
+
+class Var(Reduction):
+    """Variance with numpy's `ddof` (0: population, 1: sample)."""
+
+    def forward(self, x, axis=None, ddof=0, keepdims=False):
+        axes = self.setup(x, axis, keepdims)
+        self.centered = x - x.mean(axis=axes, keepdims=True)
+        self.divisor = x.dtype.type(self.count - ddof)
+        return (self.centered * self.centered).sum(axis=axes, keepdims=keepdims) / self.divisor
+
+    def backward(self, grad):
+        return self.expand(grad) * (2 / self.divisor) * self.centered
+
+
+def stable_exp(x: np.ndarray, axis: int | tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """exp(x - max) along `axis`, its sum, and the max (taken as 0 where all of x is -inf)."""
+    shift = np.max(x, axis=axis, keepdims=True)
+    shift[~np.isfinite(shift)] = 0
+    exps = np.exp(x - shift)
+    return exps, exps.sum(axis=axis, keepdims=True), shift
+
+
+class LogSumExp(Reduction):
+    """log(sum(exp(x))) with the max subtracted; a slice of all -inf gives -inf and zero gradient."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = self.setup(x, axis, keepdims)
+        exps, total, shift = stable_exp(x, axes)
+        with np.errstate(divide="ignore"):
+            out = np.log(total) + shift
+        self.softmax = np.divide(exps, total, out=np.zeros_like(exps), where=total > 0)
+        return out if keepdims else np.squeeze(out, axis=axes)
+
+    def backward(self, grad):
+        return self.expand(grad) * self.softmax
+
+
+class Softmax(Function):
+    def forward(self, x, axis=-1):
+        exps, total, _ = stable_exp(x, axis)
+        self.axis, self.out = axis, exps / total
+        return self.out
+
+    def backward(self, grad):
+        weighted = grad * self.out
+        return weighted - self.out * weighted.sum(axis=self.axis, keepdims=True)
+
+
+class LogSoftmax(Function):
+    def forward(self, x, axis=-1):
+        exps, total, shift = stable_exp(x, axis)
+        self.axis, self.softmax = axis, exps / total
+        return x - shift - np.log(total)
+
+    def backward(self, grad):
+        return grad - self.softmax * grad.sum(axis=self.axis, keepdims=True)
