@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import special
 
@@ -181,7 +183,7 @@ class Erf(Function):
         return special.erf(x)
 
     def backward(self, grad):
-        return grad * (2 / np.sqrt(np.pi)) * np.exp(-self.x * self.x)
+        return grad * (2 / math.sqrt(math.pi)) * np.exp(-self.x * self.x)
 
 
 class Gelu(Function):

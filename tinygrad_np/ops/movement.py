@@ -130,6 +130,9 @@ class Pad(Function):
     """Constant padding with numpy's `pad_width` forms (int, (before, after), or one pair per axis)."""
 
     def forward(self, x, pad_width, value=0.0):
+        if x.ndim == 0:
+            self.inside = ()
+            return x.copy()
         widths = np.broadcast_to(np.asarray(pad_width, dtype=np.int64).reshape(-1, 2)
                                  if np.ndim(pad_width) else np.asarray(pad_width), (x.ndim, 2))
         if (widths < 0).any():

@@ -89,7 +89,7 @@ class Var(Reduction):
 def stable_exp(x: np.ndarray, axis: int | tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """exp(x - max) along `axis`, its sum, and the max (taken as 0 where all of x is -inf)."""
     shift = np.max(x, axis=axis, keepdims=True)
-    shift[~np.isfinite(shift)] = 0
+    shift = np.where(np.isfinite(shift), shift, x.dtype.type(0))
     exps = np.exp(x - shift)
     return exps, exps.sum(axis=axis, keepdims=True), shift
 

@@ -1,0 +1,231 @@
+"""The tape itself: accumulation, release, diamonds, deep graphs, no_grad, dtypes, errors."""
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import tinygrad_np.functional as F
+from tinygrad_np import Tensor, enable_grad, is_grad_enabled, no_grad
+from tinygrad_np.tensor import unbroadcast
+
+
+def leaf(values, dtype=np.float64):
+    return Tensor(np.asarray(values, dtype=dtype), requires_grad=True, dtype=dtype)
+
+
+def test_chain_of_ten_thousand_ops_has_no_recursion_error():
+    x = leaf(1.0)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward()
+    np.testing.assert_allclose(x.grad, 1.0001 ** 10_000, rtol=1e-9)
+
+
+def test_diamond_gets_the_sum_of_both_paths():
+    a = leaf([1.0, 2.0])
+    b = a + a
+    c = b + b
+    c.sum().backward()
+    np.testing.assert_array_equal(a.grad, [4.0, 4.0])
+    x = leaf([3.0])
+    (x * x + x).backward(np.ones(1))
+    np.testing.assert_array_equal(x.grad, [7.0])
+
+
+def test_non_scalar_backward_needs_a_gradient():
+    with pytest.raises(RuntimeError, match="non-scalar"):
+        (leaf([1.0, 2.0]) * 2).backward()
+    with pytest.raises(ValueError, match="shape"):
+        (leaf([1.0, 2.0]) * 2).backward(np.ones(3))
+
+
+def test_backward_on_a_tensor_without_graph_fails_clearly():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        Tensor([1.0]).sum().backward()
+
+
+def test_leaf_gradients_accumulate_until_zeroed():
+    x = leaf([1.0, -2.0])
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3 + 2.0, 3 - 4.0])
+    x.zero_grad()
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_accumulation_does_not_write_into_a_shared_gradient():
+    a, b = leaf([1.0]), leaf([2.0])
+    (a + b).sum().backward()  # Add hands the same array to both inputs
+    (a * 5).sum().backward()
+    np.testing.assert_array_equal(a.grad, [6.0])
+    np.testing.assert_array_equal(b.grad, [1.0])
+
+
+def test_interior_tensors_keep_no_gradient_unless_asked():
+    x = leaf([1.0, 2.0])
+    hidden = x * 2
+    kept = (x * 3).retain_grad()
+    (hidden * kept).sum().backward()
+    assert hidden.grad is None
+    np.testing.assert_array_equal(kept.grad, [2.0, 4.0])
+
+
+def test_the_tape_is_released_after_backward():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        y.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf([1.0, 2.0])
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 8.0])
+
+
+def test_released_graph_frees_intermediates_without_the_garbage_collector():
+    gc.disable()
+    try:
+        x = leaf(np.ones(1000))
+        hidden = x.exp()
+        probe = weakref.ref(hidden)
+        loss = (hidden * hidden).sum()
+        del hidden
+        assert probe() is not None  # held by the tape
+        loss.backward()
+        del loss
+        assert probe() is None  # freed by reference counting alone: no cycles
+    finally:
+        gc.enable()
+
+
+def test_repeated_steps_do_not_grow_the_number_of_live_tensors():
+    rng = np.random.default_rng(0)
+    w = Tensor(rng.standard_normal((8, 4)), requires_grad=True)
+
+    def step():
+        x = Tensor(rng.standard_normal((16, 8)))
+        loss = F.gelu(F.layer_norm(x @ w)).mean()
+        loss.backward()
+        w.zero_grad()
+
+    def live_tensors():
+        gc.collect()
+        return sum(isinstance(o, Tensor) for o in gc.get_objects())
+
+    step()
+    before = live_tensors()
+    for _ in range(20):
+        step()
+    assert live_tensors() <= before
+
+
+def test_no_grad_records_nothing_as_context_and_decorator():
+    x = leaf([1.0])
+    with no_grad():
+        y = x * 2
+        assert not is_grad_enabled()
+        with enable_grad():
+            z = x * 2
+    assert is_grad_enabled()
+    assert not y.requires_grad and y.is_leaf
+    assert z.requires_grad
+
+    @no_grad()
+    def double(t):
+        return t * 2
+
+    assert not double(x).requires_grad
+    assert (x * 2).requires_grad
+
+
+def test_detach_cuts_the_graph():
+    x = leaf([2.0])
+    (x.detach() * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0])
+
+
+def test_float32_by_default_and_float64_when_asked():
+    assert Tensor([1, 2]).dtype == np.float32
+    assert Tensor(np.ones(2)).dtype == np.float32
+    assert Tensor(np.ones(2), dtype=np.float64).dtype == np.float64
+
+
+def test_scalars_and_arrays_mix_in_without_upcasting():
+    x = Tensor(np.ones((2, 2)), requires_grad=True)
+    results = [x * 2, 2 - x, x / 3.0, np.ones(2) + x, np.ones((3, 2)) @ x, x ** 2, 1.5 ** x]
+    for r in results:
+        assert r.dtype == np.float32
+    (np.ones((3, 2)) @ x).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full((2, 2), 3.0))
+    assert x.grad.dtype == np.float32
+
+
+def test_mixing_dtypes_or_integers_is_refused_clearly():
+    with pytest.raises(TypeError, match="float32, float64"):
+        Tensor([1.0]) + Tensor([1.0], dtype=np.float64)
+    with pytest.raises(TypeError, match="int64"):
+        F.exp(Tensor([1, 2], dtype=np.int64))
+    with pytest.raises(TypeError, match="floating-point"):
+        Tensor([1, 2], dtype=np.int64, requires_grad=True)
+
+
+def test_shape_errors_name_the_op_and_both_shapes():
+    a, b = Tensor(np.ones((2, 3))), Tensor(np.ones((4, 5)))
+    with pytest.raises(ValueError, match=r"matmul.*\(2, 3\).*\(4, 5\)"):
+        a @ b
+    with pytest.raises(ValueError, match=r"add.*\(2, 3\).*\(4, 5\)"):
+        a + b
+    with pytest.raises(ValueError, match=r"reshape.*\(2, 3\).*\(4, 2\)"):
+        a.reshape(4, 2)
+    with pytest.raises(ValueError, match=r"linear.*\(2, 3\).*\(4, 5\)"):
+        F.linear(a, b)
+
+
+def test_plain_accessors():
+    x = Tensor(np.arange(6).reshape(2, 3))
+    assert x.shape == (2, 3) and x.ndim == 2 and x.size == 6 and len(x) == 2
+    assert isinstance(x.numpy(), np.ndarray) and x.sum().item() == 15.0
+    assert x.requires_grad_().requires_grad
+    assert np.asarray(x).shape == (2, 3)
+    assert "requires_grad=True" in repr(x) and "grad_fn=Mul" in repr(x * 2)
+
+
+def test_comparisons_give_boolean_constants():
+    x = Tensor([-1.0, 2.0])
+    mask = x > 0
+    assert mask.dtype == bool and not mask.requires_grad
+    np.testing.assert_array_equal(F.where(mask, x, 0.0).data, [0.0, 2.0])
+
+
+def test_astype_casts_gradients_back():
+    x = leaf([1.0, 2.0])
+    y = x.astype(np.float32)
+    assert y.dtype == np.float32
+    (y * y).sum().backward()
+    assert x.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+
+
+def test_unbroadcast_sums_leading_and_stretched_axes():
+    grad = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(unbroadcast(grad, (3, 1)), grad.sum(axis=(0, 2))[:, None])
+    np.testing.assert_array_equal(unbroadcast(grad, (1, 3, 4)), grad.sum(axis=0, keepdims=True))
+    np.testing.assert_array_equal(unbroadcast(grad, ()), grad.sum())
+    with pytest.raises(AssertionError, match="cannot be reduced"):
+        unbroadcast(grad, (5,))
+
+
+def test_size_one_middle_axis_broadcast():
+    a = leaf(np.ones((2, 1, 3)))
+    b = leaf(np.ones((4, 1)))
+    (a * b).sum().backward()
+    np.testing.assert_array_equal(a.grad, np.full((2, 1, 3), 4.0))
+    np.testing.assert_array_equal(b.grad, np.full((4, 1), 6.0))
