@@ -16,6 +16,14 @@ from .ops import linalg, movement, nn, reduce
 from .random import default_generator
 from .tensor import Function, Tensor, as_tensor
 
+__all__ = [
+    "abs", "add", "astype", "broadcast_to", "cat", "clip", "concatenate", "div", "drop_path", "dropout",
+    "erf", "exp", "expand", "expand_dims", "flatten", "gather", "gelu", "getitem", "layer_norm", "linear",
+    "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg",
+    "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus", "sqrt", "squeeze", "stack",
+    "std", "sub", "sum", "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
+]
+
 Axis = int | tuple[int, ...] | None
 
 
@@ -326,6 +334,21 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Gen
     keep = (rng or default_generator()).random(x.shape, dtype=x.dtype) >= p
     mask = keep * x.dtype.type(1 / (1 - p)) if p < 1 else np.zeros(x.shape, dtype=x.dtype)
     return nn.Dropout.apply(x, mask=mask)
+
+
+def drop_path(x: Tensor, p: float = 0.0, training: bool = True, batch_axis: int = 0,
+              rng: np.random.Generator | None = None) -> Tensor:
+    """Stochastic depth (Huang et al. 2016): drop whole SAMPLES with probability p -- one
+    Bernoulli draw per index of `batch_axis`, broadcast over the other axes -- and scale the
+    kept ones by 1/(1-p). Identity when not training."""
+    if not 0 <= p < 1:
+        raise ValueError(f"drop_path: p must be in [0, 1), got {p}")
+    if not training or p == 0:
+        return x
+    shape = [1] * x.ndim
+    shape[batch_axis] = x.shape[batch_axis]
+    keep = (rng or default_generator()).random(shape, dtype=x.dtype) >= p
+    return nn.Dropout.apply(x, mask=keep * x.dtype.type(1 / (1 - p)))
 
 
 # -- Tensor methods and operators: the same functions --------------------------------------

@@ -1,11 +1,90 @@
-"""Numerical kernels shared by several ops (plain ndarray in, ndarray out)."""
+"""Numerical kernels shared by ops (plain ndarrays in and out), and the one piece of machinery
+that makes element-wise work fast: `map_chunks`.
+
+numpy runs one pass over memory per ufunc; a formula of 20 ufuncs over a 45 MB array is 20
+trips to RAM. `map_chunks` runs the whole formula on cache-sized chunks instead, on all cores
+(numpy releases the GIL inside ufuncs). Every element is computed by the same sequence of
+operations whatever the chunking, so results are bit-for-bit repeatable.
+"""
 
 from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import special
 
-INV_SQRT_2PI = 1 / np.sqrt(2 * np.pi)
+INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+CHUNK = 1 << 15  # elements per chunk: a few float64 scratch rows fit in L2
+THREADS = max(1, int(os.environ.get("TINYGRAD_NP_THREADS", os.cpu_count() or 1)))
+_pool = ThreadPoolExecutor(THREADS, thread_name_prefix="tinygrad_np") if THREADS > 1 else None
+
+
+def map_chunks(kernel: Callable[..., None], out: np.ndarray, *inputs: np.ndarray,
+               scratch: int = 0, scratch_dtype: type = np.float32) -> np.ndarray:
+    """Call `kernel(*input_chunks, out_chunk, scratch_rows)` over matching chunks of C-contiguous
+    arrays of one size, spread over the thread pool; returns `out`."""
+    flat_out = out.reshape(-1)
+    flats = [a.reshape(-1) for a in inputs]
+    size = flat_out.size
+
+    def work(start: int, stop: int) -> None:
+        rows = np.empty((scratch, min(CHUNK, stop - start)), dtype=scratch_dtype)
+        for lo in range(start, stop, CHUNK):
+            hi = min(lo + CHUNK, stop)
+            kernel(*(f[lo:hi] for f in flats), flat_out[lo:hi], rows[:, :hi - lo])
+
+    if _pool is None or size < 4 * CHUNK:
+        work(0, size)
+        return out
+    per_thread = -(-size // (THREADS * CHUNK)) * CHUNK
+    futures = [_pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(0, size, per_thread)]
+    for future in futures:
+        future.result()
+    return out
+
+
+# Numerical Recipes' erfc (Press et al., "erfcc"): erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2),
+# z >= 0, with fractional error below 1.2e-7 everywhere -- including the far tails.
+_ERFC_COEFFICIENTS = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807,
+                      -1.13520398, 1.48851587, -0.82215223, 0.17087277)
+_SQRT_HALF = math.sqrt(0.5)
+
+
+def _normal_cdf_kernel(x: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+    """Phi(x) of a float32 chunk, evaluated in float64: within 2e-7 (relative) of the exact value."""
+    z, t, p = scratch
+    np.abs(x, out=z)
+    z *= _SQRT_HALF
+    np.multiply(z, 0.5, out=t)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    np.multiply(t, _ERFC_COEFFICIENTS[-1], out=p)
+    for c in _ERFC_COEFFICIENTS[-2:0:-1]:
+        p += c
+        p *= t
+    p += _ERFC_COEFFICIENTS[0]
+    z *= z
+    p -= z
+    np.exp(p, out=p)
+    p *= t
+    p *= 0.5  # Phi(-|x|) = erfc(|x| / sqrt 2) / 2
+    # Phi(x) = Phi(-|x|) for x <= -0.0, 1 - Phi(-|x|) otherwise: (not signbit) - copysign(q, x)
+    np.copysign(p, x, out=p)
+    np.subtract(~np.signbit(x), p, out=out, casting="unsafe")
+
+
+def normal_cdf(x: np.ndarray) -> np.ndarray:
+    """Phi(x). float64 goes through scipy (exact to double precision); float32 through the chunked
+    kernel above (within 2e-7 relative of scipy's double result; scipy's own float32 ndtr is
+    5x slower)."""
+    if x.dtype != np.float32:
+        return special.ndtr(x)
+    return map_chunks(_normal_cdf_kernel, np.empty_like(x), np.ascontiguousarray(x),
+                      scratch=3, scratch_dtype=np.float64)
 
 
 def normal_pdf(x: np.ndarray) -> np.ndarray:
@@ -14,5 +93,25 @@ def normal_pdf(x: np.ndarray) -> np.ndarray:
 
 def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """GELU(x) = x * Phi(x), and Phi(x) itself (the backward needs it)."""
-    cdf = special.ndtr(x)
+    cdf = normal_cdf(x)
     return x * cdf, cdf
+
+
+def _gelu_backward_kernel(grad: np.ndarray, x: np.ndarray, cdf: np.ndarray, out: np.ndarray,
+                          scratch: np.ndarray) -> None:
+    (pdf,) = scratch
+    np.multiply(x, x, out=pdf)
+    pdf *= np.float32(-0.5)
+    np.exp(pdf, out=pdf)
+    pdf *= np.float32(INV_SQRT_2PI)
+    pdf *= x
+    pdf += cdf
+    np.multiply(grad, pdf, out=out)
+
+
+def gelu_backward(grad: np.ndarray, x: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """grad * (Phi(x) + x * phi(x))."""
+    if grad.dtype != np.float32 or grad.shape != x.shape:
+        return grad * (cdf + x * normal_pdf(x))
+    arrays = (np.ascontiguousarray(a) for a in (grad, x, cdf))
+    return map_chunks(_gelu_backward_kernel, np.empty_like(x), *arrays, scratch=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from ..tensor import Function
 
@@ -61,3 +62,36 @@ class Dropout(Function):
 
     def backward(self, grad):
         return grad * self.mask
+
+
+def softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)) without overflow."""
+    return np.logaddexp(x.dtype.type(0), x)
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """Element-wise -[pos_weight * y * log sigmoid(x) + (1 - y) * log(1 - sigmoid(x))] * weight,
+    written with softplus so logits of +-1000 give finite losses and exact gradients:
+    loss = pos_weight * y * softplus(-x) + (1 - y) * softplus(x). `weight` and `pos_weight` are
+    constants (arrays); the target may require grad (soft targets)."""
+
+    def forward(self, x, target, weight=None, pos_weight=None):
+        self.x, self.target, self.weight, self.pos_weight = x, target, weight, pos_weight
+        self.softplus_neg = softplus(-x)
+        positive = target if pos_weight is None else pos_weight * target
+        loss = positive * self.softplus_neg + (1 - target) * (self.softplus_neg + x)  # softplus(x) = softplus(-x) + x
+        return loss if weight is None else loss * weight
+
+    def backward(self, grad):
+        x, target, pos_weight = self.x, self.target, self.pos_weight
+        if self.weight is not None:
+            grad = grad * self.weight
+        grad_x = grad_target = None
+        if self.needs_input_grad[0]:
+            sig = special.expit(x)
+            grad_x = grad * (sig - target if pos_weight is None else sig * (pos_weight * target + 1 - target)
+                             - pos_weight * target)
+        if self.needs_input_grad[1]:
+            positive = self.softplus_neg if pos_weight is None else pos_weight * self.softplus_neg
+            grad_target = grad * (positive - self.softplus_neg - x)
+        return grad_x, grad_target

@@ -1,0 +1,147 @@
+"""The command line of train.py: `train` (the default), `evaluate` and `predict`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import data as unsw
+from .checkpoint import CheckpointError, load_checkpoint
+from .metrics import confusion_matrix
+from .training import (
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    evaluate,
+    format_confusion,
+    format_metrics,
+    load_trained,
+    predict_proba,
+    write_predictions,
+)
+
+FLAG_HELP = {
+    "model": "model name", "dim": "channels per token", "depth": "number of Mixer blocks",
+    "patch_size": "features per token", "dropout": "dropout inside the MLPs",
+    "drop_path": "stochastic-depth rate of the last block (rising linearly from 0)",
+    "epochs": "training epochs", "batch_size": "rows per micro-batch",
+    "accum_steps": "micro-batches accumulated per optimiser step (effective batch = batch_size * accum_steps)",
+    "optimizer": "adam | adamw | sgd", "lr": "peak learning rate", "weight_decay": "on weight matrices only",
+    "clip_grad_norm": "max global gradient norm (0: off)", "scheduler": "none | cosine | sharp-cosine | warm-restarts",
+    "warmup_epochs": "linear warm-up length (epochs, may be fractional)", "eta_min": "final learning rate",
+    "t0": "first restart period (epochs) for warm-restarts", "t_mult": "period growth for warm-restarts",
+    "preprocess": "log-standard | seed", "task": "binary | multiclass (needs attack_cat)",
+    "seed": "makes the run repeatable bit for bit", "holdout": "fraction of train kept out for model selection",
+    "data_dir": "folder with the UNSW-NB15 CSVs", "out": "output folder", "eval_batch_size": "rows per eval batch",
+}
+
+
+def add_train_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field; default None so that only flags given override the config file."""
+    for field in dataclasses.fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        kind = {"int": int, "float": float}.get(str(field.type), str)
+        parser.add_argument(flag, type=kind, default=None, help=f"{FLAG_HELP[field.name]} (default {field.default})")
+    parser.add_argument("--config", help="a JSON or TOML file of the same settings (flags win)")
+    parser.add_argument("--resume", help="continue the run saved in this checkpoint (e.g. runs/NAME/last.npz)")
+
+
+def read_config_file(path: str) -> dict[str, Any]:
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"config file {path} does not exist")
+    if file.suffix == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:
+            raise ValueError("TOML config files need Python 3.11+; use JSON") from None
+        values = tomllib.loads(file.read_text())
+    else:
+        try:
+            values = json.loads(file.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"config file {path}: {error}") from None
+    return {key.replace("-", "_"): value for key, value in values.items()}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+             if getattr(args, f.name) is not None}
+    if args.resume:
+        checkpoint = load_checkpoint(args.resume)
+        settings = {**checkpoint["config"], **{k: v for k, v in flags.items() if k in ("out", "data_dir")}}
+        if set(flags) - {"out", "data_dir"}:
+            raise ValueError("--resume continues a run with its own configuration; only --out and --data-dir "
+                             f"may be given, not {', '.join(sorted(set(flags) - {'out', 'data_dir'}))}")
+        trainer = Trainer(TrainConfig.from_dict(settings))
+        trainer.restore(checkpoint)
+        print(f"resuming {args.resume} after epoch {trainer.epoch}")
+    else:
+        settings = read_config_file(args.config) if args.config else {}
+        trainer = Trainer(TrainConfig.from_dict({**settings, **flags}))
+    trainer.fit()
+    return 0
+
+
+def _split_for(checkpoint: dict[str, Any], csv: str, labelled: bool = True) -> unsw.Split:
+    """A CSV preprocessed exactly as the checkpoint's training data was."""
+    encoder, preprocessor = unsw.preprocessing_from_state(checkpoint["preprocessing"])
+    multiclass = labelled and checkpoint["config"]["task"] == "multiclass"
+    return unsw.load_prediction_csv(csv, encoder, preprocessor,
+                                    class_names=checkpoint["class_names"] if multiclass else None)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    model, checkpoint = load_trained(args.checkpoint)
+    csv = args.csv or unsw.dataset_files(unsw.find_data_dir(args.data_dir or checkpoint["config"]["data_dir"]))["valid"]
+    split = _split_for(checkpoint, csv)
+    if split.labels is None:
+        raise unsw.DataError(f"{csv} has no label column; use `predict` for unlabelled rows")
+    metrics = evaluate(model, split)
+    print(f"{split.source}: " + format_metrics(metrics))
+    probabilities = predict_proba(model, split.features)
+    predicted = probabilities >= 0.5 if probabilities.ndim == 1 else probabilities.argmax(axis=1)
+    print(format_confusion(confusion_matrix(split.labels, predicted.astype(int), len(checkpoint["class_names"])),
+                           checkpoint["class_names"]))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    model, checkpoint = load_trained(args.checkpoint)
+    split = _split_for(checkpoint, args.csv, labelled=False)
+    write_predictions(Path(args.output), model, split, checkpoint["class_names"])
+    print(f"wrote {len(split.ids)} predictions to {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="train.py", description="Train, evaluate and use MLP-Mixer models on "
+                                     "UNSW-NB15. With no subcommand: train the default model.")
+    commands = parser.add_subparsers(dest="command")
+    add_train_flags(commands.add_parser("train", help="train a model (the default)"))
+    evaluate_parser = commands.add_parser("evaluate", help="metrics of a checkpoint on testing1 or a labelled CSV")
+    evaluate_parser.add_argument("--checkpoint", required=True)
+    evaluate_parser.add_argument("--csv", help="a labelled CSV (default: the run's validation file)")
+    evaluate_parser.add_argument("--data-dir")
+    predict_parser = commands.add_parser("predict", help="write id, probability, predicted label for a CSV")
+    predict_parser.add_argument("--checkpoint", required=True)
+    predict_parser.add_argument("--csv", required=True)
+    predict_parser.add_argument("--output", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in ("train", "evaluate", "predict", "-h", "--help"):
+        argv = ["train", *argv]
+    args = build_parser().parse_args(argv)
+    commands = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict}
+    try:
+        return commands[args.command](args)
+    except (unsw.DataError, CheckpointError, ValueError, TrainingDiverged, KeyError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,99 @@
+"""MLP-Mixer for a 1-D sequence of features (Tolstikhin et al. 2021, "MLP-Mixer: An all-MLP
+Architecture for Vision", arXiv:2105.01601), as the original UNSW-NB15 project used it.
+
+Differences from the JAX reference, on purpose: exact erf GELU (not tanh) and LayerNorm eps
+1e-5 (PyTorch's, and the original's). Token MLP widens tokens 4x and the channel MLP halves
+channels (the original's factors; timm's `mlp_ratio` would widen channels instead).
+
+Activations are kept tokens-first, (tokens, batch, channels): LayerNorm and the channel MLP
+work on the last axis as usual, and the token MLP is a `Linear(axis=0)` -- one GEMM over all
+samples with no transposed copies. Only the raw input is transposed, once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+import tinygrad_np.functional as F
+from tinygrad_np import Tensor, nn
+
+
+class MlpBlock(nn.Module):
+    """Linear -> GELU -> dropout -> Linear -> dropout, along `axis` (0: tokens, -1: channels)."""
+
+    def __init__(self, features: int, hidden: int, dropout: float = 0.0, axis: int = -1):
+        self.fc1 = nn.Linear(features, hidden, axis=axis)
+        self.fc2 = nn.Linear(hidden, features, axis=axis)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(self.fc2(self.dropout(F.gelu(self.fc1(x)))))
+
+
+class MixerBlock(nn.Module):
+    """x + DropPath(TokenMLP(LN(x))), then x + DropPath(ChannelMLP(LN(x))); LN over channels."""
+
+    def __init__(self, num_tokens: int, dim: int, token_hidden: int, channel_hidden: int,
+                 dropout: float = 0.0, drop_path: float = 0.0):
+        self.token_norm = nn.LayerNorm(dim)
+        self.token_mixing = MlpBlock(num_tokens, token_hidden, dropout, axis=0)
+        self.channel_norm = nn.LayerNorm(dim)
+        self.channel_mixing = MlpBlock(dim, channel_hidden, dropout, axis=-1)
+        self.drop_path = nn.DropPath(drop_path, batch_axis=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.drop_path(self.token_mixing(self.token_norm(x)))
+        return x + self.drop_path(self.channel_mixing(self.channel_norm(x)))
+
+
+class MLPMixer1D(nn.Module):
+    """Patchify (batch, seq_len[, in_channels]) into tokens of `patch_size` consecutive
+    features (token t holds features t*p ... t*p + p - 1, as the original reshaped them), project
+    to `dim`, apply `depth` Mixer blocks (drop-path rising linearly from 0 to `drop_path`), a
+    final LayerNorm, the mean over tokens and a Linear head giving `num_classes` logits.
+
+    A `seq_len` that `patch_size` does not divide is zero-padded at the end to the next multiple.
+    """
+
+    def __init__(self, seq_len: int = 42, in_channels: int = 1, dim: int = 64, depth: int = 4,
+                 patch_size: int = 3, token_expansion: float = 4.0, channel_expansion: float = 0.5,
+                 dropout: float = 0.0, drop_path: float = 0.0, num_classes: int = 1):
+        if seq_len < 1 or in_channels < 1 or dim < 1 or depth < 0 or patch_size < 1 or num_classes < 1:
+            raise ValueError("MLPMixer1D: seq_len, in_channels, dim, patch_size and num_classes must be >= 1 "
+                             f"and depth >= 0, got seq_len={seq_len}, in_channels={in_channels}, dim={dim}, "
+                             f"depth={depth}, patch_size={patch_size}, num_classes={num_classes}")
+        self.seq_len, self.in_channels, self.patch_size = seq_len, in_channels, patch_size
+        self.num_tokens = math.ceil(seq_len / patch_size)
+        self.padding = self.num_tokens * patch_size - seq_len
+        token_hidden = max(1, int(self.num_tokens * token_expansion))
+        channel_hidden = max(1, int(dim * channel_expansion))
+        self.proj = nn.Linear(patch_size * in_channels, dim)
+        rates = np.linspace(0.0, drop_path, depth) if depth > 1 else [drop_path] * depth
+        self.blocks = [MixerBlock(self.num_tokens, dim, token_hidden, channel_hidden, dropout, float(rate))
+                       for rate in rates]
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def patchify(self, x: Tensor) -> Tensor:
+        """(batch, seq_len[, in_channels]) -> tokens-first (num_tokens, batch, patch_size * in_channels)."""
+        shape = x.shape
+        if x.ndim == 2:
+            x = x.reshape(*x.shape, 1)
+        if x.ndim != 3 or x.shape[1:] != (self.seq_len, self.in_channels):
+            raise ValueError(f"MLPMixer1D: input of shape {shape} does not fit seq_len={self.seq_len}, "
+                             f"in_channels={self.in_channels}; expected (batch, {self.seq_len}, {self.in_channels})"
+                             + (f" or (batch, {self.seq_len})" if self.in_channels == 1 else ""))
+        if self.padding:
+            x = F.pad(x, ((0, 0), (0, self.padding), (0, 0)))
+        return x.reshape(x.shape[0], self.num_tokens, -1).transpose(1, 0, 2)
+
+    def forward(self, x: Tensor | np.ndarray) -> Tensor:
+        """Logits of shape (batch, num_classes)."""
+        if not isinstance(x, Tensor):
+            x = Tensor(x, dtype=self.proj.weight.dtype)
+        h = self.proj(self.patchify(x))
+        for block in self.blocks:
+            h = block(h)
+        return self.head(self.norm(h).mean(axis=0))

@@ -1,0 +1,431 @@
+"""The training loop: forward, loss, backward, clip, step -- and everything around it that makes a
+run trustworthy (hold-out model selection, metrics, checkpoints, resume, plots, predictions)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import tinygrad_np as tg
+import tinygrad_np.nn.functional as F
+from tinygrad_np import Tensor, nn, optim
+from tinygrad_np.optim import lr_scheduler
+
+from . import data as unsw
+from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from .metrics import binary_metrics, confusion_matrix, multiclass_metrics
+from .models import build_model
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a run; saved as config.json and inside every checkpoint."""
+
+    model: str = "mlp-mixer"
+    dim: int = 64
+    depth: int = 4
+    patch_size: int = 3
+    dropout: float = 0.0
+    drop_path: float = 0.1
+    epochs: int = 20
+    batch_size: int = 128
+    accum_steps: int = 1
+    optimizer: str = "adamw"
+    lr: float = 2e-3
+    weight_decay: float = 0.05
+    clip_grad_norm: float = 1.0
+    scheduler: str = "cosine"
+    warmup_epochs: float = 1.0
+    eta_min: float = 1e-5
+    t0: float = 10.0
+    t_mult: float = 1.0
+    preprocess: str = "log-standard"
+    task: str = "binary"
+    seed: int = 0
+    holdout: float = 0.1
+    data_dir: str | None = None
+    out: str = "runs/default"
+    eval_batch_size: int = 4096
+
+    def __post_init__(self) -> None:
+        checks = {
+            "epochs": self.epochs > 0, "batch_size": self.batch_size >= 1, "accum_steps": self.accum_steps >= 1,
+            "lr": self.lr > 0, "weight_decay": self.weight_decay >= 0, "clip_grad_norm": self.clip_grad_norm >= 0,
+            "warmup_epochs": 0 <= self.warmup_epochs < self.epochs, "holdout": 0 <= self.holdout < 1,
+            "optimizer": self.optimizer in OPTIMIZERS, "scheduler": self.scheduler in SCHEDULERS,
+            "preprocess": self.preprocess in ("seed", "log-standard"), "task": self.task in ("binary", "multiclass"),
+            "t0": self.t0 > 0, "t_mult": self.t_mult >= 1, "eta_min": 0 <= self.eta_min <= self.lr,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError("invalid configuration: " + ", ".join(f"{name}={getattr(self, name)!r}" for name in bad))
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown configuration keys: {', '.join(unknown)}")
+        return cls(**values)
+
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "cosine", "sharp-cosine", "warm-restarts")
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+# -- building blocks ---------------------------------------------------------------------------
+def make_model(config: TrainConfig, num_classes: int) -> nn.Module:
+    return build_model(config.model, dim=config.dim, depth=config.depth, patch_size=config.patch_size,
+                       dropout=config.dropout, drop_path=config.drop_path,
+                       num_classes=1 if num_classes == 2 else num_classes)
+
+
+def make_optimizer(config: TrainConfig, model: nn.Module) -> optim.Optimizer:
+    """Weight decay on weight matrices only, not on biases and LayerNorm parameters."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "adam":
+        return optim.Adam(groups, lr=config.lr)
+    if config.optimizer == "adamw":
+        return optim.AdamW(groups, lr=config.lr)
+    return optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
+
+
+def make_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> Any:
+    """A schedule over (fractional) epochs, stepped after every optimiser step."""
+    after_warmup = config.epochs - config.warmup_epochs
+    schedule = None
+    if config.scheduler == "cosine":
+        schedule = lr_scheduler.CosineAnnealingLR(optimizer, T_max=after_warmup, eta_min=config.eta_min)
+    elif config.scheduler == "sharp-cosine":
+        schedule = lr_scheduler.SharpCosineLR(optimizer, total_steps=after_warmup, eta_min=config.eta_min)
+    elif config.scheduler == "warm-restarts":
+        schedule = lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=config.t0, T_mult=config.t_mult,
+                                                            eta_min=config.eta_min)
+    if config.warmup_epochs > 0:
+        return lr_scheduler.LinearWarmup(optimizer, warmup_steps=config.warmup_epochs, after=schedule)
+    return schedule
+
+
+def loss_fn(logits: Tensor, labels: np.ndarray, reduction: str = "mean") -> Tensor:
+    if logits.shape[1] == 1:
+        return F.binary_cross_entropy_with_logits(logits[:, 0], labels.astype(logits.dtype), reduction=reduction)
+    return F.cross_entropy(logits, labels, reduction=reduction)
+
+
+@tg.no_grad()
+def predict_proba(model: nn.Module, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Probabilities in eval mode: P(attack) of shape (N,) for binary models, (N, C) otherwise."""
+    was_training = model.training
+    model.eval()
+    logits = np.concatenate([model(features[i:i + batch_size]).data for i in range(0, len(features), batch_size)])
+    model.train(was_training)
+    if logits.shape[1] == 1:
+        return 1 / (1 + np.exp(-logits[:, 0].astype(np.float64)))
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+
+
+def evaluate(model: nn.Module, split: unsw.Split, batch_size: int = 4096) -> dict[str, float]:
+    """Loss and classification metrics of `model` on a labelled split."""
+    probabilities = predict_proba(model, split.features, batch_size)
+    eps = 1e-12
+    if probabilities.ndim == 1:
+        p = np.clip(probabilities, eps, 1 - eps)
+        loss = -np.mean(split.labels * np.log(p) + (1 - split.labels) * np.log(1 - p))
+        metrics = binary_metrics(split.labels, probabilities)
+    else:
+        loss = -np.mean(np.log(np.clip(probabilities[np.arange(len(split.labels)), split.labels], eps, None)))
+        metrics = multiclass_metrics(split.labels, probabilities)
+    return {"loss": float(loss), **metrics}
+
+
+class UpdateMonitor:
+    """The original's vanishing-gradient monitor: per layer, the largest |weight change| of every
+    optimiser step relative to the layer's largest |weight|, summarised per epoch."""
+
+    def __init__(self, model: nn.Module):
+        self.layers: dict[str, list[nn.Parameter]] = {}
+        for name, p in model.named_parameters():
+            self.layers.setdefault(name.rsplit(".", 1)[0], []).append(p)
+        self.before: list[np.ndarray] = []
+        self.ratios: dict[str, list[float]] = {name: [] for name in self.layers}
+
+    def snapshot(self) -> None:
+        self.before = [p.data.copy() for params in self.layers.values() for p in params]
+
+    def record(self) -> None:
+        before = iter(self.before)
+        for name, params in self.layers.items():
+            change = max(float(np.abs(p.data - next(before)).max(initial=0)) for p in params)
+            scale = max(float(np.abs(p.data).max(initial=0)) for p in params)
+            self.ratios[name].append(change / (scale + 1e-12))
+
+    def summary(self) -> dict[str, float]:
+        """Median over the epoch's steps of each layer's relative max update; then reset."""
+        result = {name: float(np.median(values)) if values else 0.0 for name, values in self.ratios.items()}
+        self.ratios = {name: [] for name in self.layers}
+        return result
+
+
+def stalled_layers(update_summary: dict[str, float], losses: list[float], threshold: float = 1e-6) -> list[str]:
+    """Layers whose updates stay near zero while the training loss is flat (< 0.1% change)."""
+    if len(losses) < 2 or abs(losses[-1] - losses[-2]) > 1e-3 * max(abs(losses[-2]), 1e-12):
+        return []
+    return [name for name, ratio in update_summary.items() if ratio < threshold]
+
+
+class Progress:
+    """A one-line progress bar on stderr (only on a terminal), with loss and samples/s."""
+
+    def __init__(self, total: int, label: str, stream: Any = None):
+        self.total, self.label, self.stream = total, label, stream or sys.stderr
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.start = time.perf_counter()
+
+    def update(self, done: int, samples: int, loss: float) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / max(self.total, 1))
+        rate = samples / max(time.perf_counter() - self.start, 1e-9)
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} "
+                          f"loss {loss:.4f} {rate:,.0f} samples/s")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+# -- the run -------------------------------------------------------------------------------
+class Trainer:
+    """One training run: builds data, model, optimiser and schedule from a config, trains epoch by
+    epoch and writes everything under `config.out`."""
+
+    def __init__(self, config: TrainConfig, log: Callable[[str], None] = print):
+        self.config, self.log = config, log
+        self.out = Path(config.out)
+        self.data = unsw.load_unsw(config.data_dir, preprocess=config.preprocess, task=config.task,
+                                   holdout=config.holdout, seed=config.seed)
+        tg.manual_seed(config.seed)
+        self.order_rng = np.random.default_rng(config.seed)
+        self.model = make_model(config, len(self.data.class_names))
+        self.optimizer = make_optimizer(config, self.model)
+        self.scheduler = make_scheduler(config, self.optimizer)
+        self.monitor = UpdateMonitor(self.model)
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.best_score = -math.inf
+
+    # checkpoints ---------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {"format": "tinygrad_np-mixer-checkpoint", "version": 1, "config": dataclasses.asdict(self.config),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                "rng": {"global": tg.get_rng_state(), "order": self.order_rng.bit_generator.state},
+                "preprocessing": unsw.data_state(self.data), "class_names": list(self.data.class_names),
+                "epoch": self.epoch, "history": self.history, "best_score": self.best_score}
+
+    def restore(self, checkpoint: dict[str, Any]) -> None:
+        """Continue a run exactly where `checkpoint` left it."""
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(checkpoint["scheduler"])
+        tg.set_rng_state(checkpoint["rng"]["global"])
+        self.order_rng.bit_generator.state = checkpoint["rng"]["order"]
+        self.epoch, self.history = checkpoint["epoch"], checkpoint["history"]
+        self.best_score = checkpoint["best_score"]
+
+    # one epoch -----------------------------------------------------------------------------
+    def train_epoch(self) -> float:
+        config, train = self.config, self.data.train
+        self.model.train()
+        order = self.order_rng.permutation(len(train.labels))
+        step_rows = config.batch_size * config.accum_steps
+        steps = math.ceil(len(order) / step_rows)
+        progress = Progress(steps, f"epoch {self.epoch + 1}/{config.epochs}")
+        total_loss, seen = 0.0, 0
+        for step in range(steps):
+            rows = order[step * step_rows:(step + 1) * step_rows]
+            for start in range(0, len(rows), config.batch_size):
+                batch = rows[start:start + config.batch_size]
+                # sum over the micro-batch / rows in the whole step = the mean over the step's rows
+                loss = loss_fn(self.model(train.features[batch]), train.labels[batch], reduction="sum")
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise TrainingDiverged(f"the training loss became {value} at epoch {self.epoch + 1}, "
+                                           f"step {step + 1}; the last good checkpoint is kept in {self.out}")
+                (loss / len(rows)).backward()
+                total_loss += value
+            seen += len(rows)
+            if config.clip_grad_norm:
+                optim.clip_grad_norm_(self.model.parameters(), config.clip_grad_norm)
+            self.monitor.snapshot()
+            self.optimizer.step()
+            self.optimizer.zero_grad()
+            self.monitor.record()
+            if self.scheduler is not None:
+                self.scheduler.step(self.epoch + (step + 1) / steps)
+            progress.update(step + 1, seen, total_loss / seen)
+        progress.close()
+        return total_loss / seen
+
+    def selection_score(self, record: dict[str, Any]) -> float:
+        """Model selection never looks at testing1: hold-out ROC-AUC, or minus the training loss."""
+        if "holdout" in record:
+            return record["holdout"]["roc_auc"] if self.data.task == "binary" else record["holdout"]["accuracy"]
+        return -record["train_loss"]
+
+    def fit(self) -> dict[str, Any]:
+        config = self.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        write_json(self.out / "config.json", dataclasses.asdict(config))
+        self.log(f"{self.model.num_parameters():,} parameters; {len(self.data.train.labels):,} training rows"
+                 + (f", {len(self.data.holdout.labels):,} held out" if self.data.holdout is not None else ""))
+        if self.epoch:  # resumed: metrics.jsonl holds exactly the epochs the checkpoint saw
+            text = "".join(json.dumps(record) + "\n" for record in self.history)
+            atomic_write(self.out / "metrics.jsonl", lambda file: file.write(text.encode()))
+        while self.epoch < config.epochs:
+            start = time.perf_counter()
+            train_loss = self.train_epoch()
+            self.epoch += 1
+            record: dict[str, Any] = {"epoch": self.epoch, "train_loss": train_loss,
+                                      "lr": self.optimizer.param_groups[0]["lr"]}
+            if self.data.holdout is not None:
+                record["holdout"] = evaluate(self.model, self.data.holdout, config.eval_batch_size)
+            record["valid"] = evaluate(self.model, self.data.valid, config.eval_batch_size)
+            record["updates"] = self.monitor.summary()
+            record["seconds"] = time.perf_counter() - start
+            self.history.append(record)
+            self.log(format_record(record))
+            stalled = stalled_layers(record["updates"], [r["train_loss"] for r in self.history])
+            if stalled:
+                self.log(f"warning: vanishing updates -- {', '.join(stalled)} barely change while the loss is flat")
+            score = self.selection_score(record)
+            improved = score > self.best_score
+            if improved:
+                self.best_score = score
+            with open(self.out / "metrics.jsonl", "a") as file:
+                file.write(json.dumps(record) + "\n")
+            state = self.state()
+            if improved:
+                save_checkpoint(self.out / "best.npz", state)
+            save_checkpoint(self.out / "last.npz", state)
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        best = load_checkpoint(self.out / "best.npz")
+        model = make_model(self.config, len(self.data.class_names))
+        model.load_state_dict(best["model"])
+        result = {"best_epoch": best["epoch"], "valid": evaluate(model, self.data.valid, self.config.eval_batch_size)}
+        probabilities = predict_proba(model, self.data.valid.features)
+        predicted = probabilities >= 0.5 if probabilities.ndim == 1 else probabilities.argmax(axis=1)
+        matrix = confusion_matrix(self.data.valid.labels, predicted.astype(np.int64), len(self.data.class_names))
+        result["confusion_matrix"] = matrix.tolist()
+        write_json(self.out / "result.json", result)
+        self.log(f"best epoch {best['epoch']} (chosen on {'the hold-out' if self.data.holdout else 'training loss'}); "
+                 f"on {Path(self.data.valid.source).name}: " + format_metrics(result["valid"]))
+        self.log(format_confusion(matrix, self.data.class_names))
+        save_plots(self.out, self.history, matrix, self.data.class_names)
+        if self.data.test is not None:
+            write_predictions(self.out / "predictions_testing2.csv", model, self.data.test, self.data.class_names)
+        return result
+
+
+# -- reporting ---------------------------------------------------------------------------------
+def write_json(path: Path, value: Any) -> None:
+    atomic_write(path, lambda file: file.write((json.dumps(value, indent=1) + "\n").encode()))
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    return " ".join(f"{name} {metrics[name]:.4f}" for name in ("loss", "accuracy", "precision", "recall", "f1",
+                                                               "roc_auc") if name in metrics)
+
+
+def format_record(record: dict[str, Any]) -> str:
+    text = f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} lr {record['lr']:.2e}"
+    for split in ("holdout", "valid"):
+        if split in record:
+            text += f" | {split}: " + format_metrics(record[split])
+    return text + f" | {record['seconds']:.1f}s"
+
+
+def format_confusion(matrix: np.ndarray, class_names: list[str]) -> str:
+    width = max(8, *(len(name) for name in class_names)) + 1
+    lines = ["confusion matrix (rows: true, columns: predicted)", " " * width + "".join(
+        f"{name:>{width}}" for name in class_names)]
+    lines += [f"{name:>{width}}" + "".join(f"{count:>{width}}" for count in row)
+              for name, row in zip(class_names, matrix, strict=True)]
+    return "\n".join(lines)
+
+
+def save_plots(out: Path, history: list[dict[str, Any]], matrix: np.ndarray, class_names: list[str]) -> None:
+    """loss_curves.png (loss and accuracy per epoch) and confusion_matrix.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(10, 4))
+    loss_axes.plot(epochs, [r["train_loss"] for r in history], label="train")
+    for split in ("holdout", "valid"):
+        if history and split in history[0]:
+            loss_axes.plot(epochs, [r[split]["loss"] for r in history], label=split)
+            accuracy_axes.plot(epochs, [r[split]["accuracy"] for r in history], label=split)
+    loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    loss_axes.legend(), accuracy_axes.legend()
+    figure.tight_layout()
+    figure.savefig(out / "loss_curves.png", dpi=100)
+    plt.close(figure)
+
+    figure, axes = plt.subplots(figsize=(1.2 * len(class_names) + 2, 1.2 * len(class_names) + 1.5))
+    axes.imshow(matrix, cmap="Blues")
+    for (i, j), count in np.ndenumerate(matrix):
+        axes.text(j, i, str(count), ha="center", va="center")
+    axes.set(xticks=range(len(class_names)), yticks=range(len(class_names)), xlabel="predicted", ylabel="true")
+    axes.set_xticklabels(class_names, rotation=45, ha="right")
+    axes.set_yticklabels(class_names)
+    figure.tight_layout()
+    figure.savefig(out / "confusion_matrix.png", dpi=100)
+    plt.close(figure)
+
+
+def write_predictions(path: Path, model: nn.Module, split: unsw.Split, class_names: list[str]) -> None:
+    """CSV of id, probability (of attack, or of the predicted class) and predicted label."""
+    probabilities = predict_proba(model, split.features)
+    if probabilities.ndim == 1:
+        rows = [f"{i},{p:.6f},{int(p >= 0.5)}" for i, p in zip(split.ids, probabilities, strict=True)]
+    else:
+        best = probabilities.argmax(axis=1)
+        rows = [f"{i},{p[k]:.6f},{class_names[k]}" for i, p, k in zip(split.ids, probabilities, best, strict=True)]
+    text = "id,probability,predicted_label\n" + "".join(row + "\n" for row in rows)
+    atomic_write(path, lambda file: file.write(text.encode()))
+
+
+# -- using a saved model -----------------------------------------------------------------------
+def load_trained(checkpoint_path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The model of a checkpoint, and the checkpoint (config, preprocessing, class names, ...)."""
+    checkpoint = load_checkpoint(checkpoint_path)
+    if checkpoint.get("format") != "tinygrad_np-mixer-checkpoint":
+        raise ValueError(f"{checkpoint_path} is not a training checkpoint of train.py")
+    config = TrainConfig.from_dict(checkpoint["config"])
+    model = make_model(config, len(checkpoint["class_names"]))
+    model.load_state_dict(checkpoint["model"])
+    return model.eval(), checkpoint

@@ -1,0 +1,82 @@
+"""The MLP-Mixer: the original's numbers reproduced, gradients through the whole model, shapes."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tinygrad_np as tg
+from mixer.models import MLPMixer1D, build_model
+from tinygrad_np import Tensor, gradcheck
+
+FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "seed-checkpoint"
+
+
+@pytest.mark.skipif(not FIXTURE.is_dir(), reason=f"seed fixture not found at {FIXTURE}")
+def test_reproduces_the_original_codes_logits():
+    """Parameters of a checkpoint written by the original hand-written code, loaded in file order,
+    give the logits the original computed (eval mode) for the same 16 rows."""
+    manifest = json.loads((FIXTURE / "manifest.json").read_text())
+    config = manifest["config"]
+    # the fixture is the original's own pickle; we load it here explicitly, knowing what it is
+    original = np.load(FIXTURE / "mlpmixer16_patch3_depth2.npy", allow_pickle=True).item()
+    model = MLPMixer1D(seq_len=config["seq_len"], in_channels=config["channels"], dim=config["dim"],
+                       depth=config["depth"], patch_size=config["patch_size"], num_classes=config["num_classes"])
+    names = [name for name, _ in model.named_parameters()]
+    arrays = list(original["model_state"].values())
+    assert [a.shape for a in arrays] == [p.shape for p in model.parameters()]
+    model.load_state_dict(dict(zip(names, arrays, strict=True)))
+    expected = np.load(FIXTURE / "expected.npz")
+    logits = model.eval()(expected["inputs"]).data
+    np.testing.assert_allclose(logits, expected["logits"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("patch_size", [3, 4])
+def test_gradients_through_the_whole_model(patch_size):
+    tg.manual_seed(0)
+    model = MLPMixer1D(seq_len=10, dim=6, depth=2, patch_size=patch_size).to(np.float64).eval()
+    x = Tensor(np.random.default_rng(0).normal(size=(3, 10)), dtype=np.float64, requires_grad=True)
+    gradcheck(lambda x, *params: model(x).sum(), x, *model.parameters())
+
+
+def test_gradients_with_dropout_and_drop_path_in_training():
+    model = MLPMixer1D(seq_len=8, dim=4, depth=3, patch_size=2, dropout=0.2, drop_path=0.3, num_classes=3)
+    model.to(np.float64).train()
+    x = np.random.default_rng(1).normal(size=(4, 8))
+
+    def loss(*params):
+        tg.manual_seed(5)  # the same masks on every evaluation
+        return (model(Tensor(x, dtype=np.float64)) ** 2).sum()
+    gradcheck(loss, *model.parameters())
+
+
+def test_shapes_padding_and_errors():
+    model = build_model("mlp-mixer", dim=8, depth=1, patch_size=5)
+    assert model.num_tokens == 9 and model.padding == 3
+    assert model(np.zeros((2, 42), np.float32)).shape == (2, 1)
+    assert model(np.zeros((2, 42, 1), np.float32)).shape == (2, 1)
+    with pytest.raises(ValueError, match=r"\(2, 40\)"):
+        model(np.zeros((2, 40), np.float32))
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("resnet", dim=8)
+    multi = MLPMixer1D(in_channels=2, dim=8, depth=1, patch_size=3, num_classes=10)
+    assert multi(np.zeros((5, 42, 2), np.float32)).shape == (5, 10)
+    assert multi.proj.in_features == 6
+
+
+def test_drop_path_rises_linearly_and_token_mixing_is_over_tokens():
+    model = MLPMixer1D(dim=8, depth=5, patch_size=3, drop_path=0.2)
+    np.testing.assert_allclose([b.drop_path.p for b in model.blocks], [0, 0.05, 0.1, 0.15, 0.2])
+    block = model.blocks[0]
+    assert block.token_mixing.fc1.weight.shape == (56, 14) and block.channel_mixing.fc1.weight.shape == (4, 8)
+
+
+def test_token_t_holds_features_3t_to_3t_plus_2():
+    """Changing feature 7 changes only token 2 (features 6, 7, 8) after patchify."""
+    model = MLPMixer1D(dim=4, depth=1, patch_size=3)
+    x = np.zeros((1, 42), np.float32)
+    base = model.patchify(Tensor(x.copy())).data
+    x[0, 7] = 1
+    changed = np.argwhere(model.patchify(Tensor(x)).data != base)
+    assert changed.tolist() == [[2, 0, 1]]

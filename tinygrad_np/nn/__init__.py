@@ -1,0 +1,8 @@
+"""Modules, layers and initialisers (PyTorch's `torch.nn` names)."""
+
+from . import functional, init
+from .layers import GELU, Dropout, DropPath, Embedding, Identity, LayerNorm, Linear, ReLU, Sigmoid, Tanh
+from .module import Module, ModuleList, Parameter, Sequential
+
+__all__ = ["GELU", "DropPath", "Dropout", "Embedding", "Identity", "LayerNorm", "Linear", "Module", "ModuleList",
+           "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init"]
