@@ -16,12 +16,15 @@ from ..tensor import Tensor
 
 
 class Parameter(Tensor):
-    """A Tensor that a Module trains: it always requires grad."""
+    """A Tensor that a Module trains: it always requires grad, and owns a copy of its data
+    (optimisers update it in place, so it must never alias the caller's array)."""
 
     __slots__ = ()
 
     def __init__(self, data: Any, dtype: Any = None):
-        super().__init__(data, requires_grad=True, dtype=dtype)
+        data = data.data if isinstance(data, Tensor) else data
+        array = np.array(data, dtype=np.float32 if dtype is None else dtype)
+        super().__init__(array, requires_grad=True, dtype=array.dtype)
 
     def __repr__(self) -> str:
         return "Parameter" + super().__repr__()[len("Tensor"):]

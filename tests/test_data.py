@@ -1,0 +1,547 @@
+"""Tests for mixer.data: locating, validating, encoding and preprocessing UNSW-NB15, fitted on train only.
+
+Tests on the real coursework CSVs are skipped when they cannot be found; expected values are computed here
+independently with pandas/numpy, never copied from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mixer import data
+from mixer.data import (
+    CATEGORICAL_COLUMNS,
+    COURSEWORK_FILES,
+    FEATURE_COLUMNS,
+    PUBLIC_FILES,
+    CategoryEncoder,
+    DataError,
+    Preprocessor,
+    data_state,
+    feature_matrix,
+    find_data_dir,
+    holdout_split,
+    load_prediction_csv,
+    load_unsw,
+    preprocessing_from_state,
+    read_table,
+)
+
+TRAIN_NAME = "UNSWNB15_training_coursework.csv"
+VALID_NAME = "UNSWNB15_testing1_coursework.csv"
+TEST_NAME = "UNSWNB15_testing2_coursework_no_label.csv"
+
+
+def _locate_coursework() -> Path | None:
+    try:
+        directory = find_data_dir()
+    except DataError:
+        return None
+    return directory if (directory / TRAIN_NAME).is_file() else None
+
+
+COURSEWORK_DIR = _locate_coursework()
+requires_data = pytest.mark.skipif(
+    COURSEWORK_DIR is None,
+    reason="UNSW-NB15 coursework CSVs not found (looked via find_data_dir: $UNSW_NB15_DIR, data/unsw-nb15, "
+           "../shared/data/unsw-nb15, also relative to the repository root)")
+
+
+@pytest.fixture(scope="module")
+def coursework() -> data.UNSWData:
+    return load_unsw(COURSEWORK_DIR)
+
+
+@pytest.fixture(scope="module")
+def coursework_seed() -> data.UNSWData:
+    return load_unsw(COURSEWORK_DIR, preprocess="seed")
+
+
+@pytest.fixture(scope="module")
+def pandas_train() -> pd.DataFrame:
+    return pd.read_csv(COURSEWORK_DIR / TRAIN_NAME)
+
+
+@pytest.fixture(scope="module")
+def pandas_valid() -> pd.DataFrame:
+    return pd.read_csv(COURSEWORK_DIR / VALID_NAME)
+
+
+def _independent_matrix(frame: pd.DataFrame) -> pd.DataFrame:
+    """The 42 features with each category replaced by 1 + its rank among the sorted distinct values."""
+    features = frame.drop(columns=["id", "label"]).copy()
+    for column in ("proto", "service", "state"):
+        features[column] = pd.factorize(features[column], sort=True)[0] + 1
+    return features.astype(float)
+
+
+# --------------------------------------------------------------------------------------------------- real data
+
+@requires_data
+def test_coursework_shapes_and_dtypes(coursework: data.UNSWData) -> None:
+    assert coursework.train.features.shape == (20_000, 42)
+    assert coursework.valid.features.shape == (4_000, 42)
+    assert coursework.test is not None and coursework.test.features.shape == (25, 42)
+    assert coursework.holdout is None
+    assert coursework.train.features.dtype == np.float32 and coursework.train.labels.dtype == np.int64
+    assert coursework.test.labels is None and coursework.train.attack_cat is None
+    assert coursework.class_names == ["normal", "attack"] and coursework.task == "binary"
+    assert Path(coursework.valid.source).name == VALID_NAME
+
+
+@requires_data
+def test_label_balance_matches_pandas_count(coursework: data.UNSWData, pandas_train: pd.DataFrame,
+                                            pandas_valid: pd.DataFrame) -> None:
+    for split, frame in ((coursework.train, pandas_train), (coursework.valid, pandas_valid)):
+        counts = frame["label"].value_counts()
+        assert np.bincount(split.labels).tolist() == [counts[0], counts[1]]
+        np.testing.assert_array_equal(split.ids, frame["id"].to_numpy())
+
+
+@requires_data
+def test_unseen_state_rst_gets_unknown_code_zero(coursework: data.UNSWData, pandas_train: pd.DataFrame,
+                                                 pandas_valid: pd.DataFrame) -> None:
+    assert "RST" not in set(pandas_train["state"])
+    is_rst = (pandas_valid["state"] == "RST").to_numpy()
+    assert is_rst.any()
+    codes = coursework.encoder.transform(read_table(COURSEWORK_DIR / VALID_NAME, require_label=True))
+    state = list(CATEGORICAL_COLUMNS).index("state")
+    assert (codes[is_rst, state] == 0).all()
+    assert (codes[~is_rst, state] >= 1).all()
+    assert (coursework.encoder.transform(read_table(COURSEWORK_DIR / TRAIN_NAME, require_label=True)) >= 1).all()
+
+
+@requires_data
+def test_encoder_and_log_standard_statistics_match_independent_pandas_computation(
+        coursework: data.UNSWData, pandas_train: pd.DataFrame) -> None:
+    for column in ("proto", "service", "state"):
+        assert coursework.encoder.to_dict()["categories"][column] == sorted(pandas_train[column].unique())
+    matrix = _independent_matrix(pandas_train)
+    logged = np.sign(matrix) * np.log1p(matrix.abs())
+    state = coursework.preprocessor.to_dict()
+    np.testing.assert_allclose(state["mean"], logged.mean().to_numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(state["std"], logged.std(ddof=0).to_numpy(), rtol=1e-9)
+
+
+@requires_data
+def test_log_standard_train_columns_have_mean_zero_and_std_one(coursework: data.UNSWData) -> None:
+    features = coursework.train.features.astype(np.float64)
+    np.testing.assert_allclose(features.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(features.std(axis=0), 1.0, atol=1e-3)
+
+
+@requires_data
+def test_preprocessing_is_fitted_on_train_only(coursework: data.UNSWData, pandas_valid: pd.DataFrame,
+                                               tmp_path: Path) -> None:
+    (tmp_path / TRAIN_NAME).symlink_to(COURSEWORK_DIR / TRAIN_NAME)
+    (tmp_path / TEST_NAME).symlink_to(COURSEWORK_DIR / TEST_NAME)
+    changed = pandas_valid.copy()
+    numeric = [c for c in FEATURE_COLUMNS if c not in ("proto", "service", "state")]
+    changed[numeric] = changed[numeric] * 1000 + 7
+    changed.loc[:10, "proto"] = "never-seen-proto"
+    changed.to_csv(tmp_path / VALID_NAME, index=False)
+
+    altered = load_unsw(tmp_path)
+    assert altered.encoder.to_dict() == coursework.encoder.to_dict()
+    assert altered.preprocessor.to_dict() == coursework.preprocessor.to_dict()
+    np.testing.assert_array_equal(altered.train.features, coursework.train.features)
+    assert not np.array_equal(altered.valid.features, coursework.valid.features)
+
+
+@requires_data
+def test_seed_mode_uses_one_global_scale_and_crushes_many_columns(coursework_seed: data.UNSWData,
+                                                                  pandas_train: pd.DataFrame) -> None:
+    matrix = _independent_matrix(pandas_train)
+    global_max = matrix.abs().to_numpy().max()
+    numeric = [c for c in matrix.columns if c not in ("proto", "service", "state")]
+    assert len(numeric) == 39
+    crushed = [c for c in numeric if matrix[c].abs().max() / global_max < 1e-6]
+    assert len(crushed) >= 20
+
+    scaled = matrix.to_numpy() / global_max
+    state = coursework_seed.preprocessor.to_dict()
+    assert state["scale"] == global_max
+    np.testing.assert_allclose([state["mean"], state["std"]], [scaled.mean(), scaled.std()], rtol=1e-9)
+
+    features = coursework_seed.train.features.astype(np.float64)
+    assert abs(features.mean()) < 1e-3 and abs(features.std() - 1.0) < 1e-3
+    positions = [list(matrix.columns).index(c) for c in crushed]
+    assert (features[:, positions].std(axis=0) < 1e-4).all()
+
+
+@requires_data
+def test_holdout_split_is_disjoint_sized_grouped_and_reproducible(pandas_train: pd.DataFrame) -> None:
+    keys = pd.Series(list(pandas_train.drop(columns=["id"]).itertuples(index=False, name=None)))
+    group_sizes = keys.value_counts()
+    assert group_sizes.max() > 1, "the training file is expected to contain duplicate rows"
+
+    train_rows, held_rows = holdout_split(pandas_train, 0.25, seed=3)
+    assert np.intersect1d(train_rows, held_rows).size == 0
+    assert np.array_equal(np.sort(np.concatenate([train_rows, held_rows])), np.arange(len(pandas_train)))
+    assert abs(len(held_rows) - 0.25 * len(pandas_train)) <= group_sizes.max()
+    assert set(keys.iloc[train_rows]).isdisjoint(set(keys.iloc[held_rows]))
+
+    again_train, again_held = holdout_split(pandas_train, 0.25, seed=3)
+    np.testing.assert_array_equal(again_held, held_rows)
+    np.testing.assert_array_equal(again_train, train_rows)
+    assert not np.array_equal(holdout_split(pandas_train, 0.25, seed=4)[1], held_rows)
+
+
+@requires_data
+def test_load_unsw_holdout_fits_preprocessing_on_remaining_rows(coursework: data.UNSWData) -> None:
+    with_holdout = load_unsw(COURSEWORK_DIR, holdout=0.2, seed=5)
+    assert with_holdout.holdout is not None
+    assert len(with_holdout.train.ids) + len(with_holdout.holdout.ids) == 20_000
+    assert np.intersect1d(with_holdout.train.ids, with_holdout.holdout.ids).size == 0
+
+    frame = read_table(COURSEWORK_DIR / TRAIN_NAME, require_label=True)
+    kept = frame[~frame["id"].isin(with_holdout.holdout.ids)]
+    encoder = CategoryEncoder().fit(kept)
+    expected = Preprocessor("log-standard").fit(feature_matrix(kept, encoder))
+    assert with_holdout.preprocessor.to_dict() == expected.to_dict()
+    assert with_holdout.preprocessor.to_dict() != coursework.preprocessor.to_dict()
+    labels_by_id = dict(zip(frame["id"], frame["label"], strict=True))
+    assert [labels_by_id[i] for i in with_holdout.holdout.ids] == with_holdout.holdout.labels.tolist()
+
+
+@requires_data
+@pytest.mark.parametrize("preprocess", ["log-standard", "seed"])
+def test_state_round_trip_through_json_reproduces_transform_bitwise(preprocess: str,
+                                                                    coursework: data.UNSWData,
+                                                                    coursework_seed: data.UNSWData) -> None:
+    loaded = coursework if preprocess == "log-standard" else coursework_seed
+    state = json.loads(json.dumps(data_state(loaded)))
+    encoder, preprocessor = preprocessing_from_state(state)
+    assert preprocessor.to_dict() == loaded.preprocessor.to_dict()
+    split = load_prediction_csv(loaded.valid.source, encoder, preprocessor)
+    assert split.features.tobytes() == loaded.valid.features.tobytes()
+    np.testing.assert_array_equal(split.labels, loaded.valid.labels)
+
+
+@requires_data
+def test_load_prediction_csv_on_unlabelled_testing2(coursework: data.UNSWData) -> None:
+    split = load_prediction_csv(COURSEWORK_DIR / TEST_NAME, coursework.encoder, coursework.preprocessor)
+    assert split.features.shape == (25, 42) and split.labels is None
+    np.testing.assert_array_equal(split.ids, pd.read_csv(COURSEWORK_DIR / TEST_NAME)["id"].to_numpy())
+    assert split.features.tobytes() == coursework.test.features.tobytes()
+
+
+@requires_data
+def test_multiclass_without_attack_cat_is_a_clear_error() -> None:
+    with pytest.raises(DataError, match="attack_cat") as caught:
+        load_unsw(COURSEWORK_DIR, task="multiclass")
+    assert TRAIN_NAME in str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------------- malformed files
+
+def _base_lines() -> list[list[str]]:
+    if COURSEWORK_DIR is None:
+        pytest.skip("UNSW-NB15 coursework CSVs not found; malformed files are built from its first rows")
+    with open(COURSEWORK_DIR / TRAIN_NAME) as handle:
+        return [next(handle).rstrip("\n").split(",") for _ in range(51)]
+
+
+def _set(row: int, column: str, value: str) -> Callable[[list[list[str]]], None]:
+    def mutate(lines: list[list[str]]) -> None:
+        lines[row][lines[0].index(column)] = value
+    return mutate
+
+
+def _drop_column(column: str) -> Callable[[list[list[str]]], None]:
+    def mutate(lines: list[list[str]]) -> None:
+        position = lines[0].index(column)
+        for line in lines:
+            del line[position]
+    return mutate
+
+
+def _add_column(name: str) -> Callable[[list[list[str]]], None]:
+    def mutate(lines: list[list[str]]) -> None:
+        for number, line in enumerate(lines):
+            line.insert(5, name if number == 0 else "1")
+    return mutate
+
+
+def _truncate(row: int, keep: int) -> Callable[[list[list[str]]], None]:
+    def mutate(lines: list[list[str]]) -> None:
+        lines[row] = lines[row][:keep - 1] + [lines[row][keep - 1][:1]]
+    return mutate
+
+
+def _append_field(row: int) -> Callable[[list[list[str]]], None]:
+    def mutate(lines: list[list[str]]) -> None:
+        lines[row].append("7")
+    return mutate
+
+
+MALFORMED = {
+    "missing_column": (_drop_column("sload"), ["sload", "missing"]),
+    "extra_column": (_add_column("packets_total"), ["packets_total", "unknown"]),
+    "non_numeric": (_set(7, "sbytes", "12kB"), ["'sbytes'", "data row 7", "line 8", "12kB"]),
+    "nan_value": (_set(12, "dload", "NaN"), ["'dload'", "data row 12", "line 13", "NaN"]),
+    "empty_cell": (_set(3, "rate", ""), ["'rate'", "data row 3", "line 4", "empty"]),
+    "infinite_value": (_set(20, "dur", "-inf"), ["'dur'", "data row 20", "line 21", "infinite"]),
+    "label_two": (_set(30, "label", "2"), ["'label'", "data row 30", "line 31", "'2'"]),
+    "blank_category": (_set(9, "service", "  "), ["'service'", "data row 9", "line 10"]),
+    "fractional_id": (_set(2, "id", "2.5"), ["'id'", "data row 2", "line 3"]),
+    "truncated_last_line": (_truncate(50, 20), ["data row 50", "line 51", "'swin'", "20 fields"]),
+    "ragged_extra_field": (_append_field(5), ["data row 5", "line 6", "'label'", "45 fields"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_file_raises_data_error_naming_file_column_and_row(case: str, tmp_path: Path) -> None:
+    mutate, fragments = MALFORMED[case]
+    lines = _base_lines()
+    mutate(lines)
+    path = tmp_path / f"{case}.csv"
+    path.write_text("\n".join(",".join(line) for line in lines) + "\n")
+    with pytest.raises(DataError) as caught:
+        read_table(path, require_label=True)
+    message = str(caught.value)
+    for fragment in [path.name, *fragments]:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+
+
+def test_empty_and_header_only_files_are_errors(tmp_path: Path) -> None:
+    empty = tmp_path / "empty_file.csv"
+    empty.write_text("")
+    header_only = tmp_path / "header_only.csv"
+    header_only.write_text(",".join(["id", *FEATURE_COLUMNS, "label"]) + "\n\n")
+    with pytest.raises(DataError, match="empty") as caught:
+        read_table(empty, require_label=True)
+    assert "empty_file.csv" in str(caught.value)
+    with pytest.raises(DataError, match="no data rows") as caught:
+        read_table(header_only, require_label=True)
+    assert "header_only.csv" in str(caught.value)
+    with pytest.raises(DataError, match="not found"):
+        read_table(tmp_path / "absent.csv", require_label=False)
+
+
+def test_missing_label_is_an_error_only_when_required(tmp_path: Path) -> None:
+    lines = _base_lines()
+    _drop_column("label")(lines)
+    path = tmp_path / "no_label.csv"
+    path.write_text("\n".join(",".join(line) for line in lines) + "\n")
+    assert "label" not in read_table(path, require_label=False).columns
+    with pytest.raises(DataError, match="'label'"):
+        read_table(path, require_label=True)
+
+
+def test_row_and_line_numbers_differ_after_blank_lines(tmp_path: Path) -> None:
+    lines = _base_lines()
+    _set(7, "sbytes", "x")(lines)
+    text = [",".join(line) for line in lines]
+    path = tmp_path / "blank_lines.csv"
+    path.write_text("\n".join(text[:3] + ["", ""] + text[3:]) + "\n")
+    with pytest.raises(DataError, match=r"data row 7 \(line 10 of the file\)"):
+        read_table(path, require_label=True)
+
+
+def test_category_whitespace_is_stripped(tmp_path: Path) -> None:
+    lines = _base_lines()
+    original = lines[4][lines[0].index("proto")]
+    _set(4, "proto", f"  {original} ")(lines)
+    path = tmp_path / "padded.csv"
+    path.write_text("\n".join(",".join(line) for line in lines) + "\n")
+    assert read_table(path, require_label=True)["proto"].iloc[3] == original
+
+
+# --------------------------------------------------------------------------------------------------- public format
+
+PUBLIC_CATEGORIES = [" Generic", "Exploits ", " Fuzzers ", "DoS", "Reconnaissance"]
+
+
+def _write_public_copy(source: Path, target: Path, rows: int, attack_names: list[str]) -> list[str]:
+    """Copy the first `rows` rows of a coursework CSV with an attack_cat column before label; returns the names."""
+    frame = pd.read_csv(source, nrows=rows, dtype=str)
+    names = [" Normal " if label == "0" else attack_names[i % len(attack_names)]
+             for i, label in enumerate(frame["label"])]
+    frame.insert(len(frame.columns) - 1, "attack_cat", names)
+    frame.to_csv(target, index=False)
+    return names
+
+
+@requires_data
+def test_public_format_with_attack_cat_loads_for_both_tasks(tmp_path: Path) -> None:
+    train_names = _write_public_copy(COURSEWORK_DIR / TRAIN_NAME, tmp_path / "UNSW_NB15_training-set.csv", 300,
+                                     PUBLIC_CATEGORIES)
+    valid_names = _write_public_copy(COURSEWORK_DIR / VALID_NAME, tmp_path / "UNSW_NB15_testing-set.csv", 100,
+                                     PUBLIC_CATEGORIES[:3])
+    assert find_data_dir(tmp_path) == tmp_path.resolve()
+
+    binary = load_unsw(tmp_path)
+    assert binary.test is None and binary.class_names == ["normal", "attack"]
+    assert binary.valid.labels.tolist() == [int(name.strip() != "Normal") for name in valid_names]
+
+    multiclass = load_unsw(tmp_path, task="multiclass")
+    expected_names = sorted({name.strip() for name in train_names})
+    assert multiclass.class_names == expected_names
+    assert multiclass.train.labels.tolist() == [expected_names.index(n.strip()) for n in train_names]
+    assert multiclass.valid.labels.tolist() == [expected_names.index(n.strip()) for n in valid_names]
+    assert multiclass.valid.attack_cat.tolist() == [n.strip() for n in valid_names]
+    assert multiclass.train.features.shape == (300, 42)
+
+
+@requires_data
+def test_multiclass_category_unseen_in_train_is_an_error(tmp_path: Path) -> None:
+    _write_public_copy(COURSEWORK_DIR / TRAIN_NAME, tmp_path / "UNSW_NB15_training-set.csv", 200, ["Generic"])
+    _write_public_copy(COURSEWORK_DIR / VALID_NAME, tmp_path / "UNSW_NB15_testing-set.csv", 50, ["Worms"])
+    with pytest.raises(DataError, match="'Worms'") as caught:
+        load_unsw(tmp_path, task="multiclass")
+    assert "UNSW_NB15_testing-set.csv" in str(caught.value) and "data row" in str(caught.value)
+
+
+# --------------------------------------------------------------------------------------------------- locating
+
+def _make_data_dir(directory: Path, file_name: str = TRAIN_NAME) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / file_name).write_text("")
+    return directory
+
+
+@pytest.fixture
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory under tmp_path, with no env var and a repository root that holds no data."""
+    monkeypatch.delenv("UNSW_NB15_DIR", raising=False)
+    monkeypatch.setattr(data, "REPO_ROOT", tmp_path / "repo")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return work
+
+
+def test_find_data_dir_prefers_argument_then_env_then_local_then_shared(isolated: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    shared = _make_data_dir(tmp_path / "shared" / "data" / "unsw-nb15")
+    local = _make_data_dir(isolated / "data" / "unsw-nb15", "UNSW_NB15_training-set.csv")
+    from_env = _make_data_dir(tmp_path / "from_env")
+    explicit = _make_data_dir(tmp_path / "explicit")
+    monkeypatch.setenv("UNSW_NB15_DIR", str(from_env))
+
+    assert find_data_dir(explicit) == explicit.resolve()
+    assert find_data_dir(str(explicit)) == explicit.resolve()
+    assert find_data_dir() == from_env.resolve()
+    monkeypatch.delenv("UNSW_NB15_DIR")
+    assert find_data_dir() == local.resolve()
+    (local / "UNSW_NB15_training-set.csv").unlink()
+    assert find_data_dir() == shared.resolve()
+
+
+def test_find_data_dir_falls_back_to_the_repository_root(isolated: Path, tmp_path: Path) -> None:
+    in_repo = _make_data_dir(tmp_path / "repo" / "data" / "unsw-nb15")
+    assert find_data_dir() == in_repo.resolve()
+    in_repo_shared = _make_data_dir(tmp_path / "shared" / "data" / "unsw-nb15")
+    (in_repo / TRAIN_NAME).unlink()
+    assert find_data_dir() == in_repo_shared.resolve()
+
+
+def test_explicit_or_env_dir_without_data_does_not_fall_through(isolated: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _make_data_dir(isolated / "data" / "unsw-nb15")
+    with pytest.raises(DataError, match="does not exist"):
+        find_data_dir(tmp_path / "typo")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("UNSW_NB15_DIR", str(empty))
+    with pytest.raises(DataError, match="UNSW_NB15_DIR") as caught:
+        find_data_dir()
+    assert TRAIN_NAME in str(caught.value)
+
+
+def test_missing_data_dir_message_names_files_env_var_and_flag(isolated: Path) -> None:
+    with pytest.raises(DataError) as caught:
+        find_data_dir()
+    message = str(caught.value)
+    for expected in [TRAIN_NAME, VALID_NAME, TEST_NAME, "UNSW_NB15_training-set.csv", "UNSW_NB15_testing-set.csv",
+                     "UNSW_NB15_DIR", "--data-dir", "data/unsw-nb15"]:
+        assert expected in message
+
+
+def test_coursework_dir_missing_a_file_is_an_error(tmp_path: Path) -> None:
+    _make_data_dir(tmp_path)
+    (tmp_path / TEST_NAME).write_text("")
+    with pytest.raises(DataError, match=VALID_NAME):
+        load_unsw(tmp_path)
+
+
+def test_file_name_constants_match_the_dataset() -> None:
+    assert COURSEWORK_FILES == {"train": TRAIN_NAME, "valid": VALID_NAME, "test": TEST_NAME}
+    assert PUBLIC_FILES == {"train": "UNSW_NB15_training-set.csv", "valid": "UNSW_NB15_testing-set.csv"}
+    assert len(FEATURE_COLUMNS) == 42 and FEATURE_COLUMNS[1:4] == CATEGORICAL_COLUMNS
+
+
+# --------------------------------------------------------------------------------------------------- units
+
+def _category_frame(proto: list[str], service: list[str], state: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"proto": proto, "service": service, "state": state})
+
+
+def test_category_encoder_sorted_codes_with_unknown_zero() -> None:
+    encoder = CategoryEncoder().fit(_category_frame(["udp", "tcp", "arp", "tcp"], ["-", "http", "-", "dns"],
+                                                    ["INT", "FIN", "CON", "FIN"]))
+    codes = encoder.transform(_category_frame(["arp", "tcp", "udp", "icmp"], ["dns", "-", "http", "ftp"],
+                                              ["RST", "CON", "FIN", "INT"]))
+    np.testing.assert_array_equal(codes, [[1, 2, 0], [2, 1, 1], [3, 3, 2], [0, 0, 3]])
+    restored = CategoryEncoder.from_dict(json.loads(json.dumps(encoder.to_dict())))
+    assert restored.to_dict() == encoder.to_dict()
+
+
+def _heavy_tailed(rows: int) -> np.ndarray:
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((rows, 42)) * np.logspace(-3, 9, 42)
+    x[:, 7] = 4.0
+    return x
+
+
+def test_log_standard_formula_and_constant_column() -> None:
+    x = _heavy_tailed(64)
+    preprocessor = Preprocessor("log-standard").fit(x)
+    logged = np.sign(x) * np.log1p(np.abs(x))
+    std = logged.std(axis=0)
+    std[7] = 1.0
+    expected = (logged - logged.mean(axis=0)) / std
+    np.testing.assert_allclose(preprocessor.transform(x), expected, rtol=1e-5, atol=1e-5)
+    assert np.abs(preprocessor.transform(x)[:, 7]).max() < 1e-6
+
+
+def test_seed_formula_uses_single_global_statistics() -> None:
+    x = _heavy_tailed(64)
+    preprocessor = Preprocessor("seed").fit(x)
+    scaled = x / np.abs(x).max()
+    expected = (scaled - scaled.mean()) / scaled.std()
+    np.testing.assert_allclose(preprocessor.transform(x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["seed", "log-standard"])
+def test_preprocessor_state_round_trip_is_bitwise_exact(mode: str) -> None:
+    x = _heavy_tailed(32)
+    preprocessor = Preprocessor(mode).fit(x)
+    restored = Preprocessor.from_dict(json.loads(json.dumps(preprocessor.to_dict())))
+    fresh = _heavy_tailed(33) * 1.7
+    assert restored.transform(fresh).tobytes() == preprocessor.transform(fresh).tobytes()
+
+
+def test_preprocessing_state_with_wrong_version_is_rejected() -> None:
+    with pytest.raises(DataError, match="version"):
+        preprocessing_from_state({"version": 99})
+
+
+def test_holdout_split_on_arrays_keeps_copies_together() -> None:
+    rows = np.repeat(np.arange(40, dtype=float).reshape(20, 2), [5] + [1] * 19, axis=0)
+    for seed in range(5):
+        train_rows, held_rows = holdout_split(rows, 0.3, seed)
+        copies = np.flatnonzero((rows == rows[0]).all(axis=1))
+        assert set(copies) <= set(train_rows) or set(copies) <= set(held_rows)
+        assert len(train_rows) + len(held_rows) == len(rows)
+        assert abs(len(held_rows) - 0.3 * len(rows)) <= 5
+    assert holdout_split(rows, 0.0, 0)[1].size == 0
+    with pytest.raises(ValueError, match="fraction"):
+        holdout_split(rows, 1.0, 0)

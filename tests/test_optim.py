@@ -1,0 +1,243 @@
+"""Optimisers against the published update equations, computed independently here in float64;
+clipping; state round trips. Schedulers against their closed forms."""
+
+import math
+
+import numpy as np
+import pytest
+
+from tinygrad_np import nn, optim
+from tinygrad_np.optim import lr_scheduler
+
+GRADS = [np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.3, -0.7]), np.array([-1.5, 0.2, 0.0]),
+         np.array([0.4, -0.4, 1.1])]
+START = np.array([1.0, -2.0, 0.5])
+
+
+def run(make, steps=4, dtype=np.float64):
+    p = nn.Parameter(START, dtype=dtype)
+    opt = make([p])
+    for g in GRADS[:steps]:
+        p.grad = g.astype(dtype)
+        opt.step()
+    return p.data
+
+
+def adam_reference(lr, b1, b2, eps, wd, decoupled=False, amsgrad=False):
+    p, m, v, v_max = START.copy(), np.zeros(3), np.zeros(3), np.zeros(3)
+    for t, g in enumerate(GRADS, start=1):
+        if decoupled:
+            p = p * (1 - lr * wd)
+        else:
+            g = g + wd * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        v_max = np.maximum(v_max, v)
+        m_hat, v_hat = m / (1 - b1**t), (v_max if amsgrad else v) / (1 - b2**t)
+        p = p - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return p
+
+
+@pytest.mark.parametrize("wd,amsgrad", [(0.0, False), (0.1, False), (0.0, True)])
+def test_adam_matches_the_equations(wd, amsgrad):
+    got = run(lambda ps: optim.Adam(ps, lr=0.1, betas=(0.9, 0.99), eps=1e-8, weight_decay=wd, amsgrad=amsgrad))
+    np.testing.assert_allclose(got, adam_reference(0.1, 0.9, 0.99, 1e-8, wd, amsgrad=amsgrad), rtol=1e-12)
+
+
+def test_adamw_decouples_weight_decay():
+    got = run(lambda ps: optim.AdamW(ps, lr=0.05, weight_decay=0.2))
+    np.testing.assert_allclose(got, adam_reference(0.05, 0.9, 0.999, 1e-8, 0.2, decoupled=True), rtol=1e-12)
+
+
+@pytest.mark.parametrize("momentum,nesterov,wd,dampening", [(0, False, 0, 0), (0.9, False, 0.01, 0.1),
+                                                            (0.9, True, 0.05, 0)])
+def test_sgd_matches_the_equations(momentum, nesterov, wd, dampening):
+    got = run(lambda ps: optim.SGD(ps, lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=wd,
+                                   dampening=dampening))
+    p, buf = START.copy(), None
+    for g in GRADS:
+        g = g + wd * p
+        if momentum:
+            buf = g.copy() if buf is None else momentum * buf + (1 - dampening) * g
+            g = g + momentum * buf if nesterov else buf
+        p = p - 0.1 * g
+    np.testing.assert_allclose(got, p, rtol=1e-12)
+
+
+def test_torch_agrees():
+    torch = pytest.importorskip("torch")
+    for ours, theirs in [(lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1, amsgrad=True),
+                          lambda ps: torch.optim.Adam(ps, lr=0.1, weight_decay=0.1, amsgrad=True)),
+                         (lambda ps: optim.AdamW(ps, lr=0.1), lambda ps: torch.optim.AdamW(ps, lr=0.1)),
+                         (lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+                          lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True))]:
+        p = torch.tensor(START, requires_grad=True)
+        opt = theirs([p])
+        for g in GRADS:
+            p.grad = torch.tensor(g)
+            opt.step()
+        np.testing.assert_allclose(run(ours), p.detach().numpy(), rtol=1e-10)
+
+
+def test_float32_stays_float32_and_grads_are_not_modified():
+    p = nn.Parameter(START)
+    opt = optim.Adam([p], lr=0.1, weight_decay=0.5)
+    g = GRADS[0].astype(np.float32)
+    p.grad = g.copy()
+    opt.step()
+    assert p.dtype == np.float32 and opt.state[id(p)]["exp_avg"].dtype == np.float32
+    np.testing.assert_array_equal(p.grad, g)
+
+
+def test_param_groups_zero_grad_and_missing_grads():
+    a, b, c = (nn.Parameter(START) for _ in range(3))
+    opt = optim.SGD([{"params": [a], "lr": 1.0}, {"params": [b, c], "weight_decay": 1.0}], lr=0.1)
+    a.grad = b.grad = np.ones(3, np.float32)
+    opt.step()
+    np.testing.assert_allclose(a.data, START - 1.0, rtol=1e-6)
+    np.testing.assert_allclose(b.data, START - 0.1 * (1 + START), rtol=1e-6)
+    np.testing.assert_array_equal(c.data, START.astype(np.float32))  # no grad: untouched
+    opt.zero_grad(set_to_none=False)
+    assert (a.grad == 0).all() and c.grad is None
+    opt.zero_grad()
+    assert a.grad is None
+    with pytest.raises(ValueError, match="more than one group"):
+        optim.SGD([{"params": [a]}, {"params": [a]}], lr=0.1)
+
+
+@pytest.mark.parametrize("make", [lambda ps: optim.Adam(ps, lr=0.1, amsgrad=True),
+                                  lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9)])
+def test_state_dict_round_trip_resumes_exactly(make):
+    full = run(make)
+    p = nn.Parameter(START, dtype=np.float64)
+    opt = make([p])
+    for g in GRADS[:2]:
+        p.grad = g.copy()
+        opt.step()
+    saved, saved_p = opt.state_dict(), p.data.copy()
+    q = nn.Parameter(saved_p, dtype=np.float64)
+    resumed = make([q])
+    resumed.load_state_dict(saved)
+    for g in GRADS[2:]:
+        q.grad = g.copy()
+        resumed.step()
+    np.testing.assert_array_equal(q.data, full)
+    bad = {"state": {"0": {**saved["state"]["0"]}}, "param_groups": saved["param_groups"]}
+    key = next(k for k, v in bad["state"]["0"].items() if isinstance(v, np.ndarray))
+    bad["state"]["0"][key] = np.zeros(4)
+    with pytest.raises(ValueError, match=r"parameter 0.*\(4,\)"):
+        make([nn.Parameter(START)]).load_state_dict(bad)
+
+
+def test_clip_grad_norm_changes_the_grads_the_optimiser_uses():
+    a, b = nn.Parameter(np.zeros(3)), nn.Parameter(np.zeros((2, 2)))
+    a.grad, b.grad = np.array([3.0, 0, 0], np.float32), np.array([[0, 4.0], [0, 0]], np.float32)
+    norm = optim.clip_grad_norm_([a, b], max_norm=1.0)
+    assert math.isclose(norm, 5.0, rel_tol=1e-6)
+    total = math.sqrt(float((a.grad**2).sum() + (b.grad**2).sum()))
+    assert math.isclose(total, 1.0, rel_tol=1e-5)
+    optim.SGD([a, b], lr=1.0).step()
+    np.testing.assert_allclose(a.data, [-0.6, 0, 0], rtol=1e-5)
+    assert optim.clip_grad_norm_([a, b], max_norm=10.0) == pytest.approx(1.0, rel=1e-5)  # under: unchanged
+    assert math.isclose(float(np.abs(b.grad).max()), 0.8, rel_tol=1e-5)
+    assert optim.clip_grad_norm_([a, b], 0.4, norm_type=math.inf) == pytest.approx(0.8, rel=1e-5)
+    assert math.isclose(float(np.abs(b.grad).max()), 0.4, rel_tol=1e-4)
+    optim.clip_grad_value_([a, b], 0.1)
+    assert np.abs(a.grad).max() <= 0.1 and np.abs(b.grad).max() <= 0.1
+
+
+# -- schedulers ------------------------------------------------------------------------------
+def optimizer(lrs=(0.1, 0.02)):
+    return optim.SGD([{"params": [nn.Parameter(np.zeros(1))], "lr": lr} for lr in lrs], lr=lrs[0])
+
+
+def cosine(t, T, base, eta_min):
+    return eta_min + (base - eta_min) * (1 + math.cos(math.pi * min(t, T) / T)) / 2
+
+
+def trace(scheduler, steps):
+    lrs = [scheduler.get_last_lr()]
+    for _ in range(steps):
+        scheduler.step()
+        lrs.append(scheduler.get_last_lr())
+    return np.array(lrs)
+
+
+def test_cosine_and_sharp_cosine_closed_forms():
+    got = trace(lr_scheduler.CosineAnnealingLR(optimizer(), T_max=10, eta_min=0.001), 14)
+    for base, column in zip((0.1, 0.02), got.T, strict=True):
+        np.testing.assert_allclose(column, [cosine(t, 10, base, 0.001) for t in range(15)], rtol=1e-12)
+    sharp = trace(lr_scheduler.SharpCosineLR(optimizer(), total_steps=98, fraction=0.15), 98)[:, 0]
+    np.testing.assert_allclose(sharp, [cosine(t, 14.7, 0.1, 0.0) for t in range(99)], rtol=1e-12, atol=1e-15)
+    assert sharp[15:].max() == 0
+
+
+def test_warmup_then_cosine_like_the_original():
+    """2 warm-up epochs, then the cosine over 15% of the remaining 98, stepped per iteration (10 per epoch)."""
+    opt = optimizer()
+    sched = lr_scheduler.LinearWarmup(opt, warmup_steps=2, after=lr_scheduler.SharpCosineLR(opt, total_steps=98))
+    for i in range(1, 1001):
+        sched.step(i / 10)
+        t = i / 10
+        expected = 0.1 * t / 2 if t < 2 else cosine(t - 2, 14.7, 0.1, 0.0)
+        assert math.isclose(sched.get_last_lr()[0], expected, rel_tol=1e-12, abs_tol=1e-15), t
+
+
+@pytest.mark.parametrize("T_0,T_mult", [(3, 1), (2, 2), (1.5, 3)])
+def test_warm_restarts(T_0, T_mult):
+    sched = lr_scheduler.CosineAnnealingWarmRestarts(optimizer(), T_0=T_0, T_mult=T_mult, eta_min=0.01)
+    for i in range(1, 200):
+        t = i / 7
+        sched.step(t)
+        start, period = 0.0, T_0
+        while t >= start + period:
+            start, period = start + period, period * T_mult
+        assert math.isclose(sched.get_last_lr()[0], cosine(t - start, period, 0.1, 0.01), rel_tol=1e-9), t
+
+
+def test_step_lr_and_one_cycle():
+    got = trace(lr_scheduler.StepLR(optimizer(), step_size=3, gamma=0.5), 10)[:, 1]
+    np.testing.assert_allclose(got, [0.02 * 0.5 ** (t // 3) for t in range(11)])
+    got = trace(lr_scheduler.OneCycleLR(optimizer(), max_lr=1.0, total_steps=20), 19)[:, 0]
+    peak = 0.3 * 20 - 1
+    expected = [cosine(peak - t, peak, 1.0, 1 / 25) if t <= peak else cosine(t - peak, 19 - peak, 1.0, 1 / 25 / 1e4)
+                for t in range(20)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_schedulers_agree_with_torch():
+    torch = pytest.importorskip("torch")
+    for ours, theirs, steps in [
+        (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.01),
+         lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10, eta_min=0.01), 10),
+        (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01),
+         lambda o: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=2, eta_min=0.01), 30),
+        (lambda o: lr_scheduler.StepLR(o, step_size=4, gamma=0.3),
+         lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=4, gamma=0.3), 20),
+        (lambda o: lr_scheduler.OneCycleLR(o, max_lr=0.5, total_steps=30),
+         lambda o: torch.optim.lr_scheduler.OneCycleLR(o, max_lr=0.5, total_steps=30), 29),
+    ]:
+        torch_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        torch_sched = theirs(torch_opt)
+        expected = [torch_sched.get_last_lr()[0]]
+        for _ in range(steps):
+            torch_opt.step()
+            torch_sched.step()
+            expected.append(torch_sched.get_last_lr()[0])
+        np.testing.assert_allclose(trace(ours(optimizer((0.1,))), steps)[:, 0], expected, rtol=1e-9, atol=1e-12)
+
+
+def test_scheduler_state_round_trip_and_validation():
+    opt = optimizer()
+    sched = lr_scheduler.LinearWarmup(opt, 1.5, after=lr_scheduler.CosineAnnealingLR(opt, T_max=5))
+    for _ in range(3):
+        sched.step()
+    state = sched.state_dict()
+    opt2 = optimizer()
+    resumed = lr_scheduler.LinearWarmup(opt2, 1.5, after=lr_scheduler.CosineAnnealingLR(opt2, T_max=5))
+    resumed.load_state_dict(state)
+    np.testing.assert_array_equal(trace(sched, 4), trace(resumed, 4))
+    with pytest.raises(ValueError, match="T_max"):
+        lr_scheduler.CosineAnnealingLR(opt, T_max=0)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        lr_scheduler.LinearWarmup(opt, -1)
