@@ -136,7 +136,7 @@ def test_linear_init_matches_pytorch_formula(in_features, out_features):
 
 def test_init_functions():
     g = np.random.default_rng(0)
-    w = nn.Parameter(np.empty((400, 300)))
+    w = nn.Parameter(np.zeros((400, 300)))
     nn.init.kaiming_normal_(w, nonlinearity="relu", generator=g)
     assert abs(w.data.std() / math.sqrt(2 / 300) - 1) < 0.02
     nn.init.xavier_uniform_(w, generator=g)
@@ -148,7 +148,7 @@ def test_init_functions():
     # truncated at 1.5 sd: variance = 1 - 2 * 1.5 * pdf(1.5) / (2 * cdf(1.5) - 1)
     pdf, cdf = math.exp(-1.125) / math.sqrt(2 * math.pi), 0.5 * (1 + math.erf(1.5 / math.sqrt(2)))
     assert abs(w.data.var() / (0.02**2 * (1 - 3 * pdf / (2 * cdf - 1))) - 1) < 0.02
-    conv = nn.Parameter(np.empty((8, 4, 3, 3)))
+    conv = nn.Parameter(np.zeros((8, 4, 3, 3)))
     assert nn.init.fan_in_and_out(conv.shape) == (36, 72)
     assert math.isclose(nn.init.calculate_gain("tanh"), 5 / 3)
     assert math.isclose(nn.init.calculate_gain("leaky_relu", math.sqrt(5)), 1 / math.sqrt(3))
