@@ -1,4 +1,4 @@
-"""The command line of train.py: `train` (the default), `evaluate` and `predict`."""
+"""The command line of train.py: `train` (the default), `evaluate`, `predict` and `import-seed-checkpoint`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from . import data as unsw
 from .checkpoint import CheckpointError, load_checkpoint
 from .metrics import confusion_matrix
+from .seed_import import import_seed_checkpoint
 from .training import (
     TrainConfig,
     Trainer,
@@ -118,6 +119,21 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_import_seed_checkpoint(args: argparse.Namespace) -> int:
+    """Convert a checkpoint of the original numpy code into a checkpoint of ours."""
+    overrides = {name: value for name, value in (("lr", args.lr), ("epochs", args.epochs)) if value is not None}
+    checkpoint = import_seed_checkpoint(args.file, dim=args.dim, depth=args.depth, patch_size=args.patch_size,
+                                        out=args.out, trust_pickle=args.trust_pickle, data_dir=args.data_dir,
+                                        config=overrides)
+    steps = sorted({entry["step"] for entry in checkpoint["optimizer"]["state"].values()})
+    print(f"wrote {args.out}: {len(checkpoint['model'])} parameters of MLPMixer1D(dim={args.dim}, depth={args.depth}, "
+          f"patch_size={args.patch_size}), Adam state with step counts {steps or 'none'}")
+    if checkpoint["preprocessing"] is None:
+        print("no preprocessing stored (the original file has none): use it with load_trained on preprocessed "
+              "arrays or with --resume; for evaluate and predict import again with --data-dir")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="train.py", description="Train, evaluate and use MLP-Mixer models on "
                                      "UNSW-NB15. With no subcommand: train the default model.")
@@ -131,15 +147,29 @@ def build_parser() -> argparse.ArgumentParser:
     predict_parser.add_argument("--checkpoint", required=True)
     predict_parser.add_argument("--csv", required=True)
     predict_parser.add_argument("--output", required=True)
+    import_parser = commands.add_parser("import-seed-checkpoint", help="convert a checkpoint (.npy) of the original "
+                                        "numpy code into ours")
+    import_parser.add_argument("file", metavar="FILE.npy", help="a checkpoint saved by the original numpy code")
+    import_parser.add_argument("--dim", type=int, required=True, help="channels per token of the saved model")
+    import_parser.add_argument("--depth", type=int, required=True, help="Mixer blocks of the saved model")
+    import_parser.add_argument("--patch-size", type=int, required=True, help="features per token of the saved model")
+    import_parser.add_argument("--out", required=True, metavar="CKPT", help="the checkpoint to write (.npz)")
+    import_parser.add_argument("--trust-pickle", action="store_true", help="the file is a pickle, and unpickling "
+                               "can run code from it: load it only if you trust its source")
+    import_parser.add_argument("--data-dir", help="UNSW-NB15 folder: store the preprocessing that evaluate and "
+                               "predict need (seed mode, fitted on its training CSV)")
+    import_parser.add_argument("--lr", type=float, help="learning rate for continued training (default 1e-3)")
+    import_parser.add_argument("--epochs", type=int, help="epochs a --resume of the imported checkpoint trains")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in ("train", "evaluate", "predict", "-h", "--help"):
+    if not argv or argv[0] not in ("train", "evaluate", "predict", "import-seed-checkpoint", "-h", "--help"):
         argv = ["train", *argv]
     args = build_parser().parse_args(argv)
-    commands = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict}
+    commands = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
+                "import-seed-checkpoint": run_import_seed_checkpoint}
     try:
         return commands[args.command](args)
     except (unsw.DataError, CheckpointError, ValueError, TrainingDiverged, KeyError) as error:

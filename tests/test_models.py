@@ -1,7 +1,6 @@
 """The MLP-Mixer: the original's numbers reproduced, gradients through the whole model, shapes."""
 
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -9,29 +8,10 @@ import pytest
 
 import tinygrad_np as tg
 from mixer.models import MLPMixer1D, build_model
+from mixer.seed_import import read_seed_checkpoint
 from tinygrad_np import Tensor, gradcheck
 
 FIXTURE = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "seed-checkpoint"
-
-
-class ArraysOnly(pickle.Unpickler):
-    """Unpickles numpy arrays, dtypes, scalars and plain containers -- nothing that runs code."""
-
-    ALLOWED = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
-               for name in ("_reconstruct", "scalar")} | {("numpy", "ndarray"), ("numpy", "dtype")}
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from the fixture")
-        return super().find_class(module, name)
-
-
-def load_original_checkpoint(path):
-    with open(path, "rb") as file:
-        version = np.lib.format.read_magic(file)
-        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        header(file)
-        return ArraysOnly(file).load()[()]
 
 
 @pytest.mark.skipif(not FIXTURE.is_dir(), reason=f"seed fixture not found at {FIXTURE}")
@@ -40,7 +20,7 @@ def test_reproduces_the_original_codes_logits():
     give the logits the original computed (eval mode) for the same 16 rows."""
     manifest = json.loads((FIXTURE / "manifest.json").read_text())
     config = manifest["config"]
-    original = load_original_checkpoint(FIXTURE / "mlpmixer16_patch3_depth2.npy")
+    original = read_seed_checkpoint(FIXTURE / "mlpmixer16_patch3_depth2.npy", trust_pickle=True)
     model = MLPMixer1D(seq_len=config["seq_len"], in_channels=config["channels"], dim=config["dim"],
                        depth=config["depth"], patch_size=config["patch_size"], num_classes=config["num_classes"])
     names = [name for name, _ in model.named_parameters()]
@@ -100,3 +80,42 @@ def test_token_t_holds_features_3t_to_3t_plus_2():
     x[0, 7] = 1
     changed = np.argwhere(model.patchify(Tensor(x)).data != base)
     assert changed.tolist() == [[2, 0, 1]]
+
+
+def test_training_steps_do_not_grow_memory_or_live_tensors():
+    """Each step's tape is freed after backward: after warm-up, more Adam steps of a Mixer with
+    dropout and drop-path hold no more traced memory and no more live Tensors."""
+    import gc
+    import tracemalloc
+
+    from tinygrad_np import optim
+
+    tg.manual_seed(0)
+    model = MLPMixer1D(dim=16, depth=2, patch_size=3, dropout=0.1, drop_path=0.1)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 42)).astype(np.float32)
+    y = (rng.random(64) < 0.5).astype(np.float32)
+
+    def step():
+        opt.zero_grad()
+        loss = tg.nn.functional.binary_cross_entropy_with_logits(model(x)[:, 0], y)
+        loss.backward()
+        opt.step()
+
+    def live():
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0], sum(isinstance(o, Tensor) for o in gc.get_objects())
+
+    tracemalloc.start()
+    try:
+        for _ in range(3):
+            step()
+        memory, tensors = live()
+        for _ in range(20):
+            step()
+        memory_after, tensors_after = live()
+    finally:
+        tracemalloc.stop()
+    assert tensors_after <= tensors
+    assert memory_after <= memory + 64 * 1024, f"traced memory grew by {memory_after - memory} bytes over 20 steps"

@@ -20,8 +20,8 @@ __all__ = [
     "abs", "add", "astype", "broadcast_to", "cat", "clip", "concatenate", "div", "drop_path", "dropout",
     "erf", "exp", "expand", "expand_dims", "flatten", "gather", "gelu", "getitem", "layer_norm", "linear",
     "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg",
-    "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus", "sqrt", "squeeze", "stack",
-    "std", "sub", "sum", "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
+    "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus", "softsign", "sqrt", "squeeze",
+    "stack", "std", "sub", "sum", "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
 ]
 
 Axis = int | tuple[int, ...] | None
@@ -134,6 +134,11 @@ def sigmoid(x: Any) -> Tensor:
 
 def softplus(x: Any) -> Tensor:
     return ew.Softplus.apply(as_tensor(x))
+
+
+def softsign(x: Any) -> Tensor:
+    """x / (1 + |x|): squashes to (-1, 1) like tanh, but with polynomial tails."""
+    return ew.Softsign.apply(as_tensor(x))
 
 
 def astype(x: Tensor, dtype: Any) -> Tensor:
@@ -372,7 +377,7 @@ for _name, _fn in {
     "astype": astype, "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow,
     "maximum": maximum, "minimum": minimum,
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "relu": relu, "clip": clip, "erf": erf,
-    "gelu": gelu, "tanh": tanh, "sigmoid": sigmoid, "softplus": softplus, "matmul": matmul,
+    "gelu": gelu, "tanh": tanh, "sigmoid": sigmoid, "softplus": softplus, "softsign": softsign, "matmul": matmul,
     "reshape": reshape, "transpose": transpose, "permute": permute, "swapaxes": swapaxes,
     "flatten": flatten, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand_dims": expand_dims,
     "broadcast_to": broadcast_to, "expand": expand, "gather": gather, "pad": pad,
@@ -381,3 +386,76 @@ for _name, _fn in {
 }.items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(lambda self: transpose(self))
+
+
+# -- convolution and pooling (PyTorch's layouts: (batch, channels, length) or (batch, channels, height, width)) --
+from .ops import conv as conv_ops  # noqa: E402 - this section is appended after the Tensor methods
+
+__all__ += [
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "channels_first_layer_norm",
+    "conv1d", "conv2d", "max_pool1d", "max_pool2d",
+]
+
+IntOrTuple = int | Sequence[int]
+
+
+def _conv(nd: int, x: Tensor, weight: Tensor, bias: Tensor | None, stride: IntOrTuple,
+          padding: IntOrTuple | str, dilation: IntOrTuple, groups: int) -> Tensor:
+    params = (weight,) if bias is None else (weight, bias)
+    return conv_ops.Conv.apply(as_tensor(x, like=weight), *params, nd=nd, stride=stride, padding=padding,
+                               dilation=dilation, groups=groups)
+
+
+def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
+           padding: IntOrTuple | str = 0, dilation: IntOrTuple = 1, groups: int = 1) -> Tensor:
+    """PyTorch's F.conv1d: x (N, C_in, L), weight (C_out, C_in/groups, K), bias (C_out,) -> (N, C_out, L_out).
+    padding is an int, "valid" or "same" (stride 1); one im2col matmul forward, col2im backward."""
+    return _conv(1, x, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
+           padding: IntOrTuple | str = 0, dilation: IntOrTuple = 1, groups: int = 1) -> Tensor:
+    """PyTorch's F.conv2d: x (N, C_in, H, W), weight (C_out, C_in/groups, KH, KW) -> (N, C_out, H_out, W_out);
+    stride, padding and dilation are ints or (height, width) pairs."""
+    return _conv(2, x, weight, bias, stride, padding, dilation, groups)
+
+
+def avg_pool1d(x: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0) -> Tensor:
+    """Mean over windows of (N, C, L); stride defaults to kernel_size; zero padding is counted."""
+    return conv_ops.AvgPool.apply(x, nd=1, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def avg_pool2d(x: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0) -> Tensor:
+    """Mean over windows of (N, C, H, W); stride defaults to kernel_size; zero padding is counted."""
+    return conv_ops.AvgPool.apply(x, nd=2, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def max_pool1d(x: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0) -> Tensor:
+    """Max over windows of (N, C, L); stride defaults to kernel_size; padding is at most kernel_size / 2."""
+    return conv_ops.MaxPool.apply(x, nd=1, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def max_pool2d(x: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+               padding: IntOrTuple = 0) -> Tensor:
+    """Max over windows of (N, C, H, W); stride defaults to kernel_size; padding is at most kernel_size / 2."""
+    return conv_ops.MaxPool.apply(x, nd=2, kernel_size=kernel_size, stride=stride, padding=padding)
+
+
+def adaptive_avg_pool1d(x: Tensor, output_size: int) -> Tensor:
+    """Average (N, C, L) down to (N, C, output_size) with PyTorch's windows
+    [floor(i L / out), ceil((i + 1) L / out))."""
+    return conv_ops.AdaptiveAvgPool.apply(x, nd=1, output_size=output_size)
+
+
+def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+    """Average (N, C, H, W) down to (N, C, *output_size); None keeps that axis' size."""
+    return conv_ops.AdaptiveAvgPool.apply(x, nd=2, output_size=output_size)
+
+
+def channels_first_layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-6) -> Tensor:
+    """LayerNorm over the channel axis (axis 1) of (N, C, *spatial) at every position, then a
+    per-channel scale and shift (ConvNeXt's channels-first LayerNorm), as one fused op."""
+    return conv_ops.ChannelsFirstLayerNorm.apply(x, weight, bias, eps=eps)

@@ -221,6 +221,12 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
+    def explain(self) -> str:
+        """The ops backward() would run from here, one line each, in its order (see `tinygrad_np.viz`)."""
+        from .viz import format_tape
+
+        return format_tape(self)
+
     # -- plain-array views -------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:

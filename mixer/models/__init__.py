@@ -6,9 +6,13 @@ from typing import Any
 
 from tinygrad_np import nn
 
+from .conv import ConvNeXt1D, ConvNeXtBlock1D, HybridMixer, ResNetBlock1D, ResNeXt1D, ResNeXtBlock1D
 from .mlp_mixer import MixerBlock, MlpBlock, MLPMixer1D
 
-MODELS: dict[str, type[nn.Module]] = {"mlp-mixer": MLPMixer1D}
+# "resnext" is ResNeXt1D: ConvNeXt1D's stages with depthwise-separable ResNeXt bottleneck blocks
+# (HybridMixer(block="resnext") puts the same blocks in front of Mixer blocks).
+MODELS: dict[str, type[nn.Module]] = {"mlp-mixer": MLPMixer1D, "convnext": ConvNeXt1D, "hybrid": HybridMixer,
+                                      "resnext": ResNeXt1D}
 
 
 def build_model(name: str, **config: Any) -> nn.Module:
@@ -17,4 +21,5 @@ def build_model(name: str, **config: Any) -> nn.Module:
     return MODELS[name](**config)
 
 
-__all__ = ["MODELS", "MLPMixer1D", "MixerBlock", "MlpBlock", "build_model"]
+__all__ = ["MODELS", "ConvNeXt1D", "ConvNeXtBlock1D", "HybridMixer", "MLPMixer1D", "MixerBlock", "MlpBlock",
+           "ResNeXt1D", "ResNeXtBlock1D", "ResNetBlock1D", "build_model"]

@@ -235,3 +235,14 @@ class Cast(Function):
 
     def backward(self, grad):
         return grad.astype(self.source)
+
+
+class Softsign(Function):
+    """x / (1 + |x|), a cheap tanh-like squashing; its derivative is 1 / (1 + |x|)^2."""
+
+    def forward(self, x):
+        self.denominator = 1 + np.abs(x)
+        return x / self.denominator
+
+    def backward(self, grad):
+        return grad / (self.denominator * self.denominator)

@@ -23,13 +23,25 @@ THREADS = max(1, int(os.environ.get("TINYGRAD_NP_THREADS", os.cpu_count() or 1))
 _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="tinygrad_np") if THREADS > 1 else None
 
 
+def _spread(work: Callable[[int, int], None], size: int, block: int) -> None:
+    """Run `work(start, stop)` over [0, size) in pieces of whole `block`s, one piece per thread."""
+    if _pool is None or size < 4 * block:
+        work(0, size)
+        return
+    per_thread = -(-size // (THREADS * block)) * block
+    futures = [_pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(0, size, per_thread)]
+    for future in futures:
+        future.result()
+
+
 def map_chunks(kernel: Callable[..., None], out: np.ndarray, *inputs: np.ndarray,
                scratch: int = 0, scratch_dtype: type = np.float32) -> np.ndarray:
     """Call `kernel(*input_chunks, out_chunk, scratch_rows)` over matching chunks of C-contiguous
     arrays of one size, spread over the thread pool; returns `out`."""
+    if not out.flags.c_contiguous or not all(a.flags.c_contiguous for a in inputs):
+        raise ValueError("map_chunks: arrays must be C-contiguous (a reshaped view must not be a copy)")
     flat_out = out.reshape(-1)
     flats = [a.reshape(-1) for a in inputs]
-    size = flat_out.size
 
     def work(start: int, stop: int) -> None:
         rows = np.empty((scratch, min(CHUNK, stop - start)), dtype=scratch_dtype)
@@ -37,14 +49,28 @@ def map_chunks(kernel: Callable[..., None], out: np.ndarray, *inputs: np.ndarray
             hi = min(lo + CHUNK, stop)
             kernel(*(f[lo:hi] for f in flats), flat_out[lo:hi], rows[:, :hi - lo])
 
-    if _pool is None or size < 4 * CHUNK:
-        work(0, size)
-        return out
-    per_thread = -(-size // (THREADS * CHUNK)) * CHUNK
-    futures = [_pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(0, size, per_thread)]
-    for future in futures:
-        future.result()
+    _spread(work, flat_out.size, CHUNK)
     return out
+
+
+def map_row_blocks(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
+    """Call `kernel(block_index, *row_blocks)` over blocks of about CHUNK elements' worth of
+    rows of 2-D arrays with the same number of rows, spread over the thread pool. Blocks do
+    not depend on the number of threads, so per-block partial sums add up the same way."""
+    rows, width = arrays[0].shape
+    block = max(1, CHUNK // max(width, 1))
+
+    def work(start: int, stop: int) -> None:
+        for lo in range(start, stop, block):
+            kernel(lo // block, *(a[lo:lo + block] for a in arrays))
+
+    _spread(work, rows, block)
+
+
+def row_blocks(rows: int, width: int) -> int:
+    """How many blocks `map_row_blocks` cuts `rows` rows of `width` elements into."""
+    block = max(1, CHUNK // max(width, 1))
+    return -(-rows // block)
 
 
 # Numerical Recipes' erfc (Press et al., "erfcc"): erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2),
@@ -83,18 +109,28 @@ def normal_cdf(x: np.ndarray) -> np.ndarray:
     5x slower)."""
     if x.dtype != np.float32:
         return special.ndtr(x)
-    return map_chunks(_normal_cdf_kernel, np.empty_like(x), np.ascontiguousarray(x),
-                      scratch=3, scratch_dtype=np.float64)
+    x = np.ascontiguousarray(x)
+    return map_chunks(_normal_cdf_kernel, np.empty_like(x), x, scratch=3, scratch_dtype=np.float64)
 
 
 def normal_pdf(x: np.ndarray) -> np.ndarray:
     return np.exp(x * x * x.dtype.type(-0.5)) * x.dtype.type(INV_SQRT_2PI)
 
 
+def _gelu_forward_kernel(x: np.ndarray, cdf: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+    _normal_cdf_kernel(x, cdf, scratch)
+    np.multiply(x, cdf, out=out)
+
+
 def gelu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """GELU(x) = x * Phi(x), and Phi(x) itself (the backward needs it)."""
-    cdf = normal_cdf(x)
-    return x * cdf, cdf
+    """GELU(x) = x * Phi(x), and Phi(x) itself (the backward needs it), in one pass for float32."""
+    if x.dtype != np.float32:
+        cdf = special.ndtr(x)
+        return x * cdf, cdf
+    x = np.ascontiguousarray(x)
+    cdf = np.empty_like(x)
+    out = map_chunks(_gelu_forward_kernel, np.empty_like(x), x, cdf, scratch=3, scratch_dtype=np.float64)
+    return out, cdf
 
 
 def _gelu_backward_kernel(grad: np.ndarray, x: np.ndarray, cdf: np.ndarray, out: np.ndarray,
@@ -113,5 +149,5 @@ def gelu_backward(grad: np.ndarray, x: np.ndarray, cdf: np.ndarray) -> np.ndarra
     """grad * (Phi(x) + x * phi(x))."""
     if grad.dtype != np.float32 or grad.shape != x.shape:
         return grad * (cdf + x * normal_pdf(x))
-    arrays = (np.ascontiguousarray(a) for a in (grad, x, cdf))
-    return map_chunks(_gelu_backward_kernel, np.empty_like(x), *arrays, scratch=1)
+    grad, x, cdf = (np.ascontiguousarray(a) for a in (grad, x, cdf))
+    return map_chunks(_gelu_backward_kernel, np.empty_like(x), grad, x, cdf, scratch=1)
