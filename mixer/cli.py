@@ -26,8 +26,13 @@ from .training import (
 )
 
 FLAG_HELP = {
-    "model": "model name", "dim": "channels per token", "depth": "number of Mixer blocks",
-    "patch_size": "features per token", "dropout": "dropout inside the MLPs",
+    "model": "mlp-mixer | convnext | hybrid | resnext", "dim": "channels per token", "depth": "number of Mixer blocks",
+    "patch_size": "features per token (convolutional models: the stem's stride)",
+    "block": "conv block of --model hybrid: convnext | resnext | resnet",
+    "kernel_size": "conv kernel size of the convolutional models (0: the model's default)",
+    "num_stages": "stages of the convolutional models (each halves the length, doubles channels)",
+    "mixers_per_stage": "Mixer blocks after the conv blocks of each stage (--model hybrid)",
+    "dropout": "dropout inside the MLPs",
     "drop_path": "stochastic-depth rate of the last block (rising linearly from 0)",
     "epochs": "training epochs", "batch_size": "rows per micro-batch",
     "accum_steps": "micro-batches accumulated per optimiser step (effective batch = batch_size * accum_steps)",

@@ -4,6 +4,7 @@ run trustworthy (hold-out model selection, metrics, checkpoints, resume, plots, 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 import sys
@@ -22,7 +23,7 @@ from tinygrad_np.optim import lr_scheduler
 from . import data as unsw
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .metrics import binary_metrics, confusion_matrix, multiclass_metrics
-from .models import build_model
+from .models import MODELS, build_model
 
 
 @dataclasses.dataclass
@@ -33,6 +34,10 @@ class TrainConfig:
     dim: int = 64
     depth: int = 4
     patch_size: int = 3
+    block: str = "convnext"
+    kernel_size: int = 0
+    num_stages: int = 2
+    mixers_per_stage: int = 1
     dropout: float = 0.0
     drop_path: float = 0.1
     epochs: int = 20
@@ -86,16 +91,31 @@ class TrainingDiverged(RuntimeError):
 
 
 # -- building blocks ---------------------------------------------------------------------------
+MODEL_OPTIONS = {"block": "convnext", "kernel_size": 0, "num_stages": 2, "mixers_per_stage": 1}  # and defaults
+
+
 def make_model(config: TrainConfig, num_classes: int) -> nn.Module:
-    return build_model(config.model, dim=config.dim, depth=config.depth, patch_size=config.patch_size,
+    """The configured model; the conv options go to the models that take them (kernel_size 0: the
+    model's own default), and setting one for a model without it is an error, not silently ignored."""
+    accepted = inspect.signature(MODELS[config.model]).parameters if config.model in MODELS else {}
+    options = {}
+    for name, default in MODEL_OPTIONS.items():
+        value = getattr(config, name)
+        if name in accepted and not (name == "kernel_size" and value == 0):
+            options[name] = value
+        elif name not in accepted and value != default:
+            raise ValueError(f"--{name.replace('_', '-')} does not apply to --model {config.model}")
+    return build_model(config.model, **options, dim=config.dim, depth=config.depth, patch_size=config.patch_size,
                        dropout=config.dropout, drop_path=config.drop_path,
                        num_classes=1 if num_classes == 2 else num_classes)
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> optim.Optimizer:
-    """Weight decay on weight matrices only, not on biases and LayerNorm parameters."""
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    """Weight decay on weight matrices and conv kernels only, not on biases, LayerNorm parameters and
+    position embeddings."""
+    named = list(model.named_parameters())
+    decay = [p for name, p in named if p.ndim >= 2 and "embedding" not in name]
+    no_decay = [p for name, p in named if p.ndim < 2 or "embedding" in name]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if config.optimizer == "adam":
         return optim.Adam(groups, lr=config.lr)

@@ -151,3 +151,23 @@ def test_config_validation_and_cli_errors(tmp_path, capsys):
     assert "bogus" in capsys.readouterr().err
     assert main(["--data-dir", str(tmp_path / "nowhere")]) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_model_options_reach_the_models_that_take_them():
+    """--block/--kernel-size/--num-stages/--mixers-per-stage go to the conv models; setting one for a
+    model without it is an error, and position embeddings are kept out of weight decay."""
+    from mixer.models.conv import HybridMixer
+    from mixer.training import make_model, make_optimizer
+
+    default = make_model(TrainConfig(model="hybrid"), 2)
+    chosen = make_model(TrainConfig(model="hybrid", block="resnet", kernel_size=5, num_stages=3, depth=6), 2)
+    assert isinstance(chosen, HybridMixer)
+    assert sum(p.size for p in chosen.parameters()) != sum(p.size for p in default.parameters())
+    with pytest.raises(ValueError, match="--kernel-size does not apply to --model mlp-mixer"):
+        make_model(TrainConfig(kernel_size=5), 2)
+    with pytest.raises(ValueError, match="--block does not apply"):
+        make_model(TrainConfig(model="convnext", block="resnet"), 2)
+    model = make_model(TrainConfig(model="convnext"), 2)
+    decayed = {id(p) for p in make_optimizer(TrainConfig(model="convnext"), model).param_groups[0]["params"]}
+    for name, p in model.named_parameters():
+        assert (id(p) in decayed) == (p.ndim >= 2 and "embedding" not in name), name
