@@ -222,18 +222,29 @@ def peak_rss_of_epoch(config: str) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM; getrusage's ru_maxrss would include the parent's peak,
+    which survives exec)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def rss_child(config: str) -> None:
     dim, depth, patch, batch = CONFIGS[config]
     model = our_model(dim, depth, patch)
     opt = optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
     x, y = make_batch(20000)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = peak_rss_mib()
     for start in range(0, len(x), batch):
         opt.zero_grad()
         logits = model(tg.Tensor(x[start:start + batch]))
         F.binary_cross_entropy_with_logits(logits[:, 0], y[start:start + batch]).backward()
         opt.step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps({"rss_before_mib": round(before, 1), "peak_rss_mib": round(peak, 1)}))
 
 

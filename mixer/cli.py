@@ -1,4 +1,5 @@
-"""The command line of train.py: `train` (the default), `evaluate`, `predict` and `import-seed-checkpoint`."""
+"""The command line of train.py: `train` (the default), `evaluate`, `predict`, `import-seed-checkpoint`,
+`pretrain-mae` and `pretrain-vae`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from . import data as unsw
 from .checkpoint import CheckpointError, load_checkpoint
 from .metrics import confusion_matrix
+from .pretrain import PRETRAIN_FLAG_HELP, MAEPretrainConfig, VAEPretrainConfig, pretrain_mae, pretrain_vae
 from .seed_import import import_seed_checkpoint
 from .training import (
     TrainConfig,
@@ -43,15 +45,41 @@ FLAG_HELP = {
     "preprocess": "log-standard | seed", "task": "binary | multiclass (needs attack_cat)",
     "seed": "makes the run repeatable bit for bit", "holdout": "fraction of train kept out for model selection",
     "data_dir": "folder with the UNSW-NB15 CSVs", "out": "output folder", "eval_batch_size": "rows per eval batch",
+    "init_from_mae": "initialise the classifier's encoder from this `pretrain-mae` checkpoint (runs/NAME/mae.npz)",
+    "freeze_encoder": "with --init-from-mae: train only what the MAE did not provide (linear probe)",
+    "latent_noise": "std of the Gaussian noise added in the VAE's latent space to augment rows (0: off)",
+    "latent_model": "the `pretrain-vae` checkpoint (runs/NAME/vae.npz) used by --latent-noise",
+    "token_mixer": "mlp-mixer token mixing: mlp | lambda (LambdaLayer1D, Bello 2021)",
+    "stem": "mlp-mixer embedding: linear (patches) | inception (InceptionBlock1D, then patches)",
+    "sam": "sharpness-aware minimisation around the optimiser: none | sam | asam | ssam-f | ssam-d "
+           "(SparseSAM, Fisher / dynamic mask); doubles the forward and backward passes",
+    "sam_rho": "SAM's neighbourhood radius", "sam_sparsity": "SparseSAM: fraction of entries not perturbed",
+    "sam_update_freq": "SparseSAM: steps between mask refreshes",
+    "sam_num_samples": "ssam-f: steps whose squared gradients make the Fisher score (<= --sam-update-freq)",
+    "sam_drop_rate": "ssam-d: fraction of the mask dropped and regrown per refresh (cosine-decayed over the run)",
+    "noise_scale": "std of Gaussian noise added to every update (0: off)",
+    "noise_schedule": "noise std over steps: constant | cosine | power",
+    "noise_power": "power schedule: std * (t_ref / max(t, t_ref)) ** power",
+    "noise_reference_epochs": "power schedule: t_ref in epochs (constant noise before it)",
 }
+
+
+def add_config_flags(parser: argparse.ArgumentParser, config_class: type, help_texts: dict[str, str]) -> None:
+    """One flag per dataclass field, default None so that only flags given override; a bool field is a switch
+    (--name / --no-name)."""
+    for field in dataclasses.fields(config_class):
+        flag = "--" + field.name.replace("_", "-")
+        help_text = f"{help_texts[field.name]} (default {field.default})"
+        if str(field.type) == "bool":
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+            continue
+        kind = {"int": int, "float": float}.get(str(field.type), str)
+        parser.add_argument(flag, type=kind, default=None, help=help_text)
 
 
 def add_train_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field; default None so that only flags given override the config file."""
-    for field in dataclasses.fields(TrainConfig):
-        flag = "--" + field.name.replace("_", "-")
-        kind = {"int": int, "float": float}.get(str(field.type), str)
-        parser.add_argument(flag, type=kind, default=None, help=f"{FLAG_HELP[field.name]} (default {field.default})")
+    add_config_flags(parser, TrainConfig, FLAG_HELP)
     parser.add_argument("--config", help="a JSON or TOML file of the same settings (flags win)")
     parser.add_argument("--resume", help="continue the run saved in this checkpoint (e.g. runs/NAME/last.npz)")
 
@@ -139,6 +167,28 @@ def run_import_seed_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _given(args: argparse.Namespace, config_class: type) -> dict[str, Any]:
+    """The fields of `config_class` given on the command line."""
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def run_pretrain_mae(args: argparse.Namespace) -> int:
+    """Pretrain a Mixer masked autoencoder on the training rows (no labels)."""
+    result = pretrain_mae(MAEPretrainConfig(**_given(args, MAEPretrainConfig)))
+    print(f"wrote {result['checkpoint']}; fine-tune with `python train.py --init-from-mae {result['checkpoint']}` "
+          "and the same --dim, --depth, --patch-size (add --freeze-encoder for a linear probe)")
+    return 0
+
+
+def run_pretrain_vae(args: argparse.Namespace) -> int:
+    """Pretrain a tabular VAE on the training rows (no labels)."""
+    result = pretrain_vae(VAEPretrainConfig(**_given(args, VAEPretrainConfig)))
+    print(f"wrote {result['checkpoint']}; augment a classifier with `python train.py --latent-model "
+          f"{result['checkpoint']} --latent-noise 0.5`")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="train.py", description="Train, evaluate and use MLP-Mixer models on "
                                      "UNSW-NB15. With no subcommand: train the default model.")
@@ -165,16 +215,22 @@ def build_parser() -> argparse.ArgumentParser:
                                "predict need (seed mode, fitted on its training CSV)")
     import_parser.add_argument("--lr", type=float, help="learning rate for continued training (default 1e-3)")
     import_parser.add_argument("--epochs", type=int, help="epochs a --resume of the imported checkpoint trains")
+    add_config_flags(commands.add_parser("pretrain-mae", help="pretrain a Mixer masked autoencoder (He et al. 2022) "
+                                         "on the training rows"), MAEPretrainConfig, PRETRAIN_FLAG_HELP)
+    add_config_flags(commands.add_parser("pretrain-vae", help="pretrain a tabular VAE (Kingma & Welling 2014) on "
+                                         "the training rows"), VAEPretrainConfig, PRETRAIN_FLAG_HELP)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in ("train", "evaluate", "predict", "import-seed-checkpoint", "-h", "--help"):
+    if not argv or argv[0] not in ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-mae",
+                                   "pretrain-vae", "-h", "--help"):
         argv = ["train", *argv]
     args = build_parser().parse_args(argv)
     commands = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
-                "import-seed-checkpoint": run_import_seed_checkpoint}
+                "import-seed-checkpoint": run_import_seed_checkpoint, "pretrain-mae": run_pretrain_mae,
+                "pretrain-vae": run_pretrain_vae}
     try:
         return commands[args.command](args)
     except (unsw.DataError, CheckpointError, ValueError, TrainingDiverged, KeyError) as error:

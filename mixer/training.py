@@ -4,6 +4,7 @@ run trustworthy (hold-out model selection, metrics, checkpoints, resume, plots, 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 import math
@@ -59,6 +60,22 @@ class TrainConfig:
     data_dir: str | None = None
     out: str = "runs/default"
     eval_batch_size: int = 4096
+    init_from_mae: str | None = None
+    freeze_encoder: bool = False
+    latent_noise: float = 0.0
+    latent_model: str | None = None
+    token_mixer: str = "mlp"
+    stem: str = "linear"
+    sam: str = "none"
+    sam_rho: float = 0.05
+    sam_sparsity: float = 0.5
+    sam_update_freq: int = 100
+    sam_num_samples: int = 16
+    sam_drop_rate: float = 0.5
+    noise_scale: float = 0.0
+    noise_schedule: str = "constant"
+    noise_power: float = 0.5
+    noise_reference_epochs: float = 1.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -68,6 +85,15 @@ class TrainConfig:
             "optimizer": self.optimizer in OPTIMIZERS, "scheduler": self.scheduler in SCHEDULERS,
             "preprocess": self.preprocess in ("seed", "log-standard"), "task": self.task in ("binary", "multiclass"),
             "t0": self.t0 > 0, "t_mult": self.t_mult >= 1, "eta_min": 0 <= self.eta_min <= self.lr,
+            "freeze_encoder": not self.freeze_encoder or self.init_from_mae is not None,
+            "latent_noise": self.latent_noise >= 0 and (self.latent_noise == 0 or self.latent_model is not None),
+            "token_mixer": self.token_mixer in ("mlp", "lambda"), "stem": self.stem in ("linear", "inception"),
+            "sam": self.sam in SAM_VARIANTS, "sam_rho": self.sam_rho >= 0, "sam_sparsity": 0 <= self.sam_sparsity <= 1,
+            "sam_update_freq": self.sam_update_freq >= 1,
+            "sam_num_samples": 1 <= self.sam_num_samples <= self.sam_update_freq,
+            "sam_drop_rate": 0 <= self.sam_drop_rate <= 1, "noise_scale": self.noise_scale >= 0,
+            "noise_schedule": self.noise_schedule in optim.noise.NOISE_SCHEDULES, "noise_power": self.noise_power >= 0,
+            "noise_reference_epochs": self.noise_reference_epochs > 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -84,6 +110,7 @@ class TrainConfig:
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine", "sharp-cosine", "warm-restarts")
+SAM_VARIANTS = ("none", "sam", "asam", "ssam-f", "ssam-d")  # ssam-*: SparseSAM's Fisher / dynamic masks
 
 
 class TrainingDiverged(RuntimeError):
@@ -91,7 +118,8 @@ class TrainingDiverged(RuntimeError):
 
 
 # -- building blocks ---------------------------------------------------------------------------
-MODEL_OPTIONS = {"block": "convnext", "kernel_size": 0, "num_stages": 2, "mixers_per_stage": 1}  # and defaults
+MODEL_OPTIONS = {"block": "convnext", "kernel_size": 0, "num_stages": 2, "mixers_per_stage": 1,  # and defaults
+                 "token_mixer": "mlp", "stem": "linear"}
 
 
 def make_model(config: TrainConfig, num_classes: int) -> nn.Module:
@@ -110,18 +138,36 @@ def make_model(config: TrainConfig, num_classes: int) -> nn.Module:
                        num_classes=1 if num_classes == 2 else num_classes)
 
 
-def make_optimizer(config: TrainConfig, model: nn.Module) -> optim.Optimizer:
+def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int = 1) -> optim.Optimizer:
     """Weight decay on weight matrices and conv kernels only, not on biases, LayerNorm parameters and
-    position embeddings."""
-    named = list(model.named_parameters())
+    position embeddings. Frozen parameters (requires_grad off, --freeze-encoder) are left out. With --sam
+    the optimiser is wrapped in SAM / ASAM / SparseSAM (its step then needs a closure), with --noise-scale
+    in NoisyOptimizer; `steps_per_epoch` turns the epoch-based settings into steps."""
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     decay = [p for name, p in named if p.ndim >= 2 and "embedding" not in name]
     no_decay = [p for name, p in named if p.ndim < 2 or "embedding" in name]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if config.optimizer == "adam":
-        return optim.Adam(groups, lr=config.lr)
-    if config.optimizer == "adamw":
-        return optim.AdamW(groups, lr=config.lr)
-    return optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
+        optimizer: optim.Optimizer = optim.Adam(groups, lr=config.lr)
+    elif config.optimizer == "adamw":
+        optimizer = optim.AdamW(groups, lr=config.lr)
+    else:
+        optimizer = optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
+    params = [p for _, p in named]
+    total_steps = config.epochs * steps_per_epoch
+    if config.sam in ("sam", "asam"):
+        optimizer = optim.SAM(params, optimizer, rho=config.sam_rho, adaptive=config.sam == "asam")
+    elif config.sam in ("ssam-f", "ssam-d"):
+        optimizer = optim.SparseSAM(params, optimizer, rho=config.sam_rho, sparsity=config.sam_sparsity,
+                                    mask_rule="fisher" if config.sam == "ssam-f" else "dynamic",
+                                    update_freq=config.sam_update_freq, num_samples=config.sam_num_samples,
+                                    drop_rate=config.sam_drop_rate, total_steps=total_steps, generator=config.seed)
+    if config.noise_scale > 0:
+        optimizer = optim.NoisyOptimizer(optimizer, config.noise_scale, schedule=config.noise_schedule,
+                                         total_steps=total_steps, power=config.noise_power,
+                                         reference_steps=config.noise_reference_epochs * steps_per_epoch,
+                                         generator=config.seed)
+    return optimizer
 
 
 def make_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> Any:
@@ -180,7 +226,8 @@ class UpdateMonitor:
     def __init__(self, model: nn.Module):
         self.layers: dict[str, list[nn.Parameter]] = {}
         for name, p in model.named_parameters():
-            self.layers.setdefault(name.rsplit(".", 1)[0], []).append(p)
+            if p.requires_grad:
+                self.layers.setdefault(name.rsplit(".", 1)[0], []).append(p)
         self.before: list[np.ndarray] = []
         self.ratios: dict[str, list[float]] = {name: [] for name in self.layers}
 
@@ -244,7 +291,15 @@ class Trainer:
         tg.manual_seed(config.seed)
         self.order_rng = np.random.default_rng(config.seed)
         self.model = make_model(config, len(self.data.class_names))
-        self.optimizer = make_optimizer(config, self.model)
+        self.augmenter = None
+        if config.init_from_mae or config.latent_noise:  # pretrained models (mixer/pretrain.py); off by default
+            from .pretrain import load_mae_encoder, make_latent_augmenter
+            if config.init_from_mae:
+                load_mae_encoder(self.model, config, self.data, log)
+            if config.latent_noise:
+                self.augmenter = make_latent_augmenter(config, self.data, log)
+        self.steps_per_epoch = math.ceil(len(self.data.train.labels) / (config.batch_size * config.accum_steps))
+        self.optimizer = make_optimizer(config, self.model, self.steps_per_epoch)
         self.scheduler = make_scheduler(config, self.optimizer)
         self.monitor = UpdateMonitor(self.model)
         self.epoch = 0
@@ -256,7 +311,8 @@ class Trainer:
         return {"format": "tinygrad_np-mixer-checkpoint", "version": 1, "config": dataclasses.asdict(self.config),
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-                "rng": {"global": tg.get_rng_state(), "order": self.order_rng.bit_generator.state},
+                "rng": {"global": tg.get_rng_state(), "order": self.order_rng.bit_generator.state,
+                        **({"latent": self.augmenter.rng.bit_generator.state} if self.augmenter else {})},
                 "preprocessing": unsw.data_state(self.data), "class_names": list(self.data.class_names),
                 "epoch": self.epoch, "history": self.history, "best_score": self.best_score}
 
@@ -268,6 +324,8 @@ class Trainer:
             self.scheduler.load_state_dict(checkpoint["scheduler"])
         tg.set_rng_state(checkpoint["rng"]["global"])
         self.order_rng.bit_generator.state = checkpoint["rng"]["order"]
+        if self.augmenter is not None:
+            self.augmenter.rng.bit_generator.state = checkpoint["rng"]["latent"]
         self.epoch, self.history = checkpoint["epoch"], checkpoint["history"]
         self.best_score = checkpoint["best_score"]
 
@@ -282,10 +340,13 @@ class Trainer:
         total_loss, seen = 0.0, 0
         for step in range(steps):
             rows = order[step * step_rows:(step + 1) * step_rows]
+            micro_batches = []
             for start in range(0, len(rows), config.batch_size):
                 batch = rows[start:start + config.batch_size]
                 # sum over the micro-batch / rows in the whole step = the mean over the step's rows
-                loss = loss_fn(self.model(train.features[batch]), train.labels[batch], reduction="sum")
+                features = train.features[batch] if self.augmenter is None else self.augmenter(train.features[batch])
+                micro_batches.append((features, train.labels[batch]))
+                loss = loss_fn(self.model(features), train.labels[batch], reduction="sum")
                 value = loss.item()
                 if not math.isfinite(value):
                     raise TrainingDiverged(f"the training loss became {value} at epoch {self.epoch + 1}, "
@@ -296,7 +357,10 @@ class Trainer:
             if config.clip_grad_norm:
                 optim.clip_grad_norm_(self.model.parameters(), config.clip_grad_norm)
             self.monitor.snapshot()
-            self.optimizer.step()
+            if config.sam != "none":
+                self.optimizer.step(functools.partial(self.perturbed_pass, micro_batches, len(rows)))
+            else:
+                self.optimizer.step()
             self.optimizer.zero_grad()
             self.monitor.record()
             if self.scheduler is not None:
@@ -304,6 +368,18 @@ class Trainer:
             progress.update(step + 1, seen, total_loss / seen)
         progress.close()
         return total_loss / seen
+
+    def perturbed_pass(self, micro_batches: list[tuple[np.ndarray, np.ndarray]], rows: int) -> float:
+        """SAM's closure: the step's loss and gradients again (at the perturbed weights, same rows), clipped."""
+        self.optimizer.zero_grad()
+        total = 0.0
+        for features, labels in micro_batches:
+            loss = loss_fn(self.model(features), labels, reduction="sum")
+            (loss / rows).backward()
+            total += loss.item()
+        if self.config.clip_grad_norm:
+            optim.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
+        return total / rows
 
     def selection_score(self, record: dict[str, Any]) -> float:
         """Model selection never looks at testing1: hold-out ROC-AUC, or minus the training loss."""

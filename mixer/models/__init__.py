@@ -7,7 +7,11 @@ from typing import Any
 from tinygrad_np import nn
 
 from .conv import ConvNeXt1D, ConvNeXtBlock1D, HybridMixer, ResNetBlock1D, ResNeXt1D, ResNeXtBlock1D
+from .inception import InceptionBlock1D
+from .lambda_layer import LambdaLayer1D
+from .mae import MixerMAE, random_masking
 from .mlp_mixer import MixerBlock, MlpBlock, MLPMixer1D
+from .vae import LatentAugmenter, TabularVAE
 
 # "resnext" is ResNeXt1D: ConvNeXt1D's stages with depthwise-separable ResNeXt bottleneck blocks
 # (HybridMixer(block="resnext") puts the same blocks in front of Mixer blocks).
@@ -21,5 +25,6 @@ def build_model(name: str, **config: Any) -> nn.Module:
     return MODELS[name](**config)
 
 
-__all__ = ["MODELS", "ConvNeXt1D", "ConvNeXtBlock1D", "HybridMixer", "MLPMixer1D", "MixerBlock", "MlpBlock",
-           "ResNeXt1D", "ResNeXtBlock1D", "ResNetBlock1D", "build_model"]
+__all__ = ["MODELS", "ConvNeXt1D", "ConvNeXtBlock1D", "HybridMixer", "InceptionBlock1D", "LambdaLayer1D",
+           "LatentAugmenter", "MLPMixer1D", "MixerBlock", "MixerMAE", "MlpBlock", "ResNeXt1D", "ResNeXtBlock1D",
+           "ResNetBlock1D", "TabularVAE", "build_model", "random_masking"]

@@ -8,6 +8,11 @@ channels (the original's factors; timm's `mlp_ratio` would widen channels instea
 Activations are kept tokens-first, (tokens, batch, channels): LayerNorm and the channel MLP
 work on the last axis as usual, and the token MLP is a `Linear(axis=0)` -- one GEMM over all
 samples with no transposed copies. Only the raw input is transposed, once.
+
+Options: `token_mixer="lambda"` mixes tokens with a LambdaLayer1D (Bello 2021, arXiv:2102.08602)
+instead of the token MLP, and `stem="inception"` runs an InceptionBlock1D over the raw sequence
+before it is patchified (the Incept-Mixer's embedding, arXiv:2402.17951). The defaults ("mlp",
+"linear") build exactly the original model, parameter for parameter.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ import numpy as np
 
 import tinygrad_np.functional as F
 from tinygrad_np import Tensor, nn
+
+from .inception import InceptionBlock1D
+from .lambda_layer import LambdaLayer1D
+
+TOKEN_MIXERS = ("mlp", "lambda")
+STEMS = ("linear", "inception")
 
 
 class MlpBlock(nn.Module):
@@ -33,12 +44,23 @@ class MlpBlock(nn.Module):
 
 
 class MixerBlock(nn.Module):
-    """x + DropPath(TokenMLP(LN(x))), then x + DropPath(ChannelMLP(LN(x))); LN over channels."""
+    """x + DropPath(TokenMLP(LN(x))), then x + DropPath(ChannelMLP(LN(x))); LN over channels.
+
+    token_mixer="lambda" replaces the token MLP by LambdaLayer1D(dim, lambda_dim_k, lambda_heads,
+    lambda_dim_u, lambda_radius) over the block's tokens (global when lambda_radius is None); `dropout`
+    then applies to the channel MLP only."""
 
     def __init__(self, num_tokens: int, dim: int, token_hidden: int, channel_hidden: int,
-                 dropout: float = 0.0, drop_path: float = 0.0):
+                 dropout: float = 0.0, drop_path: float = 0.0, token_mixer: str = "mlp", lambda_heads: int = 4,
+                 lambda_dim_k: int = 16, lambda_dim_u: int = 1, lambda_radius: int | None = None):
+        if token_mixer not in TOKEN_MIXERS:
+            raise ValueError(f"MixerBlock: token_mixer must be one of {TOKEN_MIXERS}, got {token_mixer!r}")
         self.token_norm = nn.LayerNorm(dim)
-        self.token_mixing = MlpBlock(num_tokens, token_hidden, dropout, axis=0)
+        if token_mixer == "mlp":
+            self.token_mixing = MlpBlock(num_tokens, token_hidden, dropout, axis=0)
+        else:
+            self.token_mixing = LambdaLayer1D(dim, lambda_dim_k, lambda_heads, lambda_dim_u, lambda_radius,
+                                              num_positions=num_tokens)
         self.channel_norm = nn.LayerNorm(dim)
         self.channel_mixing = MlpBlock(dim, channel_hidden, dropout, axis=-1)
         self.drop_path = nn.DropPath(drop_path, batch_axis=1)
@@ -55,11 +77,18 @@ class MLPMixer1D(nn.Module):
     final LayerNorm, the mean over tokens and a Linear head giving `num_classes` logits.
 
     A `seq_len` that `patch_size` does not divide is zero-padded at the end to the next multiple.
+
+    token_mixer: "mlp" (default) or "lambda" (see MixerBlock; lambda_* are its options).
+    stem: "linear" (default: patches of the raw features) or "inception": InceptionBlock1D(in_channels,
+        stem_channels) over the whole sequence first, its output patchified (patch_size * stem_channels
+        features per token).
     """
 
     def __init__(self, seq_len: int = 42, in_channels: int = 1, dim: int = 64, depth: int = 4,
                  patch_size: int = 3, token_expansion: float = 4.0, channel_expansion: float = 0.5,
-                 dropout: float = 0.0, drop_path: float = 0.0, num_classes: int = 1):
+                 dropout: float = 0.0, drop_path: float = 0.0, num_classes: int = 1, token_mixer: str = "mlp",
+                 lambda_heads: int = 4, lambda_dim_k: int = 16, lambda_dim_u: int = 1,
+                 lambda_radius: int | None = None, stem: str = "linear", stem_channels: int = 16):
         if seq_len < 1 or in_channels < 1 or dim < 1 or depth < 0 or patch_size < 1 or num_classes < 1:
             raise ValueError("MLPMixer1D: seq_len, in_channels, dim, patch_size and num_classes must be >= 1 "
                              f"and depth >= 0, got seq_len={seq_len}, in_channels={in_channels}, dim={dim}, "
@@ -69,15 +98,20 @@ class MLPMixer1D(nn.Module):
         self.padding = self.num_tokens * patch_size - seq_len
         token_hidden = max(1, int(self.num_tokens * token_expansion))
         channel_hidden = max(1, int(dim * channel_expansion))
-        self.proj = nn.Linear(patch_size * in_channels, dim)
+        if stem not in STEMS:
+            raise ValueError(f"MLPMixer1D: stem must be one of {STEMS}, got {stem!r}")
+        self.stem = InceptionBlock1D(in_channels, stem_channels) if stem == "inception" else None
+        self.proj = nn.Linear(patch_size * (in_channels if self.stem is None else stem_channels), dim)
         rates = np.linspace(0.0, drop_path, depth) if depth > 1 else [drop_path] * depth
-        self.blocks = [MixerBlock(self.num_tokens, dim, token_hidden, channel_hidden, dropout, float(rate))
+        self.blocks = [MixerBlock(self.num_tokens, dim, token_hidden, channel_hidden, dropout, float(rate),
+                                  token_mixer, lambda_heads, lambda_dim_k, lambda_dim_u, lambda_radius)
                        for rate in rates]
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
 
     def patchify(self, x: Tensor) -> Tensor:
-        """(batch, seq_len[, in_channels]) -> tokens-first (num_tokens, batch, patch_size * in_channels)."""
+        """(batch, seq_len[, in_channels]) -> tokens-first (num_tokens, batch, patch_size * channels), channels
+        being in_channels, or stem_channels after the inception stem."""
         shape = x.shape
         if x.ndim == 2:
             x = x.reshape(*x.shape, 1)
@@ -85,6 +119,8 @@ class MLPMixer1D(nn.Module):
             raise ValueError(f"MLPMixer1D: input of shape {shape} does not fit seq_len={self.seq_len}, "
                              f"in_channels={self.in_channels}; expected (batch, {self.seq_len}, {self.in_channels})"
                              + (f" or (batch, {self.seq_len})" if self.in_channels == 1 else ""))
+        if self.stem is not None:
+            x = self.stem(x.transpose(0, 2, 1)).transpose(0, 2, 1)
         if self.padding:
             x = F.pad(x, ((0, 0), (0, self.padding), (0, 0)))
         return x.reshape(x.shape[0], self.num_tokens, -1).transpose(1, 0, 2)
