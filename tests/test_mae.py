@@ -1,26 +1,18 @@
 """The Mixer masked autoencoder (He et al. 2022): MAE's masking, the loss on removed patches only, gradients of the
 whole model, pretraining end to end, and fine-tuning from (and freezing) its encoder."""
 
-import csv
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from unsw_sample import needs_data, sample_folder
 
 import tinygrad_np as tg
-from mixer import data as unsw
 from mixer.cli import main
 from mixer.models.mae import MixerMAE, kept_token_count, masked_patch_loss, random_masking, restore_order
 from mixer.pretrain import MAEPretrainConfig, load_mae, pretrain_mae
 from mixer.training import TrainConfig, Trainer
 from tinygrad_np import Tensor, gradcheck
-
-try:
-    REAL = unsw.dataset_files(unsw.find_data_dir())
-except unsw.DataError:
-    REAL = None
-needs_data = pytest.mark.skipif(REAL is None, reason="UNSW-NB15 CSVs not found")
 
 
 def tokens(num_tokens=14, batch=5, dim=3, seed=0, dtype=np.float64, requires_grad=False):
@@ -152,26 +144,12 @@ def test_features_are_unmasked_and_the_classifier_starts_from_the_encoder(encode
 
 
 # -- pretraining and fine-tuning on real rows --------------------------------------------------------------------
-def head(source: Path, target: Path, rows: int, step: int = 1) -> None:
-    with open(source, newline="") as file_in, open(target, "w", newline="") as file_out:
-        reader, writer = csv.reader(file_in), csv.writer(file_out)
-        writer.writerow(next(reader))
-        for i, row in enumerate(reader):
-            if i // step >= rows:
-                break
-            if i % step == 0:
-                writer.writerow(row)
 
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     """200 training rows (every 100th, so both classes) and 100 testing1 rows."""
-    folder = tmp_path_factory.mktemp("unsw")
-    head(REAL["train"], folder / REAL["train"].name, 200, step=100)
-    head(REAL["valid"], folder / REAL["valid"].name, 100, step=40)
-    if REAL.get("test") is not None:
-        head(REAL["test"], folder / REAL["test"].name, 25)
-    return folder
+    return sample_folder(tmp_path_factory.mktemp("unsw"), train=(200, 100), valid=(100, 40), test_rows=25)
 
 
 TINY = {"dim": 8, "depth": 2, "patch_size": 3}

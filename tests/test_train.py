@@ -6,38 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from unsw_sample import REAL, needs_data, sample_folder
 
 from mixer import data as unsw
 from mixer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from mixer.cli import main
 from mixer.training import TrainConfig, Trainer, TrainingDiverged, load_trained, predict_proba
 
-try:
-    REAL = unsw.dataset_files(unsw.find_data_dir())
-except unsw.DataError:
-    REAL = None
-needs_data = pytest.mark.skipif(REAL is None or REAL.get("test") is None, reason="UNSW-NB15 coursework CSVs not found")
-
-
-def head(source: Path, target: Path, rows: int, step: int = 1) -> None:
-    with open(source, newline="") as file_in, open(target, "w", newline="") as file_out:
-        reader, writer = csv.reader(file_in), csv.writer(file_out)
-        writer.writerow(next(reader))
-        for i, row in enumerate(reader):
-            if i // step >= rows:
-                break
-            if i % step == 0:
-                writer.writerow(row)
-
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     """600 training rows (every 30th, so both classes), 400 testing1 rows, the 25 testing2 rows."""
-    folder = tmp_path_factory.mktemp("unsw")
-    head(REAL["train"], folder / REAL["train"].name, 600, step=30)
-    head(REAL["valid"], folder / REAL["valid"].name, 400, step=10)
-    head(REAL["test"], folder / REAL["test"].name, 100)
-    return folder
+    return sample_folder(tmp_path_factory.mktemp("unsw"), train=(600, 30), valid=(400, 10), test_rows=100)
 
 
 def config(folder, out, **overrides):

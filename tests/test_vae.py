@@ -1,25 +1,18 @@
 """The tabular VAE (Kingma & Welling 2014): closed-form KL, seeded reparameterisation, gradients of the ELBO, and
 the classifier's latent-noise augmentation (off: bit-identical to the plain run; on: noise of the set scale)."""
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from unsw_sample import needs_data, sample_folder
 
 import tinygrad_np as tg
-from mixer import data as unsw
 from mixer.models.vae import LatentAugmenter, TabularVAE, kl_divergence, reparameterize
 from mixer.pretrain import VAEPretrainConfig, load_vae, pretrain_vae
 from mixer.training import TrainConfig, Trainer
 from tinygrad_np import Tensor, gradcheck
-
-try:
-    REAL = unsw.dataset_files(unsw.find_data_dir())
-except unsw.DataError:
-    REAL = None
-needs_data = pytest.mark.skipif(REAL is None, reason="UNSW-NB15 CSVs not found")
 
 
 def test_kl_closed_form_matches_a_monte_carlo_estimate():
@@ -99,26 +92,12 @@ def test_latent_noise_has_the_set_scale_and_mixes_decoded_rows_with_originals():
 
 
 # -- the classifier's augmentation on real rows ------------------------------------------------------------------
-def head(source: Path, target: Path, rows: int, step: int = 1) -> None:
-    with open(source, newline="") as file_in, open(target, "w", newline="") as file_out:
-        reader, writer = csv.reader(file_in), csv.writer(file_out)
-        writer.writerow(next(reader))
-        for i, row in enumerate(reader):
-            if i // step >= rows:
-                break
-            if i % step == 0:
-                writer.writerow(row)
 
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     """200 training rows (every 100th, so both classes) and 100 testing1 rows."""
-    folder = tmp_path_factory.mktemp("unsw")
-    head(REAL["train"], folder / REAL["train"].name, 200, step=100)
-    head(REAL["valid"], folder / REAL["valid"].name, 100, step=40)
-    if REAL.get("test") is not None:
-        head(REAL["test"], folder / REAL["test"].name, 25)
-    return folder
+    return sample_folder(tmp_path_factory.mktemp("unsw"), train=(200, 100), valid=(100, 40), test_rows=25)
 
 
 @pytest.fixture(scope="module")

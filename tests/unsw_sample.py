@@ -1,0 +1,37 @@
+"""Small copies of the real UNSW-NB15 CSVs for end-to-end tests (shared by the test files)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from mixer import data as unsw
+
+try:
+    REAL: dict[str, Path] | None = unsw.dataset_files(unsw.find_data_dir())
+except unsw.DataError:
+    REAL = None
+needs_data = pytest.mark.skipif(REAL is None or REAL.get("test") is None, reason="UNSW-NB15 coursework CSVs not found")
+
+
+def head(source: Path, target: Path, rows: int, step: int = 1) -> None:
+    """Copy the header and every `step`-th row of `source` to `target`, `rows` rows in all."""
+    with open(source, newline="") as file_in, open(target, "w", newline="") as file_out:
+        reader, writer = csv.reader(file_in), csv.writer(file_out)
+        writer.writerow(next(reader))
+        for i, row in enumerate(reader):
+            if i // step >= rows:
+                break
+            if i % step == 0:
+                writer.writerow(row)
+
+
+def sample_folder(folder: Path, train: tuple[int, int], valid: tuple[int, int], test_rows: int) -> Path:
+    """A data folder with (rows, step) samples of train and testing1 and the first rows of testing2."""
+    head(REAL["train"], folder / REAL["train"].name, *train)
+    head(REAL["valid"], folder / REAL["valid"].name, *valid)
+    if REAL.get("test") is not None:
+        head(REAL["test"], folder / REAL["test"].name, test_rows)
+    return folder
