@@ -4,6 +4,7 @@ evaluation pass, ours against PyTorch and against the "matmul floor", side by si
     python bench/bench_step.py            # configs (a), (b), (c), eval, peak RSS; a few minutes
     python bench/bench_step.py --quick    # fewer repeats, no RSS epochs; under a minute
     python bench/bench_step.py --configs a b --json results.jsonl
+    python bench/bench_step.py --profile c   # time per op class, forward and backward
 
 The matmul floor is the same GEMMs as one of our steps (every Linear's forward product and
 its two gradient products, shapes recorded from a real forward pass) run alone with numpy
@@ -248,6 +249,74 @@ def rss_child(config: str) -> None:
     print(json.dumps({"rss_before_mib": round(before, 1), "peak_rss_mib": round(peak, 1)}))
 
 
+# -- where the time goes --------------------------------------------------------------------
+def profile_ops(config: str, steps: int) -> None:
+    """Print the time per op class (forward and backward) and in the optimiser over `steps` steps."""
+    from tinygrad_np import tensor
+
+    forward_time: dict[str, float] = {}
+    backward_time: dict[str, float] = {}
+    apply = tensor.Function.apply.__func__
+
+    def timed_apply(cls, *inputs, **options):
+        start = time.perf_counter()
+        out = apply(cls, *inputs, **options)
+        forward_time[cls.__name__] = forward_time.get(cls.__name__, 0.0) + time.perf_counter() - start
+        return out
+
+    def timed_backward(backward):
+        def run(self, grad):
+            start = time.perf_counter()
+            grads = backward(self, grad)
+            name = type(self).__name__
+            backward_time[name] = backward_time.get(name, 0.0) + time.perf_counter() - start
+            return grads
+        return run
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    dim, depth, patch, batch = CONFIGS[config]
+    x, y = make_batch(batch)
+    model = our_model(dim, depth, patch)
+    opt = optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
+    inputs = tg.Tensor(x)
+    originals = {cls: cls.__dict__["backward"] for cls in set(subclasses(tensor.Function))
+                 if "backward" in cls.__dict__}
+    tensor.Function.apply = classmethod(timed_apply)
+    for cls, backward in originals.items():
+        cls.backward = timed_backward(backward)
+    optimizer_time = 0.0
+    try:
+        for step in range(steps + 1):
+            if step == 1:  # the first step warms up
+                forward_time.clear()
+                backward_time.clear()
+                optimizer_time, start = 0.0, time.perf_counter()
+            opt.zero_grad()
+            F.binary_cross_entropy_with_logits(model(inputs)[:, 0], y).backward()
+            begin = time.perf_counter()
+            opt.step()
+            optimizer_time += time.perf_counter() - begin
+        total = (time.perf_counter() - start) / steps
+    finally:
+        tensor.Function.apply = classmethod(apply)
+        for cls, backward in originals.items():
+            cls.backward = backward
+    print(f"config ({config}): {total * 1e3:.1f} ms per step")
+    print("| op | forward (ms) | backward (ms) | share |\n|---|---|---|---|")
+    names = sorted(set(forward_time) | set(backward_time),
+                   key=lambda n: -(forward_time.get(n, 0) + backward_time.get(n, 0)))
+    for name in names:
+        spent = (forward_time.get(name, 0.0) + backward_time.get(name, 0.0)) / steps
+        if spent * 1e3 >= 0.05:
+            print(f"| {name} | {forward_time.get(name, 0.0) / steps * 1e3:.1f} | "
+                  f"{backward_time.get(name, 0.0) / steps * 1e3:.1f} | {spent / total:.0%} |")
+    print(f"| Adam step | {optimizer_time / steps * 1e3:.1f} | - | {optimizer_time / steps / total:.0%} |")
+
+
 # -- main ------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -255,8 +324,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and no RSS epochs")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--json", help="also append the JSON lines to this file")
+    parser.add_argument("--profile", choices=list(CONFIGS), help="only print where one config's step spends time")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile:
+        profile_ops(args.profile, 3 if CONFIGS[args.profile][3] > 64 else 20)
+        return
     if args.rss_child:
         rss_child(args.rss_child)
         return
