@@ -28,7 +28,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+# as train.py does: before numpy loads OpenBLAS, so its threads stop spinning soon after each GEMM
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
