@@ -18,17 +18,19 @@ import numpy as np
 from scipy import special
 
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-CHUNK = 1 << 15  # elements per chunk: a few float64 scratch rows fit in L2
+CHUNK = 1 << 17  # elements per chunk of an element-wise kernel: fewer, longer ufunc calls pay best
+ROW_BLOCK = 1 << 16  # elements per block of rows (LayerNorm); its partial sums are per block
+MIN_PARALLEL = 1 << 17  # elements below which a second thread costs more than it saves
 THREADS = max(1, int(os.environ.get("TINYGRAD_NP_THREADS", os.cpu_count() or 1)))
 _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="tinygrad_np") if THREADS > 1 else None
 
 
-def _spread(work: Callable[[int, int], None], size: int, block: int) -> None:
-    """Run `work(start, stop)` over [0, size) in pieces of whole `block`s, one piece per thread."""
-    if _pool is None or size < 4 * block:
+def _spread(work: Callable[[int, int], None], size: int, unit: int, elements_per_unit: int = 1) -> None:
+    """Run `work(start, stop)` over [0, size), cut into one piece per thread at multiples of `unit`."""
+    if _pool is None or size * elements_per_unit < MIN_PARALLEL or size < 2 * unit:
         work(0, size)
         return
-    per_thread = -(-size // (THREADS * block)) * block
+    per_thread = -(-size // (THREADS * unit)) * unit
     futures = [_pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(0, size, per_thread)]
     for future in futures:
         future.result()
@@ -49,27 +51,27 @@ def map_chunks(kernel: Callable[..., None], out: np.ndarray, *inputs: np.ndarray
             hi = min(lo + CHUNK, stop)
             kernel(*(f[lo:hi] for f in flats), flat_out[lo:hi], rows[:, :hi - lo])
 
-    _spread(work, flat_out.size, CHUNK)
+    _spread(work, flat_out.size, 1024)
     return out
 
 
 def map_row_blocks(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
-    """Call `kernel(block_index, *row_blocks)` over blocks of about CHUNK elements' worth of
+    """Call `kernel(block_index, *row_blocks)` over blocks of about ROW_BLOCK elements' worth of
     rows of 2-D arrays with the same number of rows, spread over the thread pool. Blocks do
     not depend on the number of threads, so per-block partial sums add up the same way."""
     rows, width = arrays[0].shape
-    block = max(1, CHUNK // max(width, 1))
+    block = max(1, ROW_BLOCK // max(width, 1))
 
     def work(start: int, stop: int) -> None:
         for lo in range(start, stop, block):
             kernel(lo // block, *(a[lo:lo + block] for a in arrays))
 
-    _spread(work, rows, block)
+    _spread(work, rows, block, width)
 
 
 def row_blocks(rows: int, width: int) -> int:
     """How many blocks `map_row_blocks` cuts `rows` rows of `width` elements into."""
-    block = max(1, CHUNK // max(width, 1))
+    block = max(1, ROW_BLOCK // max(width, 1))
     return -(-rows // block)
 
 
