@@ -10,8 +10,9 @@ The matmul floor is the same GEMMs as one of our steps (every Linear's forward p
 its two gradient products, shapes recorded from a real forward pass) run alone with numpy
 into preallocated outputs: no step can be faster than that without faster GEMMs. PyTorch
 (CPU build, if importable) runs the same model with the same weights, written as a PyTorch
-user would write it. Each measurement is the median of `--steps` steps after warm-up, repeated
-over `--rounds` rounds; min/median/max over rounds are printed and written as JSON lines.
+user would write it. Each config runs in a fresh process; each measurement is the median of
+repeated steps after warm-up, over several rounds; min/median/max over rounds are printed and
+written as JSON lines.
 """
 
 from __future__ import annotations
@@ -321,6 +322,58 @@ def profile_ops(config: str, steps: int) -> None:
 
 
 # -- main ------------------------------------------------------------------------------------
+def measure_config(name: str, quick: bool, torch) -> list[dict]:
+    """Floor, ours and PyTorch for one config (run in a fresh process by `main`)."""
+    dim, depth, patch, batch = CONFIGS[name]
+    small = batch <= 64
+    steps, rounds = (10 if small else 2, 3) if quick else (30 if small else 5, 5)
+    warmup = 3 if small else 1
+    x, y = make_batch(batch)
+    model = our_model(dim, depth, patch)
+    config = {"config": name, "dim": dim, "depth": depth, "patch": patch, "batch": batch}
+    calls = recorded_linears(model, x)
+    # ours first: the floor's preallocated arrays, alive on the heap, slowed the next step by 10-30%
+    ours_t = timed(our_step(model, x, y), steps, rounds, warmup)
+    floor, flops = floor_step(calls, np.random.default_rng(0))
+    floor_t = timed(floor, steps, rounds, warmup)
+    records = [{**config, "what": "matmul_floor", **floor_t, "gflops": flops / 1e9,
+                "gflop_per_s": flops / 1e9 / floor_t["median"]},
+               {**config, "what": "ours_step", **ours_t, "step_over_floor": ours_t["median"] / floor_t["median"],
+                "seed_numpy_quoted_s": SEED_NUMPY_SECONDS[name],
+                "speedup_over_seed_numpy": SEED_NUMPY_SECONDS[name] / ours_t["median"]}]
+    if torch is None:
+        return records + [{**config, "what": "torch_step", "torch": "not installed"}]
+    theirs = torch_model(our_model(dim, depth, patch), torch)
+    with torch.no_grad():
+        gap = np.abs(theirs(torch.from_numpy(x)).numpy() - our_model(dim, depth, patch)(x).data).max()
+    torch_t = timed(torch_step(theirs, x, y, torch), steps, rounds, warmup)
+    return records + [{**config, "what": "torch_step", **torch_t, "max_logit_gap": float(gap),
+                       "ours_over_torch": ours_t["median"] / torch_t["median"]}]
+
+
+def measure_eval(quick: bool, torch) -> list[dict]:
+    """One evaluation pass over 4,000 rows at config (a), ours and PyTorch."""
+    eval_x, _ = make_batch(EVAL_ROWS, seed=1)
+    dim, depth, patch, _ = CONFIGS["a"]
+    model = our_model(dim, depth, patch)
+    ours_eval = timed(our_eval(model, eval_x), 1 if quick else 3, 3, 1)
+    record = {"config": "a", "what": "ours_eval_4000_rows", **ours_eval, "seed_numpy_quoted_s": 11.0}
+    if torch is None:
+        return [record]
+    torch_eval_t = timed(torch_eval(torch_model(model, torch), eval_x, torch), 1 if quick else 3, 3, 1)
+    record["ours_over_torch"] = ours_eval["median"] / torch_eval_t["median"]
+    return [{"config": "a", "what": "torch_eval_4000_rows", **torch_eval_t}, record]
+
+
+def in_fresh_process(*args: str) -> list[dict]:
+    """The JSON records a child run of this script prints: each measurement starts from a fresh heap,
+    as a training run would (after other configs, fragmentation slowed config (c) by up to 40%)."""
+    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"bench child {args} failed:\n{result.stderr}")
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
@@ -328,6 +381,7 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--json", help="also append the JSON lines to this file")
     parser.add_argument("--profile", choices=list(CONFIGS), help="only print where one config's step spends time")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile:
@@ -336,60 +390,26 @@ def main() -> None:
     if args.rss_child:
         rss_child(args.rss_child)
         return
-
     torch = None if args.no_torch else import_torch()
-    rng = np.random.default_rng(0)
-    records = []
-
-    def emit(record: dict) -> None:
-        records.append(record)
-        print(json.dumps(record), flush=True)
+    if args.child:
+        records = measure_eval(args.quick, torch) if args.child == "eval" else measure_config(args.child, args.quick,
+                                                                                              torch)
+        for record in records:
+            print(json.dumps(record), flush=True)
+        return
 
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}, "
           f"torch {torch.__version__ if torch else 'not installed'}", flush=True)
-    for name in args.configs:
-        dim, depth, patch, batch = CONFIGS[name]
-        small = batch <= 64
-        steps, rounds = (10 if small else 2, 3) if args.quick else (30 if small else 5, 5)
-        warmup = 3 if small else 1
-        x, y = make_batch(batch)
-        model = our_model(dim, depth, patch)
-        config = {"config": name, "dim": dim, "depth": depth, "patch": patch, "batch": batch}
-
-        floor, flops = floor_step(recorded_linears(model, x), rng)
-        floor_t = timed(floor, steps, rounds, warmup)
-        emit({**config, "what": "matmul_floor", **floor_t, "gflops": flops / 1e9,
-              "gflop_per_s": flops / 1e9 / floor_t["median"]})
-        ours_t = timed(our_step(model, x, y), steps, rounds, warmup)
-        emit({**config, "what": "ours_step", **ours_t, "step_over_floor": ours_t["median"] / floor_t["median"],
-              "seed_numpy_quoted_s": SEED_NUMPY_SECONDS[name],
-              "speedup_over_seed_numpy": SEED_NUMPY_SECONDS[name] / ours_t["median"]})
-        if torch is not None:
-            theirs = torch_model(our_model(dim, depth, patch), torch)
-            with torch.no_grad():
-                check = our_model(dim, depth, patch)
-                gap = np.abs(theirs(torch.from_numpy(x)).numpy() - check(x).data).max()
-            torch_t = timed(torch_step(theirs, x, y, torch), steps, rounds, warmup)
-            emit({**config, "what": "torch_step", **torch_t, "ours_over_torch": ours_t["median"] / torch_t["median"],
-                  "max_logit_gap": float(gap)})
-        else:
-            emit({**config, "what": "torch_step", "torch": "not installed"})
-
-    eval_x, _ = make_batch(EVAL_ROWS, seed=1)
-    dim, depth, patch, _ = CONFIGS["a"]
-    model = our_model(dim, depth, patch)
-    ours_eval = timed(our_eval(model, eval_x), 1 if args.quick else 3, 3, 1)
-    record = {"config": "a", "what": "ours_eval_4000_rows", **ours_eval, "seed_numpy_quoted_s": 11.0}
-    if torch is not None:
-        torch_eval_t = timed(torch_eval(torch_model(model, torch), eval_x, torch), 1 if args.quick else 3, 3, 1)
-        emit({"config": "a", "what": "torch_eval_4000_rows", **torch_eval_t})
-        record["ours_over_torch"] = ours_eval["median"] / torch_eval_t["median"]
-    emit(record)
-
+    flags = [flag for flag, on in (("--quick", args.quick), ("--no-torch", args.no_torch)) if on]
+    records = []
+    for name in [*args.configs, "eval"]:
+        for record in in_fresh_process("--child", name, *flags):
+            records.append(record)
+            print(json.dumps(record), flush=True)
     if not args.quick:
         for name in ("a", "c"):
-            emit({"config": name, "what": "peak_rss_training_epoch", **peak_rss_of_epoch(name)})
-
+            records.append({"config": name, "what": "peak_rss_training_epoch", **peak_rss_of_epoch(name)})
+            print(json.dumps(records[-1]), flush=True)
     print_table(records, torch is not None)
     if args.json:
         with open(args.json, "a") as file:
