@@ -125,8 +125,8 @@ def read_seed_checkpoint(path: str | Path, trust_pickle: bool) -> dict[str, Any]
     """The dict saved by the original code: {"model_state": {key: array}, "optimizer_state": {id: {...}}}.
 
     Refuses (SeedCheckpointError, before reading a byte) unless `trust_pickle`: the format is a pickle.
-    With trust, a restricted unpickler loads arrays and plain containers only (never np.load with
-    allow_pickle=True).
+    With trust, a restricted unpickler loads arrays and plain containers only (never numpy's own
+    unpickling load).
     """
     path = Path(path)
     if not path.is_file():

@@ -101,7 +101,7 @@ def test_a_file_with_fewer_parameters_names_the_missing_one(tmp_path):
     truncated = {"model_state": {k: original["model_state"][k] for k in keys},
                  "optimizer_state": dict(list(original["optimizer_state"].items())[:-2])}
     path = tmp_path / "truncated.npy"
-    np.save(path, truncated, allow_pickle=True)
+    np.save(path, truncated)  # np.save pickles object arrays by default
     with pytest.raises(SeedCheckpointError, match=r"parameter 28 does not fit: the file has 28 parameters, the model "
                                                   r"30; the file ends there, head.weight here expects shape \(1, 16\)"):
         import_seed_checkpoint(path, **SHAPE, out=tmp_path / "out.npz", trust_pickle=True)
@@ -141,7 +141,7 @@ class Payload:
 
 def test_even_with_trust_only_arrays_and_containers_are_unpickled(tmp_path):
     path = tmp_path / "malicious.npy"
-    np.save(path, {"model_state": {"Linear_weight_1": Payload()}}, allow_pickle=True)
+    np.save(path, {"model_state": {"Linear_weight_1": Payload()}})  # np.save pickles object arrays by default
     with pytest.raises(SeedCheckpointError, match=r"refusing to load \S*record_call"):
         read_seed_checkpoint(path, trust_pickle=True)
     assert CALLS == []
@@ -154,7 +154,7 @@ def test_files_that_are_not_checkpoints_of_the_original_code(tmp_path):
     (tmp_path / "text.npy").write_text("hello")
     with pytest.raises(SeedCheckpointError, match="is not a .npy file"):
         read_seed_checkpoint(tmp_path / "text.npy", trust_pickle=True)
-    np.save(tmp_path / "list.npy", {"weights": []}, allow_pickle=True)
+    np.save(tmp_path / "list.npy", {"weights": []})  # np.save pickles object arrays by default
     with pytest.raises(SeedCheckpointError, match=r"expected a dict with 'model_state'.*found \['weights'\]"):
         read_seed_checkpoint(tmp_path / "list.npy", trust_pickle=True)
     with pytest.raises(SeedCheckpointError, match="does not exist"):
