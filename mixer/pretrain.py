@@ -265,14 +265,18 @@ def _rebuilt(model_class: type[nn.Module], config: dict[str, Any]) -> Any:
         tg.set_rng_state(state)
 
 
-def load_mae(path: str | Path) -> tuple[MixerMAE, dict[str, Any]]:
-    """The MixerMAE of a `pretrain_mae` checkpoint, and the checkpoint."""
+def _load(path: str | Path, model_class: type, checkpoint_format: str, command: str) -> tuple[Any, dict[str, Any]]:
     checkpoint = load_checkpoint(path)
-    if checkpoint.get("format") != MAE_FORMAT:
-        raise ValueError(f"{path} is not a MAE checkpoint of `train.py pretrain-mae`")
-    model = _rebuilt(MixerMAE, checkpoint["model_config"])
+    if checkpoint.get("format") != checkpoint_format:
+        raise ValueError(f"{path} is not a checkpoint of `train.py {command}`")
+    model = _rebuilt(model_class, checkpoint["model_config"])
     model.load_state_dict(checkpoint["model"])
     return model, checkpoint
+
+
+def load_mae(path: str | Path) -> tuple[MixerMAE, dict[str, Any]]:
+    """The MixerMAE of a `pretrain_mae` checkpoint, and the checkpoint."""
+    return _load(path, MixerMAE, MAE_FORMAT, "pretrain-mae")
 
 
 def _check_preprocessing(source: str, checkpoint: dict[str, Any], config: TrainConfig, data: unsw.UNSWData,
@@ -333,12 +337,7 @@ def pretrain_vae(config: VAEPretrainConfig, log: Callable[[str], None] = print) 
 
 def load_vae(path: str | Path) -> tuple[TabularVAE, dict[str, Any]]:
     """The TabularVAE of a `pretrain_vae` checkpoint, and the checkpoint."""
-    checkpoint = load_checkpoint(path)
-    if checkpoint.get("format") != VAE_FORMAT:
-        raise ValueError(f"{path} is not a VAE checkpoint of `train.py pretrain-vae`")
-    model = _rebuilt(TabularVAE, checkpoint["model_config"])
-    model.load_state_dict(checkpoint["model"])
-    return model, checkpoint
+    return _load(path, TabularVAE, VAE_FORMAT, "pretrain-vae")
 
 
 def make_latent_augmenter(config: TrainConfig, data: unsw.UNSWData,
