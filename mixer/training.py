@@ -340,25 +340,15 @@ class Trainer:
         total_loss, seen = 0.0, 0
         for step in range(steps):
             rows = order[step * step_rows:(step + 1) * step_rows]
-            micro_batches = []
-            for start in range(0, len(rows), config.batch_size):
-                batch = rows[start:start + config.batch_size]
-                # sum over the micro-batch / rows in the whole step = the mean over the step's rows
-                features = train.features[batch] if self.augmenter is None else self.augmenter(train.features[batch])
-                micro_batches.append((features, train.labels[batch]))
-                loss = loss_fn(self.model(features), train.labels[batch], reduction="sum")
-                value = loss.item()
-                if not math.isfinite(value):
-                    raise TrainingDiverged(f"the training loss became {value} at epoch {self.epoch + 1}, "
-                                           f"step {step + 1}; the last good checkpoint is kept in {self.out}")
-                (loss / len(rows)).backward()
-                total_loss += value
+            augment = self.augmenter or (lambda features: features)
+            micro_batches = [(augment(train.features[batch]), train.labels[batch])
+                             for batch in (rows[start:start + config.batch_size]
+                                           for start in range(0, len(rows), config.batch_size))]
+            total_loss += self.gradient_pass(micro_batches, len(rows), step)
             seen += len(rows)
-            if config.clip_grad_norm:
-                optim.clip_grad_norm_(self.model.parameters(), config.clip_grad_norm)
             self.monitor.snapshot()
             if config.sam != "none":
-                self.optimizer.step(functools.partial(self.perturbed_pass, micro_batches, len(rows)))
+                self.optimizer.step(functools.partial(self.sam_closure, micro_batches, len(rows), step))
             else:
                 self.optimizer.step()
             self.optimizer.zero_grad()
@@ -369,17 +359,26 @@ class Trainer:
         progress.close()
         return total_loss / seen
 
-    def perturbed_pass(self, micro_batches: list[tuple[np.ndarray, np.ndarray]], rows: int) -> float:
-        """SAM's closure: the step's loss and gradients again (at the perturbed weights, same rows), clipped."""
+    def sam_closure(self, micro_batches: list[tuple[np.ndarray, np.ndarray]], rows: int, step: int) -> float:
+        """SAM's closure: the same rows' mean loss and gradients again, at the perturbed weights."""
         self.optimizer.zero_grad()
+        return self.gradient_pass(micro_batches, rows, step) / rows
+
+    def gradient_pass(self, micro_batches: list[tuple[np.ndarray, np.ndarray]], rows: int, step: int) -> float:
+        """Forward and backward over one step's micro-batches, then clipping; returns the summed loss.
+        Each micro-batch's summed loss / `rows` backpropagates, so the gradients are of the mean over the step."""
         total = 0.0
         for features, labels in micro_batches:
             loss = loss_fn(self.model(features), labels, reduction="sum")
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"the training loss became {value} at epoch {self.epoch + 1}, "
+                                       f"step {step + 1}; the last good checkpoint is kept in {self.out}")
             (loss / rows).backward()
-            total += loss.item()
+            total += value
         if self.config.clip_grad_norm:
             optim.clip_grad_norm_(self.model.parameters(), self.config.clip_grad_norm)
-        return total / rows
+        return total
 
     def selection_score(self, record: dict[str, Any]) -> float:
         """Model selection never looks at testing1: hold-out ROC-AUC, or minus the training loss."""

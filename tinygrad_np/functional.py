@@ -457,5 +457,11 @@ def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | No
 
 def channels_first_layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-6) -> Tensor:
     """LayerNorm over the channel axis (axis 1) of (N, C, *spatial) at every position, then a
-    per-channel scale and shift (ConvNeXt's channels-first LayerNorm), as one fused op."""
-    return conv_ops.ChannelsFirstLayerNorm.apply(x, weight, bias, eps=eps)
+    per-channel scale and shift (ConvNeXt's channels-first LayerNorm): the fused last-axis
+    layer_norm on a channels-last view (as fast as a dedicated op at the Mixer's sizes)."""
+    if x.ndim < 2 or weight.shape != (x.shape[1],) or bias.shape != (x.shape[1],):
+        raise ValueError(f"channels_first_layer_norm: input of shape {x.shape} must be (batch, channels, ...) "
+                         f"with weight and bias of shape (channels,), got {weight.shape} and {bias.shape}")
+    channels_last = (0, *range(2, x.ndim), 1)
+    back = (0, x.ndim - 1, *range(1, x.ndim - 1))
+    return layer_norm(x.transpose(*channels_last), weight, bias, eps=eps).transpose(*back)

@@ -7,7 +7,6 @@ gradient and one for the window gradients, which col2im adds back into the input
 slice per kernel offset (K or KH*KW iterations), so overlapping windows sum. Pools reuse the
 same windows and col2im; adaptive average pooling is one product with a fixed pooling matrix.
 The ops are written once for any number of spatial axes; `functional` exposes the 1-D and 2-D ones.
-Also here: the channels-first LayerNorm that conv blocks use between convolutions.
 """
 
 from __future__ import annotations
@@ -283,41 +282,3 @@ class AdaptiveAvgPool(Function):
     def backward(self, grad):
         rows = grad.reshape(grad.shape[0] * grad.shape[1], -1)
         return (rows @ self.matrix).reshape(self.input_shape)
-
-
-class ChannelsFirstLayerNorm(Function):
-    """LayerNorm over axis 1 of (batch, channels, *spatial) at each position, then * weight + bias
-    per channel: ConvNeXt's channels-first LayerNorm without moving the channel axis (~20% faster
-    than transposing around the last-axis LayerNorm, and the output keeps the input's C order).
-    The backward is the last-axis LayerNorm's closed form, reduced over axis 1."""
-
-    def forward(self, x, weight, bias, *, eps=1e-6):
-        if x.ndim < 2 or weight.shape != (x.shape[1],) or bias.shape != (x.shape[1],):
-            raise ValueError(f"channels_first_layer_norm: input of shape {x.shape} must be (batch, channels, ...) "
-                             f"with weight and bias of shape (channels,), got {weight.shape} and {bias.shape}")
-        channels, per_channel = x.shape[1], (x.shape[1],) + (1,) * (x.ndim - 2)
-        xhat = x - x.mean(axis=1, keepdims=True)
-        var = np.einsum("nc...,nc...->n...", xhat, xhat)[:, None] / x.dtype.type(channels)
-        self.rstd = 1 / np.sqrt(var + x.dtype.type(eps))
-        xhat *= self.rstd
-        self.xhat, self.weight = xhat, weight.reshape(per_channel)
-        out = xhat * self.weight
-        out += bias.reshape(per_channel)
-        return out
-
-    def backward(self, grad):
-        xhat, channels = self.xhat, self.xhat.shape[1]
-        grad_x = grad_weight = grad_bias = None
-        if self.needs_input_grad[0]:
-            g = grad * self.weight
-            mean_gx = np.einsum("nc...,nc...->n...", g, xhat)[:, None] / xhat.dtype.type(channels)
-            g -= g.mean(axis=1, keepdims=True)
-            g -= xhat * mean_gx
-            g *= self.rstd
-            grad_x = g
-        if self.needs_input_grad[1]:
-            rows = (grad.shape[0], channels, -1)
-            grad_weight = np.einsum("ncl,ncl->c", grad.reshape(rows), xhat.reshape(rows))
-        if self.needs_input_grad[2]:
-            grad_bias = grad.sum(axis=(0, *range(2, grad.ndim)))
-        return grad_x, grad_weight, grad_bias

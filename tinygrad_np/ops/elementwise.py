@@ -188,7 +188,7 @@ class Erf(Function):
 
 class Gelu(Function):
     """Exact GELU, x * Phi(x) with Phi the normal CDF (not the tanh approximation); see
-    `kernels.normal_cdf` for how float32 is computed fast."""
+    `kernels.gelu_forward` for how float32 is computed fast."""
 
     def forward(self, x):
         out, self.cdf = gelu_forward(x)
