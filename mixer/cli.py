@@ -42,7 +42,10 @@ FLAG_HELP = {
     "clip_grad_norm": "max global gradient norm (0: off)", "scheduler": "none | cosine | sharp-cosine | warm-restarts",
     "warmup_epochs": "linear warm-up length (epochs, may be fractional)", "eta_min": "final learning rate",
     "t0": "first restart period (epochs) for warm-restarts", "t_mult": "period growth for warm-restarts",
-    "preprocess": "log-standard | seed", "task": "binary | multiclass (needs attack_cat)",
+    "preprocess": "quantile | log-standard | seed",
+    "categorical": "proto/service/state: embed (a learned vector per category, mlp-mixer) | numeric (codes scaled "
+                   "like numbers) | auto (embed where the model can)",
+    "task": "binary | multiclass (needs attack_cat)",
     "seed": "makes the run repeatable bit for bit", "holdout": "fraction of train kept out for model selection",
     "data_dir": "folder with the UNSW-NB15 CSVs", "out": "output folder", "eval_batch_size": "rows per eval batch",
     "init_from_mae": "initialise the classifier's encoder from this `pretrain-mae` checkpoint (runs/NAME/mae.npz)",

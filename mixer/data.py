@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "dur", "proto", "service", "state", "spkts", "dpkts", "sbytes", "dbytes", "rate", "sttl", "dttl", "sload",
@@ -51,7 +52,9 @@ DATA_DIR_ENV = "UNSW_NB15_DIR"
 DEFAULT_DATA_DIRS: tuple[Path, ...] = (Path("data/unsw-nb15"), Path("../shared/data/unsw-nb15"))
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-PREPROCESS_MODES: tuple[str, ...] = ("seed", "log-standard")
+PREPROCESS_MODES: tuple[str, ...] = ("seed", "log-standard", "quantile")
+DEFAULT_PREPROCESS = "quantile"
+QUANTILE_KNOTS = 1000
 TASKS: tuple[str, ...] = ("binary", "multiclass")
 STATE_VERSION = 1
 
@@ -362,20 +365,28 @@ def feature_matrix(frame: pd.DataFrame, encoder: CategoryEncoder) -> np.ndarray:
 
 
 class Preprocessor:
-    """Feature scaling fitted on training rows, in one of two modes.
+    """Feature scaling fitted on training rows, in one of three modes.
 
     `seed` reproduces the original project: divide by one global max |x|, then subtract one global mean and divide by
     one global std; columns with small ranges end up nearly constant. `log-standard` compresses the heavy tails with
     sign(x) * log1p(|x|) and standardises each column (train mean/std, population std; constant columns keep std 1).
+    `quantile` maps each column through its training CDF to a standard normal (rank-gauss): the CDF is the mid-rank
+    of the value among the training values (ties share their mean rank), interpolated linearly between up to
+    `QUANTILE_KNOTS` knots, and values beyond the training range take the extreme knots' values.
+
+    `keep_codes=True` leaves the category code columns (see `CategoryEncoder`) as their integer codes, for a model
+    that embeds them; otherwise they are scaled like the numbers.
     """
 
-    def __init__(self, mode: str = "log-standard") -> None:
+    def __init__(self, mode: str = DEFAULT_PREPROCESS, keep_codes: bool = False) -> None:
         if mode not in PREPROCESS_MODES:
             raise ValueError(f"preprocess mode must be one of {', '.join(PREPROCESS_MODES)}, not {mode!r}")
-        self.mode = mode
+        self.mode, self.keep_codes = mode, bool(keep_codes)
         self.scale: float | None = None
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
+        self.knots: list[np.ndarray] | None = None
+        self.cdf: list[np.ndarray] | None = None
 
     def fit(self, x: np.ndarray) -> Preprocessor:
         """Learn the scaling statistics from the (N, 42) training matrix."""
@@ -388,27 +399,51 @@ class Preprocessor:
             scaled = x / self.scale
             self.mean = np.array(scaled.mean())
             self.std = np.array(scaled.std() if scaled.max() > scaled.min() else 1.0)
-        else:
+        elif self.mode == "log-standard":
             logged = _signed_log1p(x)
             self.mean = logged.mean(axis=0)
             self.std = np.where(logged.max(axis=0) > logged.min(axis=0), logged.std(axis=0), 1.0)
+        else:
+            self.knots, self.cdf = [], []
+            for column in x.T:
+                ordered = np.sort(column)
+                knots = np.unique(ordered)
+                if len(knots) > QUANTILE_KNOTS:
+                    knots = np.unique(np.quantile(ordered, np.linspace(0.0, 1.0, QUANTILE_KNOTS)))
+                below = np.searchsorted(ordered, knots, side="left")
+                up_to = np.searchsorted(ordered, knots, side="right")
+                self.knots.append(knots)
+                self.cdf.append((below + up_to) / (2.0 * len(ordered)))
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """The scaled (N, 42) float32 matrix."""
         x = self._checked(x)
-        if self.mean is None or self.std is None:
+        if self.mode == "seed" and self.scale is not None:
+            scaled = (x / self.scale - self.mean) / self.std
+        elif self.mode == "log-standard" and self.mean is not None:
+            scaled = (_signed_log1p(x) - self.mean) / self.std
+        elif self.mode == "quantile" and self.knots is not None:
+            cdf = np.stack([np.interp(column, knots, cdf) for column, knots, cdf in
+                            zip(x.T, self.knots, self.cdf, strict=True)], axis=1)
+            scaled = special.ndtri(cdf)
+        else:
             raise RuntimeError("Preprocessor is not fitted; call fit() on the training matrix first")
-        if self.mode == "seed":
-            return ((x / self.scale - self.mean) / self.std).astype(np.float32)
-        return ((_signed_log1p(x) - self.mean) / self.std).astype(np.float32)
+        if self.keep_codes:
+            scaled[:, list(CATEGORICAL_POSITIONS)] = x[:, list(CATEGORICAL_POSITIONS)]
+        return scaled.astype(np.float32)
 
     def to_dict(self) -> dict[str, Any]:
-        if self.mean is None or self.std is None:
+        state: dict[str, Any] = {"mode": self.mode, "keep_codes": self.keep_codes}
+        if self.mode == "quantile" and self.knots is not None:
+            state["knots"] = [knots.tolist() for knots in self.knots]
+            state["cdf"] = [cdf.tolist() for cdf in self.cdf]
+        elif self.mode != "quantile" and self.mean is not None:
+            state["mean"], state["std"] = self.mean.tolist(), self.std.tolist()
+            if self.mode == "seed":
+                state["scale"] = float(self.scale)
+        else:
             raise RuntimeError("Preprocessor is not fitted; nothing to save")
-        state: dict[str, Any] = {"mode": self.mode, "mean": self.mean.tolist(), "std": self.std.tolist()}
-        if self.mode == "seed":
-            state["scale"] = float(self.scale)
         return state
 
     @classmethod
@@ -416,18 +451,33 @@ class Preprocessor:
         mode = state.get("mode") if isinstance(state, Mapping) else None
         if mode not in PREPROCESS_MODES:
             raise DataError(f"preprocessor state has mode {mode!r}; expected one of {', '.join(PREPROCESS_MODES)}")
-        preprocessor = cls(mode)
-        shape: tuple[int, ...] = () if mode == "seed" else (N_FEATURES,)
+        keep_codes = state.get("keep_codes", False)
+        if not isinstance(keep_codes, bool):
+            raise DataError(f"preprocessor state has keep_codes {keep_codes!r}; expected true or false")
+        preprocessor = cls(mode, keep_codes)
         try:
+            if mode == "quantile":
+                return preprocessor._restore_quantiles(state["knots"], state["cdf"])
             preprocessor.mean = np.array(state["mean"], dtype=np.float64)
             preprocessor.std = np.array(state["std"], dtype=np.float64)
             if mode == "seed":
                 preprocessor.scale = float(state["scale"])
         except (KeyError, TypeError, ValueError) as error:
             raise DataError(f"preprocessor state is incomplete or malformed ({error!r})") from None
+        shape: tuple[int, ...] = () if mode == "seed" else (N_FEATURES,)
         if preprocessor.mean.shape != shape or preprocessor.std.shape != shape:
             raise DataError(f"preprocessor state for mode {mode!r} needs mean and std of shape {shape}")
         return preprocessor
+
+    def _restore_quantiles(self, knots: Any, cdf: Any) -> Preprocessor:
+        self.knots = [np.array(values, dtype=np.float64) for values in knots]
+        self.cdf = [np.array(values, dtype=np.float64) for values in cdf]
+        if len(self.knots) != N_FEATURES or len(self.cdf) != N_FEATURES or any(
+                k.ndim != 1 or k.shape != c.shape or len(k) == 0 or np.any(np.diff(k) <= 0)
+                or np.any((c <= 0) | (c >= 1)) for k, c in zip(self.knots, self.cdf, strict=True)):
+            raise DataError(f"preprocessor state for mode 'quantile' needs {N_FEATURES} increasing knot lists, each "
+                            "with CDF values in (0, 1) of the same length")
+        return self
 
     def _checked(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -528,13 +578,14 @@ def _labels(frame: pd.DataFrame, task: str, class_names: Sequence[str], source: 
     return frame[LABEL_COLUMN].to_numpy(dtype=np.int64)
 
 
-def load_unsw(data_dir: str | Path | None = None, *, preprocess: str = "log-standard", task: str = "binary",
-              holdout: float = 0.0, seed: int = 0) -> UNSWData:
+def load_unsw(data_dir: str | Path | None = None, *, preprocess: str = DEFAULT_PREPROCESS, task: str = "binary",
+              holdout: float = 0.0, seed: int = 0, keep_codes: bool = False) -> UNSWData:
     """Load, validate and preprocess UNSW-NB15 (the coursework split when present, else the public one).
 
     The category encoder and the preprocessor are fitted on the training rows left after removing the hold-out, and
     applied unchanged to every split. For `task="multiclass"` the labels are indices into `class_names`, the sorted
-    attack categories of the training file.
+    attack categories of the training file. `keep_codes=True` leaves proto/service/state as integer category codes
+    (0 for a category unseen in training) for a model that embeds them.
     """
     if preprocess not in PREPROCESS_MODES:
         raise ValueError(f"preprocess must be one of {', '.join(PREPROCESS_MODES)}, not {preprocess!r}")
@@ -555,7 +606,7 @@ def load_unsw(data_dir: str | Path | None = None, *, preprocess: str = "log-stan
     train_rows, holdout_rows = holdout_split(train_frame, holdout, seed)
     fit_frame = train_frame.iloc[train_rows]
     encoder = CategoryEncoder().fit(fit_frame)
-    preprocessor = Preprocessor(preprocess).fit(feature_matrix(fit_frame, encoder))
+    preprocessor = Preprocessor(preprocess, keep_codes).fit(feature_matrix(fit_frame, encoder))
     train_labels = _labels(train_frame, task, class_names, paths["train"])
 
     def split_of(frame: pd.DataFrame, path: Path, labels: np.ndarray | None) -> Split:

@@ -46,7 +46,7 @@ class PretrainConfig:
     warmup_epochs: float = 1.0
     eta_min: float = 1e-5
     clip_grad_norm: float = 1.0
-    preprocess: str = "log-standard"
+    preprocess: str = unsw.DEFAULT_PREPROCESS
     holdout: float = 0.1
     seed: int = 0
     data_dir: str | None = None
@@ -105,7 +105,7 @@ PRETRAIN_FLAG_HELP = {
     "epochs": "pretraining epochs", "batch_size": "rows per step", "lr": "peak learning rate (AdamW)",
     "weight_decay": "AdamW weight decay on weight matrices", "warmup_epochs": "linear warm-up length (epochs)",
     "eta_min": "final learning rate of the cosine decay", "clip_grad_norm": "max global gradient norm (0: off)",
-    "preprocess": "log-standard | seed (use the classifier's)", "holdout": "fraction of train kept out "
+    "preprocess": "quantile | log-standard | seed (use the classifier's)", "holdout": "fraction of train kept out "
     "(use the classifier's, with the same --seed, so its hold-out stays unseen)", "seed": "init, order and masks",
     "data_dir": "folder with the UNSW-NB15 CSVs", "out": "output folder", "eval_batch_size": "rows per eval batch",
     "dim": "encoder channels per token (= the classifier's --dim)", "depth": "encoder Mixer blocks (= --depth)",

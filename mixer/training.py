@@ -53,7 +53,8 @@ class TrainConfig:
     eta_min: float = 1e-5
     t0: float = 10.0
     t_mult: float = 1.0
-    preprocess: str = "log-standard"
+    preprocess: str = unsw.DEFAULT_PREPROCESS
+    categorical: str = "auto"
     task: str = "binary"
     seed: int = 0
     holdout: float = 0.1
@@ -83,7 +84,8 @@ class TrainConfig:
             "lr": self.lr > 0, "weight_decay": self.weight_decay >= 0, "clip_grad_norm": self.clip_grad_norm >= 0,
             "warmup_epochs": 0 <= self.warmup_epochs < self.epochs, "holdout": 0 <= self.holdout < 1,
             "optimizer": self.optimizer in OPTIMIZERS, "scheduler": self.scheduler in SCHEDULERS,
-            "preprocess": self.preprocess in ("seed", "log-standard"), "task": self.task in ("binary", "multiclass"),
+            "preprocess": self.preprocess in unsw.PREPROCESS_MODES, "task": self.task in ("binary", "multiclass"),
+            "categorical": self.categorical in CATEGORICAL_MODES,
             "t0": self.t0 > 0, "t_mult": self.t_mult >= 1, "eta_min": 0 <= self.eta_min <= self.lr,
             "freeze_encoder": not self.freeze_encoder or self.init_from_mae is not None,
             "latent_noise": self.latent_noise >= 0 and (self.latent_noise == 0 or self.latent_model is not None),
@@ -98,6 +100,15 @@ class TrainConfig:
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ValueError("invalid configuration: " + ", ".join(f"{name}={getattr(self, name)!r}" for name in bad))
+        pretrained = self.init_from_mae is not None or self.latent_noise > 0
+        embeds = self.model in MODELS and "categories" in inspect.signature(MODELS[self.model]).parameters
+        if self.categorical == "auto":
+            self.categorical = "embed" if embeds and not pretrained else "numeric"
+        elif self.categorical == "embed" and not embeds:
+            raise ValueError(f"--categorical embed does not apply to --model {self.model}; use --categorical numeric")
+        elif self.categorical == "embed" and pretrained:
+            raise ValueError("--init-from-mae and --latent-noise work on numeric categorical columns (the pretrained "
+                             "models do not embed them); use --categorical numeric")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -109,6 +120,7 @@ class TrainConfig:
 
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
+CATEGORICAL_MODES = ("auto", "embed", "numeric")  # auto: embed where the model can, numeric otherwise
 SCHEDULERS = ("none", "cosine", "sharp-cosine", "warm-restarts")
 SAM_VARIANTS = ("none", "sam", "asam", "ssam-f", "ssam-d")  # ssam-*: SparseSAM's Fisher / dynamic masks
 
@@ -122,9 +134,16 @@ MODEL_OPTIONS = {"block": "convnext", "kernel_size": 0, "num_stages": 2, "mixers
                  "token_mixer": "mlp", "stem": "linear"}
 
 
-def make_model(config: TrainConfig, num_classes: int) -> nn.Module:
+def category_sizes(encoder: unsw.CategoryEncoder) -> dict[int, int]:
+    """{feature position: number of codes} of the categorical columns (code 0 is the unknown category)."""
+    return {position: len(encoder.categories[column]) + 1
+            for position, column in zip(unsw.CATEGORICAL_POSITIONS, unsw.CATEGORICAL_COLUMNS, strict=True)}
+
+
+def make_model(config: TrainConfig, num_classes: int, categories: dict[int, int] | None = None) -> nn.Module:
     """The configured model; the conv options go to the models that take them (kernel_size 0: the
-    model's own default), and setting one for a model without it is an error, not silently ignored."""
+    model's own default), and setting one for a model without it is an error, not silently ignored.
+    With --categorical embed, `categories` ({position: number of codes}, see `category_sizes`) is required."""
     accepted = inspect.signature(MODELS[config.model]).parameters if config.model in MODELS else {}
     options = {}
     for name, default in MODEL_OPTIONS.items():
@@ -133,6 +152,10 @@ def make_model(config: TrainConfig, num_classes: int) -> nn.Module:
             options[name] = value
         elif name not in accepted and value != default:
             raise ValueError(f"--{name.replace('_', '-')} does not apply to --model {config.model}")
+    if config.categorical == "embed":
+        if categories is None:
+            raise ValueError("--categorical embed: make_model needs the category sizes of the data (category_sizes)")
+        options["categories"] = categories
     return build_model(config.model, **options, dim=config.dim, depth=config.depth, patch_size=config.patch_size,
                        dropout=config.dropout, drop_path=config.drop_path,
                        num_classes=1 if num_classes == 2 else num_classes)
@@ -287,10 +310,12 @@ class Trainer:
         self.config, self.log = config, log
         self.out = Path(config.out)
         self.data = unsw.load_unsw(config.data_dir, preprocess=config.preprocess, task=config.task,
-                                   holdout=config.holdout, seed=config.seed)
+                                   holdout=config.holdout, seed=config.seed,
+                                   keep_codes=config.categorical == "embed")
+        self.categories = category_sizes(self.data.encoder)
         tg.manual_seed(config.seed)
         self.order_rng = np.random.default_rng(config.seed)
-        self.model = make_model(config, len(self.data.class_names))
+        self.model = make_model(config, len(self.data.class_names), self.categories)
         self.augmenter = None
         if config.init_from_mae or config.latent_noise:  # pretrained models (mixer/pretrain.py); off by default
             from .pretrain import load_mae_encoder, make_latent_augmenter
@@ -425,7 +450,7 @@ class Trainer:
 
     def finish(self) -> dict[str, Any]:
         best = load_checkpoint(self.out / "best.npz")
-        model = make_model(self.config, len(self.data.class_names))
+        model = make_model(self.config, len(self.data.class_names), self.categories)
         model.load_state_dict(best["model"])
         result = {"best_epoch": best["epoch"], "valid": evaluate(model, self.data.valid, self.config.eval_batch_size)}
         probabilities = predict_proba(model, self.data.valid.features)
@@ -521,6 +546,9 @@ def load_trained(checkpoint_path: str | Path) -> tuple[nn.Module, dict[str, Any]
     if checkpoint.get("format") != "tinygrad_np-mixer-checkpoint":
         raise ValueError(f"{checkpoint_path} is not a training checkpoint of train.py")
     config = TrainConfig.from_dict(checkpoint["config"])
-    model = make_model(config, len(checkpoint["class_names"]))
+    categories = None
+    if config.categorical == "embed":
+        categories = category_sizes(unsw.preprocessing_from_state(checkpoint["preprocessing"])[0])
+    model = make_model(config, len(checkpoint["class_names"]), categories)
     model.load_state_dict(checkpoint["model"])
     return model.eval(), checkpoint

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import special, stats
 
 from mixer import data
 from mixer.data import (
     CATEGORICAL_COLUMNS,
+    CATEGORICAL_POSITIONS,
     COURSEWORK_FILES,
     FEATURE_COLUMNS,
     PUBLIC_FILES,
@@ -55,7 +57,12 @@ requires_data = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def coursework() -> data.UNSWData:
-    return load_unsw(COURSEWORK_DIR)
+    return load_unsw(COURSEWORK_DIR, preprocess="log-standard")
+
+
+@pytest.fixture(scope="module")
+def coursework_quantile() -> data.UNSWData:
+    return load_unsw(COURSEWORK_DIR, preprocess="quantile", keep_codes=True)
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +144,11 @@ def test_log_standard_train_columns_have_mean_zero_and_std_one(coursework: data.
 
 
 @requires_data
-def test_preprocessing_is_fitted_on_train_only(coursework: data.UNSWData, pandas_valid: pd.DataFrame,
+@pytest.mark.parametrize("preprocess", ["log-standard", "quantile"])
+def test_preprocessing_is_fitted_on_train_only(preprocess: str, coursework: data.UNSWData,
+                                               coursework_quantile: data.UNSWData, pandas_valid: pd.DataFrame,
                                                tmp_path: Path) -> None:
+    loaded = coursework if preprocess == "log-standard" else coursework_quantile
     (tmp_path / TRAIN_NAME).symlink_to(COURSEWORK_DIR / TRAIN_NAME)
     (tmp_path / TEST_NAME).symlink_to(COURSEWORK_DIR / TEST_NAME)
     changed = pandas_valid.copy()
@@ -147,11 +157,11 @@ def test_preprocessing_is_fitted_on_train_only(coursework: data.UNSWData, pandas
     changed.loc[:10, "proto"] = "never-seen-proto"
     changed.to_csv(tmp_path / VALID_NAME, index=False)
 
-    altered = load_unsw(tmp_path)
-    assert altered.encoder.to_dict() == coursework.encoder.to_dict()
-    assert altered.preprocessor.to_dict() == coursework.preprocessor.to_dict()
-    np.testing.assert_array_equal(altered.train.features, coursework.train.features)
-    assert not np.array_equal(altered.valid.features, coursework.valid.features)
+    altered = load_unsw(tmp_path, preprocess=preprocess, keep_codes=loaded.preprocessor.keep_codes)
+    assert altered.encoder.to_dict() == loaded.encoder.to_dict()
+    assert altered.preprocessor.to_dict() == loaded.preprocessor.to_dict()
+    np.testing.assert_array_equal(altered.train.features, loaded.train.features)
+    assert not np.array_equal(altered.valid.features, loaded.valid.features)
 
 
 @requires_data
@@ -195,7 +205,7 @@ def test_holdout_split_is_disjoint_sized_grouped_and_reproducible(pandas_train: 
 
 @requires_data
 def test_load_unsw_holdout_fits_preprocessing_on_remaining_rows(coursework: data.UNSWData) -> None:
-    with_holdout = load_unsw(COURSEWORK_DIR, holdout=0.2, seed=5)
+    with_holdout = load_unsw(COURSEWORK_DIR, preprocess="log-standard", holdout=0.2, seed=5)
     assert with_holdout.holdout is not None
     assert len(with_holdout.train.ids) + len(with_holdout.holdout.ids) == 20_000
     assert np.intersect1d(with_holdout.train.ids, with_holdout.holdout.ids).size == 0
@@ -211,11 +221,12 @@ def test_load_unsw_holdout_fits_preprocessing_on_remaining_rows(coursework: data
 
 
 @requires_data
-@pytest.mark.parametrize("preprocess", ["log-standard", "seed"])
+@pytest.mark.parametrize("preprocess", ["log-standard", "seed", "quantile"])
 def test_state_round_trip_through_json_reproduces_transform_bitwise(preprocess: str,
                                                                     coursework: data.UNSWData,
-                                                                    coursework_seed: data.UNSWData) -> None:
-    loaded = coursework if preprocess == "log-standard" else coursework_seed
+                                                                    coursework_seed: data.UNSWData,
+                                                                    coursework_quantile: data.UNSWData) -> None:
+    loaded = {"log-standard": coursework, "seed": coursework_seed, "quantile": coursework_quantile}[preprocess]
     state = json.loads(json.dumps(data_state(loaded)))
     encoder, preprocessor = preprocessing_from_state(state)
     assert preprocessor.to_dict() == loaded.preprocessor.to_dict()
@@ -520,13 +531,79 @@ def test_seed_formula_uses_single_global_statistics() -> None:
     np.testing.assert_allclose(preprocessor.transform(x), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["seed", "log-standard"])
-def test_preprocessor_state_round_trip_is_bitwise_exact(mode: str) -> None:
+@pytest.mark.parametrize("mode", ["seed", "log-standard", "quantile"])
+@pytest.mark.parametrize("keep_codes", [False, True])
+def test_preprocessor_state_round_trip_is_bitwise_exact(mode: str, keep_codes: bool) -> None:
     x = _heavy_tailed(32)
-    preprocessor = Preprocessor(mode).fit(x)
+    preprocessor = Preprocessor(mode, keep_codes).fit(x)
     restored = Preprocessor.from_dict(json.loads(json.dumps(preprocessor.to_dict())))
     fresh = _heavy_tailed(33) * 1.7
     assert restored.transform(fresh).tobytes() == preprocessor.transform(fresh).tobytes()
+
+
+def test_quantile_is_the_normal_quantile_of_the_mid_rank() -> None:
+    rng = np.random.default_rng(3)
+    x = _heavy_tailed(300)
+    x[:, 5] = rng.integers(0, 4, 300)  # heavy ties
+    preprocessor = Preprocessor("quantile").fit(x)
+    ranks = stats.rankdata(x, method="average", axis=0)  # 1-based, ties share their mean rank
+    expected = special.ndtri((ranks - 0.5) / len(x))
+    np.testing.assert_allclose(preprocessor.transform(x), expected, rtol=1e-5, atol=1e-5)
+    assert np.abs(preprocessor.transform(x)[:, 7]).max() < 1e-6  # a constant column maps to 0
+
+
+def test_quantile_interpolates_between_knots_and_clamps_outside_the_training_range() -> None:
+    x = _heavy_tailed(5000)  # more distinct values than QUANTILE_KNOTS
+    preprocessor = Preprocessor("quantile").fit(x)
+    assert max(len(k) for k in preprocessor.knots) <= data.QUANTILE_KNOTS
+    probe = np.sort(np.random.default_rng(4).standard_normal((400, 42)) * np.logspace(-3, 9, 42) * 3, axis=0)
+    z = preprocessor.transform(probe)
+    assert np.isfinite(z).all() and (np.diff(z, axis=0) >= 0).all()
+    low, high = preprocessor.transform(x.min(axis=0, keepdims=True)), preprocessor.transform(
+        x.max(axis=0, keepdims=True))
+    assert (z >= low - 1e-6).all() and (z <= high + 1e-6).all()
+    ranks = stats.rankdata(x, method="average", axis=0)
+    mid_rank_cdf = (ranks - 0.5) / len(x)
+    # between knots the CDF is interpolated; the knots are 1/(QUANTILE_KNOTS - 1) of the mass apart
+    gap = 1.0 / (data.QUANTILE_KNOTS - 1) + 1.0 / len(x)
+    assert np.abs(special.ndtr(preprocessor.transform(x).astype(np.float64)) - mid_rank_cdf).max() <= gap
+
+
+def test_keep_codes_passes_category_codes_through_every_mode() -> None:
+    x = _heavy_tailed(50)
+    codes = np.random.default_rng(5).integers(0, 9, (50, 3)).astype(np.float64)
+    x[:, list(CATEGORICAL_POSITIONS)] = codes
+    for mode in data.PREPROCESS_MODES:
+        scaled = Preprocessor(mode, keep_codes=True).fit(x).transform(x)
+        np.testing.assert_array_equal(scaled[:, list(CATEGORICAL_POSITIONS)], codes)
+        assert not np.array_equal(Preprocessor(mode).fit(x).transform(x)[:, list(CATEGORICAL_POSITIONS)], codes)
+
+
+@requires_data
+def test_coursework_quantile_keeps_codes_with_unknown_zero(coursework_quantile: data.UNSWData,
+                                                           pandas_valid: pd.DataFrame) -> None:
+    codes = coursework_quantile.valid.features[:, list(CATEGORICAL_POSITIONS)]
+    expected = coursework_quantile.encoder.transform(read_table(COURSEWORK_DIR / VALID_NAME, require_label=True))
+    np.testing.assert_array_equal(codes, expected)
+    assert (codes[(pandas_valid["state"] == "RST").to_numpy(), 2] == 0).all()
+    numeric = np.delete(coursework_quantile.train.features, list(CATEGORICAL_POSITIONS), axis=1)
+    assert np.abs(numeric.mean(axis=0)).max() < 0.2 and np.isfinite(numeric).all()
+
+
+@pytest.mark.parametrize("change", [
+    lambda state: state.pop("knots"),
+    lambda state: state["knots"].pop(),
+    lambda state: state["knots"][0].reverse(),
+    lambda state: state["cdf"][0].__setitem__(0, 1.5),
+    lambda state: state.__setitem__("keep_codes", "yes"),
+])
+def test_malformed_quantile_state_is_rejected(change: Callable[[dict], object]) -> None:
+    x = _heavy_tailed(32)
+    x[:, 0] = np.arange(32)
+    state = json.loads(json.dumps(Preprocessor("quantile").fit(x).to_dict()))
+    change(state)
+    with pytest.raises(DataError, match="preprocessor state"):
+        Preprocessor.from_dict(state)
 
 
 def test_preprocessing_state_with_wrong_version_is_rejected() -> None:

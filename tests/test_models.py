@@ -119,3 +119,65 @@ def test_training_steps_do_not_grow_memory_or_live_tensors():
         tracemalloc.stop()
     assert tensors_after <= tensors
     assert memory_after <= memory + 64 * 1024, f"traced memory grew by {memory_after - memory} bytes over 20 steps"
+
+
+CATEGORIES = {1: 4, 2: 3, 6: 5}  # position: number of codes (0 is "unknown")
+
+
+def _rows_with_codes(rows, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 10))
+    for position, size in CATEGORIES.items():
+        x[:, position] = rng.integers(0, size, rows)
+    return x
+
+
+def test_gradients_through_categorical_embeddings():
+    tg.manual_seed(1)
+    model = MLPMixer1D(seq_len=10, dim=6, depth=2, patch_size=3, categories=CATEGORIES).to(np.float64).eval()
+    model.category_embedding.weight.data[:] = np.random.default_rng(2).normal(size=(12, 6))
+    x = Tensor(_rows_with_codes(5), dtype=np.float64)
+    gradcheck(lambda *params: model(x).sum(), *model.parameters())
+
+
+def test_categorical_embeddings_add_each_code_vector_to_its_token():
+    tg.manual_seed(3)
+    model = MLPMixer1D(seq_len=10, dim=4, depth=0, patch_size=3, categories=CATEGORIES).to(np.float64)
+    x = _rows_with_codes(6, seed=4)
+    weight = model.category_embedding.weight.data
+    np.testing.assert_array_equal(weight[[0, 4, 7]], 0.0)  # each column's unknown code starts at zero
+    weight[:] = np.random.default_rng(5).normal(size=weight.shape)
+    h = np.zeros((model.num_tokens, 6, 4))
+    codes = model.category_codes(Tensor(x, dtype=np.float64))
+    got = model.embed_categories(Tensor(h, dtype=np.float64), codes).data
+    expected = h.copy()
+    offsets = {1: 0, 2: 4, 6: 7}
+    for row in range(6):
+        for position, offset in offsets.items():
+            expected[position // 3, row] += weight[offset + int(x[row, position])]
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+def test_categorical_positions_do_not_leak_their_code_into_the_patch_values():
+    tg.manual_seed(6)
+    embedded = MLPMixer1D(seq_len=10, dim=4, depth=1, patch_size=3, categories=CATEGORIES).to(np.float64).eval()
+    plain = MLPMixer1D(seq_len=10, dim=4, depth=1, patch_size=3).to(np.float64).eval()
+    plain.load_state_dict({k: v for k, v in embedded.state_dict().items() if "category" not in k})
+    embedded.category_embedding.weight.data[:] = 0.0
+    x = _rows_with_codes(4, seed=7)
+    zeroed = x.copy()
+    zeroed[:, list(CATEGORIES)] = 0.0
+    np.testing.assert_allclose(embedded(x).data, plain(zeroed).data, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("position", "value", "match"), [(2, 1.5, "feature 2 .* 0..2, got 1.5"),
+                                                         (6, 5.0, "feature 6 .* 0..4, got 5.0"),
+                                                         (1, -1.0, "feature 1 .* 0..3, got -1.0")])
+def test_bad_category_codes_are_named(position, value, match):
+    model = MLPMixer1D(seq_len=10, dim=4, depth=1, patch_size=3, categories=CATEGORIES)
+    x = _rows_with_codes(3).astype(np.float32)
+    x[2, position] = value
+    with pytest.raises(ValueError, match=f"row 2, {match}"):
+        model(x)
+    with pytest.raises(ValueError, match="categories"):
+        MLPMixer1D(seq_len=10, dim=4, depth=1, categories={12: 3})

@@ -151,3 +151,29 @@ def test_model_options_reach_the_models_that_take_them():
     decayed = {id(p) for p in make_optimizer(TrainConfig(model="convnext"), model).param_groups[0]["params"]}
     for name, p in model.named_parameters():
         assert (id(p) in decayed) == (p.ndim >= 2 and "embedding" not in name), name
+
+
+def test_categorical_embedding_is_chosen_where_the_model_can_embed():
+    """--categorical auto embeds proto/service/state in the MLP-Mixer, keeps them numeric for the conv models
+    and for the pretrained paths, and an explicit impossible choice is an error naming the flag."""
+    from mixer.training import make_model, make_optimizer
+
+    assert TrainConfig().categorical == "embed"
+    assert TrainConfig(model="convnext").categorical == "numeric"
+    assert TrainConfig(init_from_mae="mae.npz").categorical == "numeric"
+    assert TrainConfig(latent_noise=0.5, latent_model="vae.npz").categorical == "numeric"
+    with pytest.raises(ValueError, match="--categorical embed does not apply to --model resnext"):
+        TrainConfig(model="resnext", categorical="embed")
+    with pytest.raises(ValueError, match="--categorical numeric"):
+        TrainConfig(init_from_mae="mae.npz", categorical="embed")
+    with pytest.raises(ValueError, match="categorical='sometimes'"):
+        TrainConfig(categorical="sometimes")
+    with pytest.raises(ValueError, match="category sizes"):
+        make_model(TrainConfig(), 2)
+    config = TrainConfig()
+    model = make_model(config, 2, {1: 132, 2: 14, 3: 5})
+    assert model.category_embedding.weight.shape == (151, config.dim)
+    decayed = {id(p) for p in make_optimizer(config, model).param_groups[0]["params"]}
+    assert id(model.category_embedding.weight) not in decayed
+    assert "category_embedding" not in {name for name, _ in make_model(TrainConfig(categorical="numeric"),
+                                                                         2).named_parameters()}

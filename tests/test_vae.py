@@ -110,7 +110,7 @@ def vae_checkpoint(small_data, tmp_path_factory):
 
 def classifier_config(folder, out, **overrides):
     values = dict(dim=8, depth=1, patch_size=3, epochs=2, batch_size=64, warmup_epochs=0.5, seed=5, dropout=0.1,
-                  data_dir=str(folder), out=str(out))
+                  categorical="numeric", data_dir=str(folder), out=str(out))
     return TrainConfig(**{**values, **overrides})
 
 
@@ -157,6 +157,6 @@ def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small
 def test_latent_augmentation_needs_a_vae_with_the_same_preprocessing(small_data, vae_checkpoint, tmp_path):
     with pytest.raises(ValueError, match="latent_noise"):
         TrainConfig(latent_noise=0.5)
-    with pytest.raises(ValueError, match="--preprocess log-standard"):
+    with pytest.raises(ValueError, match="--preprocess quantile"):
         Trainer(classifier_config(small_data, tmp_path / "seed", preprocess="seed", latent_noise=0.5,
                                   latent_model=str(vae_checkpoint)), log=lambda text: None)

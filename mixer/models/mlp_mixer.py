@@ -13,16 +13,23 @@ Options: `token_mixer="lambda"` mixes tokens with a LambdaLayer1D (Bello 2021, a
 instead of the token MLP, and `stem="inception"` runs an InceptionBlock1D over the raw sequence
 before it is patchified (the Incept-Mixer's embedding, arXiv:2402.17951). The defaults ("mlp",
 "linear") build exactly the original model, parameter for parameter.
+
+`categories={position: n_codes}` embeds categorical features (as tabular transformers do, e.g. FT-Transformer,
+Gorishniy et al. 2021, arXiv:2106.11959): those input positions hold integer codes 0..n_codes-1 (0: unknown), their
+value in the patch is zeroed and a learned vector per code is added to the token that holds the position. Code 0's
+vector starts at zero and, never seen in training, stays there.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
 import tinygrad_np.functional as F
 from tinygrad_np import Tensor, nn
+from tinygrad_np.nn import init
 
 from .inception import InceptionBlock1D
 from .lambda_layer import LambdaLayer1D
@@ -82,13 +89,16 @@ class MLPMixer1D(nn.Module):
     stem: "linear" (default: patches of the raw features) or "inception": InceptionBlock1D(in_channels,
         stem_channels) over the whole sequence first, its output patchified (patch_size * stem_channels
         features per token).
+    categories: {position: number of codes} of the categorical features to embed (see the module docstring);
+        needs in_channels 1.
     """
 
     def __init__(self, seq_len: int = 42, in_channels: int = 1, dim: int = 64, depth: int = 4,
                  patch_size: int = 3, token_expansion: float = 4.0, channel_expansion: float = 0.5,
                  dropout: float = 0.0, drop_path: float = 0.0, num_classes: int = 1, token_mixer: str = "mlp",
                  lambda_heads: int = 4, lambda_dim_k: int = 16, lambda_dim_u: int = 1,
-                 lambda_radius: int | None = None, stem: str = "linear", stem_channels: int = 16):
+                 lambda_radius: int | None = None, stem: str = "linear", stem_channels: int = 16,
+                 categories: Mapping[int, int] | None = None):
         if seq_len < 1 or in_channels < 1 or dim < 1 or depth < 0 or patch_size < 1 or num_classes < 1:
             raise ValueError("MLPMixer1D: seq_len, in_channels, dim, patch_size and num_classes must be >= 1 "
                              f"and depth >= 0, got seq_len={seq_len}, in_channels={in_channels}, dim={dim}, "
@@ -108,6 +118,44 @@ class MLPMixer1D(nn.Module):
                        for rate in rates]
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
+        self.categories = dict(sorted((int(k), int(v)) for k, v in (categories or {}).items()))
+        if self.categories:
+            self._embed_categories_setup(dim)
+
+    def _embed_categories_setup(self, dim: int) -> None:
+        positions, sizes = list(self.categories), list(self.categories.values())
+        if self.in_channels != 1 or not all(0 <= p < self.seq_len for p in positions) or min(sizes) < 1:
+            raise ValueError(f"MLPMixer1D: categories must map positions in [0, {self.seq_len}) to code counts >= 1, "
+                             f"with in_channels 1; got {self.categories} with in_channels {self.in_channels}")
+        self.category_offsets = np.cumsum([0, *sizes[:-1]])
+        self.category_embedding = nn.Embedding(sum(sizes), dim)
+        weight = init.normal_(self.category_embedding.weight, std=0.02).data
+        weight[self.category_offsets] = 0.0
+        self.category_tokens = np.zeros((self.num_tokens, len(positions)), dtype=np.float32)
+        self.category_tokens[np.array(positions) // self.patch_size, np.arange(len(positions))] = 1.0
+        self.numeric_mask = np.ones(self.seq_len, dtype=np.float32)
+        self.numeric_mask[positions] = 0.0
+
+    def category_codes(self, x: Tensor) -> np.ndarray:
+        """The (batch, n_categorical) integer codes, checked: whole numbers within each feature's code range."""
+        values = x.data.reshape(len(x.data), -1)[:, list(self.categories)]
+        codes = np.rint(values).astype(np.int64)
+        bad = (codes != values) | (codes < 0) | (codes >= np.array(list(self.categories.values())))
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            position = list(self.categories)[column]
+            raise ValueError(f"MLPMixer1D: input row {row}, feature {position} should be a category code in "
+                             f"0..{self.categories[position] - 1}, got {float(values[row, column])}; categorical "
+                             "features must reach an embedding model unscaled (Preprocessor(..., keep_codes=True))")
+        return codes
+
+    def embed_categories(self, h: Tensor, codes: np.ndarray) -> Tensor:
+        """Add each categorical feature's code vector to the token that holds it; h is (tokens, batch, dim)."""
+        looked_up = self.category_embedding(codes + self.category_offsets)  # (batch, n_categorical, dim)
+        n_categorical, batch, dim = codes.shape[1], h.shape[1], h.shape[2]
+        per_token = Tensor(self.category_tokens, dtype=h.dtype) @ looked_up.transpose(1, 0, 2).reshape(
+            n_categorical, batch * dim)
+        return h + per_token.reshape(self.num_tokens, batch, dim)
 
     def patchify(self, x: Tensor) -> Tensor:
         """(batch, seq_len[, in_channels]) -> tokens-first (num_tokens, batch, patch_size * channels), channels
@@ -129,7 +177,12 @@ class MLPMixer1D(nn.Module):
         """Logits of shape (batch, num_classes)."""
         if not isinstance(x, Tensor):
             x = Tensor(x, dtype=self.proj.weight.dtype)
-        h = self.proj(self.patchify(x))
+        if not self.categories:
+            h = self.proj(self.patchify(x))
+        else:
+            codes = self.category_codes(x)
+            mask = self.numeric_mask if x.ndim == 2 else self.numeric_mask[:, None]
+            h = self.embed_categories(self.proj(self.patchify(x * Tensor(mask, dtype=x.dtype))), codes)
         for block in self.blocks:
             h = block(h)
         return self.head(self.norm(h).mean(axis=0))
