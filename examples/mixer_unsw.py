@@ -9,12 +9,13 @@ import numpy as np
 import tinygrad_np as tg
 from mixer.data import load_unsw
 from mixer.models import MLPMixer1D
-from mixer.training import evaluate, format_metrics, loss_fn
+from mixer.training import category_sizes, evaluate, format_metrics, loss_fn
 from tinygrad_np import optim
 
 tg.manual_seed(0)
-data = load_unsw(preprocess="log-standard")                  # fitted on the training file only
-model = MLPMixer1D(seq_len=42, dim=32, depth=2, patch_size=3)  # 14 tokens of 3 features each
+data = load_unsw(preprocess="quantile", keep_codes=True)     # fitted on the training file only
+model = MLPMixer1D(seq_len=42, dim=32, depth=2, patch_size=3,  # 14 tokens of 3 features each
+                   categories=category_sizes(data.encoder))    # proto/service/state: a learned vector per value
 optimizer = optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
 order_rng = np.random.default_rng(0)
 

@@ -55,6 +55,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PREPROCESS_MODES: tuple[str, ...] = ("seed", "log-standard", "quantile")
 DEFAULT_PREPROCESS = "quantile"
 QUANTILE_KNOTS = 1000
+QUANTILE_CLIP = 1e-7
 TASKS: tuple[str, ...] = ("binary", "multiclass")
 STATE_VERSION = 1
 
@@ -370,9 +371,13 @@ class Preprocessor:
     `seed` reproduces the original project: divide by one global max |x|, then subtract one global mean and divide by
     one global std; columns with small ranges end up nearly constant. `log-standard` compresses the heavy tails with
     sign(x) * log1p(|x|) and standardises each column (train mean/std, population std; constant columns keep std 1).
-    `quantile` maps each column through its training CDF to a standard normal (rank-gauss): the CDF is the mid-rank
-    of the value among the training values (ties share their mean rank), interpolated linearly between up to
-    `QUANTILE_KNOTS` knots, and values beyond the training range take the extreme knots' values.
+    `quantile` is scikit-learn's `QuantileTransformer(output_distribution="normal", n_quantiles=1000)` (rank-gauss):
+    each column's training quantiles at `QUANTILE_KNOTS` evenly spaced levels become knots; a value maps to the level
+    of its knot (the middle level when several knots tie), to the linear interpolation between neighbouring knots
+    otherwise, the training minimum (or below) to level 0 and the maximum (or above) to level 1; the level goes
+    through the normal quantile function, clipped to [QUANTILE_CLIP, 1 - QUANTILE_CLIP] (+-5.2). The extremes thus
+    stand far apart from the rest (a column that is mostly 0 has its 0s at -5.2), which measured better than a plain
+    mid-rank mapping; a constant column maps to 0.
 
     `keep_codes=True` leaves the category code columns (see `CategoryEncoder`) as their integer codes, for a model
     that embeds them; otherwise they are scaled like the numbers.
@@ -385,8 +390,9 @@ class Preprocessor:
         self.scale: float | None = None
         self.mean: np.ndarray | None = None
         self.std: np.ndarray | None = None
-        self.knots: list[np.ndarray] | None = None
-        self.cdf: list[np.ndarray] | None = None
+        self.knots: list[np.ndarray] | None = None  # quantile mode: distinct knots, and the lowest and highest
+        self.low: list[np.ndarray] | None = None    # level at which each knot occurs
+        self.high: list[np.ndarray] | None = None
 
     def fit(self, x: np.ndarray) -> Preprocessor:
         """Learn the scaling statistics from the (N, 42) training matrix."""
@@ -404,16 +410,15 @@ class Preprocessor:
             self.mean = logged.mean(axis=0)
             self.std = np.where(logged.max(axis=0) > logged.min(axis=0), logged.std(axis=0), 1.0)
         else:
-            self.knots, self.cdf = [], []
+            self.knots, self.low, self.high = [], [], []
+            levels = np.linspace(0.0, 1.0, min(QUANTILE_KNOTS, len(x)))
             for column in x.T:
-                ordered = np.sort(column)
-                knots = np.unique(ordered)
-                if len(knots) > QUANTILE_KNOTS:
-                    knots = np.unique(np.quantile(ordered, np.linspace(0.0, 1.0, QUANTILE_KNOTS)))
-                below = np.searchsorted(ordered, knots, side="left")
-                up_to = np.searchsorted(ordered, knots, side="right")
+                quantiles = np.quantile(column, levels)
+                knots, first = np.unique(quantiles, return_index=True)
+                last = len(quantiles) - 1 - np.unique(quantiles[::-1], return_index=True)[1]
                 self.knots.append(knots)
-                self.cdf.append((below + up_to) / (2.0 * len(ordered)))
+                self.low.append(levels[first])
+                self.high.append(levels[last])
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -424,9 +429,9 @@ class Preprocessor:
         elif self.mode == "log-standard" and self.mean is not None:
             scaled = (_signed_log1p(x) - self.mean) / self.std
         elif self.mode == "quantile" and self.knots is not None:
-            cdf = np.stack([np.interp(column, knots, cdf) for column, knots, cdf in
-                            zip(x.T, self.knots, self.cdf, strict=True)], axis=1)
-            scaled = special.ndtri(cdf)
+            levels = np.stack([_quantile_level(column, knots, low, high) for column, knots, low, high in
+                               zip(x.T, self.knots, self.low, self.high, strict=True)], axis=1)
+            scaled = special.ndtri(np.clip(levels, QUANTILE_CLIP, 1.0 - QUANTILE_CLIP))
         else:
             raise RuntimeError("Preprocessor is not fitted; call fit() on the training matrix first")
         if self.keep_codes:
@@ -437,7 +442,8 @@ class Preprocessor:
         state: dict[str, Any] = {"mode": self.mode, "keep_codes": self.keep_codes}
         if self.mode == "quantile" and self.knots is not None:
             state["knots"] = [knots.tolist() for knots in self.knots]
-            state["cdf"] = [cdf.tolist() for cdf in self.cdf]
+            state["low"] = [low.tolist() for low in self.low]
+            state["high"] = [high.tolist() for high in self.high]
         elif self.mode != "quantile" and self.mean is not None:
             state["mean"], state["std"] = self.mean.tolist(), self.std.tolist()
             if self.mode == "seed":
@@ -457,7 +463,7 @@ class Preprocessor:
         preprocessor = cls(mode, keep_codes)
         try:
             if mode == "quantile":
-                return preprocessor._restore_quantiles(state["knots"], state["cdf"])
+                return preprocessor._restore_quantiles(state["knots"], state["low"], state["high"])
             preprocessor.mean = np.array(state["mean"], dtype=np.float64)
             preprocessor.std = np.array(state["std"], dtype=np.float64)
             if mode == "seed":
@@ -469,14 +475,15 @@ class Preprocessor:
             raise DataError(f"preprocessor state for mode {mode!r} needs mean and std of shape {shape}")
         return preprocessor
 
-    def _restore_quantiles(self, knots: Any, cdf: Any) -> Preprocessor:
-        self.knots = [np.array(values, dtype=np.float64) for values in knots]
-        self.cdf = [np.array(values, dtype=np.float64) for values in cdf]
-        if len(self.knots) != N_FEATURES or len(self.cdf) != N_FEATURES or any(
-                k.ndim != 1 or k.shape != c.shape or len(k) == 0 or np.any(np.diff(k) <= 0)
-                or np.any((c <= 0) | (c >= 1)) for k, c in zip(self.knots, self.cdf, strict=True)):
+    def _restore_quantiles(self, knots: Any, low: Any, high: Any) -> Preprocessor:
+        self.knots, self.low, self.high = ([np.array(values, dtype=np.float64) for values in lists]
+                                           for lists in (knots, low, high))
+        if not len(self.knots) == len(self.low) == len(self.high) == N_FEATURES or any(
+                k.ndim != 1 or len(k) == 0 or k.shape != lo.shape or k.shape != hi.shape or np.any(np.diff(k) <= 0)
+                or np.any((lo < 0) | (lo > hi) | (hi > 1))
+                for k, lo, hi in zip(self.knots, self.low, self.high, strict=True)):
             raise DataError(f"preprocessor state for mode 'quantile' needs {N_FEATURES} increasing knot lists, each "
-                            "with CDF values in (0, 1) of the same length")
+                            "with low <= high levels in [0, 1] of the same length")
         return self
 
     def _checked(self, x: np.ndarray) -> np.ndarray:
@@ -484,6 +491,17 @@ class Preprocessor:
         if x.ndim != 2 or x.shape[1] != N_FEATURES:
             raise ValueError(f"expected an (N, {N_FEATURES}) feature matrix, got shape {x.shape}")
         return x
+
+
+def _quantile_level(x: np.ndarray, knots: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The quantile level of each value: see `Preprocessor` (mode `quantile`)."""
+    if len(knots) == 1:
+        return np.full(len(x), 0.5)
+    below = np.clip(np.searchsorted(knots, x, side="right") - 1, 0, len(knots) - 2)
+    left, right = knots[below], knots[below + 1]
+    between = high[below] + (x - left) / (right - left) * (low[below + 1] - high[below])
+    levels = np.where(x == left, (low[below] + high[below]) / 2, between)
+    return np.where(x <= knots[0], 0.0, np.where(x >= knots[-1], 1.0, levels))
 
 
 def _signed_log1p(x: np.ndarray) -> np.ndarray:

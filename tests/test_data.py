@@ -541,32 +541,45 @@ def test_preprocessor_state_round_trip_is_bitwise_exact(mode: str, keep_codes: b
     assert restored.transform(fresh).tobytes() == preprocessor.transform(fresh).tobytes()
 
 
-def test_quantile_is_the_normal_quantile_of_the_mid_rank() -> None:
+def _quantile_data(rows: int) -> np.ndarray:
     rng = np.random.default_rng(3)
-    x = _heavy_tailed(300)
-    x[:, 5] = rng.integers(0, 4, 300)  # heavy ties
-    preprocessor = Preprocessor("quantile").fit(x)
-    ranks = stats.rankdata(x, method="average", axis=0)  # 1-based, ties share their mean rank
-    expected = special.ndtri((ranks - 0.5) / len(x))
-    np.testing.assert_allclose(preprocessor.transform(x), expected, rtol=1e-5, atol=1e-5)
-    assert np.abs(preprocessor.transform(x)[:, 7]).max() < 1e-6  # a constant column maps to 0
+    x = _heavy_tailed(rows)
+    x[:, 5] = rng.integers(0, 4, rows)  # heavy ties
+    x[:, 10] = np.where(rng.random(rows) < 0.6, 0.0, np.abs(x[:, 10]))  # mostly 0, like many UNSW-NB15 columns
+    return x
 
 
-def test_quantile_interpolates_between_knots_and_clamps_outside_the_training_range() -> None:
-    x = _heavy_tailed(5000)  # more distinct values than QUANTILE_KNOTS
+def test_quantile_formula_on_the_training_rows() -> None:
+    """With at most QUANTILE_KNOTS rows every training value is a knot: its level is its mean 0-based rank over
+    (rows - 1), the minimum's 0 and the maximum's 1, then the clipped normal quantile."""
+    x = _quantile_data(300)
+    level = (stats.rankdata(x, method="average", axis=0) - 1) / (len(x) - 1)
+    level = np.where(x == x.min(axis=0), 0.0, np.where(x == x.max(axis=0), 1.0, level))
+    expected = special.ndtri(np.clip(level, 1e-7, 1 - 1e-7))
+    expected[:, 7] = 0.0  # a constant column maps to 0
+    np.testing.assert_allclose(Preprocessor("quantile").fit(x).transform(x), expected, rtol=1e-6, atol=1e-6)
+    assert expected[x[:, 10] == 0, 10].max() < -5.1  # the many 0s stand apart at the clipped minimum
+
+
+def test_quantile_matches_scikit_learns_quantile_transformer() -> None:
+    preprocessing = pytest.importorskip("sklearn.preprocessing")
+    x = _quantile_data(5000)  # more rows than QUANTILE_KNOTS: interpolation between knots
+    probe = np.concatenate([x[:300], _heavy_tailed(300) * 3.0, x[:50] * (1 + 1e-7)])
+    reference = preprocessing.QuantileTransformer(output_distribution="normal", n_quantiles=data.QUANTILE_KNOTS,
+                                                  subsample=None).fit(x).transform(probe)
+    ours = Preprocessor("quantile").fit(x).transform(probe)
+    varying = np.ptp(x, axis=0) > 0  # scikit-learn sends a constant column to -5.2, we send it to 0
+    np.testing.assert_allclose(ours[:, varying], reference[:, varying], rtol=0, atol=1e-6)
+
+
+def test_quantile_is_monotone_and_clamped_outside_the_training_range() -> None:
+    x = _quantile_data(5000)
     preprocessor = Preprocessor("quantile").fit(x)
     assert max(len(k) for k in preprocessor.knots) <= data.QUANTILE_KNOTS
     probe = np.sort(np.random.default_rng(4).standard_normal((400, 42)) * np.logspace(-3, 9, 42) * 3, axis=0)
     z = preprocessor.transform(probe)
     assert np.isfinite(z).all() and (np.diff(z, axis=0) >= 0).all()
-    low, high = preprocessor.transform(x.min(axis=0, keepdims=True)), preprocessor.transform(
-        x.max(axis=0, keepdims=True))
-    assert (z >= low - 1e-6).all() and (z <= high + 1e-6).all()
-    ranks = stats.rankdata(x, method="average", axis=0)
-    mid_rank_cdf = (ranks - 0.5) / len(x)
-    # between knots the CDF is interpolated; the knots are 1/(QUANTILE_KNOTS - 1) of the mass apart
-    gap = 1.0 / (data.QUANTILE_KNOTS - 1) + 1.0 / len(x)
-    assert np.abs(special.ndtr(preprocessor.transform(x).astype(np.float64)) - mid_rank_cdf).max() <= gap
+    assert np.abs(z).max() <= special.ndtri(1 - 1e-7) + 1e-6
 
 
 def test_keep_codes_passes_category_codes_through_every_mode() -> None:
@@ -587,14 +600,16 @@ def test_coursework_quantile_keeps_codes_with_unknown_zero(coursework_quantile: 
     np.testing.assert_array_equal(codes, expected)
     assert (codes[(pandas_valid["state"] == "RST").to_numpy(), 2] == 0).all()
     numeric = np.delete(coursework_quantile.train.features, list(CATEGORICAL_POSITIONS), axis=1)
-    assert np.abs(numeric.mean(axis=0)).max() < 0.2 and np.isfinite(numeric).all()
+    assert np.isfinite(numeric).all() and np.abs(numeric).max() < 5.2
+    np.testing.assert_allclose(numeric.min(axis=0), special.ndtri(1e-7), rtol=1e-6)  # no constant column here
 
 
 @pytest.mark.parametrize("change", [
     lambda state: state.pop("knots"),
     lambda state: state["knots"].pop(),
     lambda state: state["knots"][0].reverse(),
-    lambda state: state["cdf"][0].__setitem__(0, 1.5),
+    lambda state: state["high"][0].__setitem__(0, 1.5),
+    lambda state: state["low"][3].pop(),
     lambda state: state.__setitem__("keep_codes", "yes"),
 ])
 def test_malformed_quantile_state_is_rejected(change: Callable[[dict], object]) -> None:
