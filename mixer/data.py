@@ -412,13 +412,11 @@ class Preprocessor:
         else:
             self.knots, self.low, self.high = [], [], []
             levels = np.linspace(0.0, 1.0, min(QUANTILE_KNOTS, len(x)))
-            for column in x.T:
-                quantiles = np.quantile(column, levels)
-                knots, first = np.unique(quantiles, return_index=True)
-                last = len(quantiles) - 1 - np.unique(quantiles[::-1], return_index=True)[1]
+            for quantiles in np.quantile(x, levels, axis=0).T:  # sorted, ties repeated
+                knots = np.unique(quantiles)
                 self.knots.append(knots)
-                self.low.append(levels[first])
-                self.high.append(levels[last])
+                self.low.append(levels[np.searchsorted(quantiles, knots, side="left")])
+                self.high.append(levels[np.searchsorted(quantiles, knots, side="right") - 1])
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
