@@ -3,10 +3,14 @@
 import os
 import sys
 
-# before numpy loads: OpenBLAS threads must not spin between GEMMs (see tinygrad_np/__init__.py)
+# Before numpy loads OpenBLAS: its threads otherwise spin ~0.1 s after every GEMM, starving the engine's own
+# element-wise kernels that run between GEMMs (bench/bench_step.py measures the difference).
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
+import tinygrad_np  # noqa: E402
 from mixer.cli import main  # noqa: E402
 
 if __name__ == "__main__":
+    tinygrad_np.set_num_threads(os.cpu_count() or 1)  # the engine's speed settings, explicit (none at import)
+    tinygrad_np.enable_memory_reuse()
     sys.exit(main())

@@ -42,6 +42,9 @@ from mixer.models import MLPMixer1D  # noqa: E402
 from tinygrad_np import optim  # noqa: E402
 from tinygrad_np.ops import linalg  # noqa: E402
 
+tg.set_num_threads(os.cpu_count() or 1)  # the engine's speed settings, as train.py makes them
+tg.enable_memory_reuse()
+
 CONFIGS = {  # name: (dim, depth, patch_size, batch)
     "a": (198, 10, 3, 32),
     "b": (48, 10, 1, 64),

@@ -8,7 +8,7 @@ import pytest
 
 import tinygrad_np.functional as F
 from tinygrad_np import Tensor, enable_grad, is_grad_enabled, no_grad
-from tinygrad_np.tensor import unbroadcast
+from tinygrad_np.engine import unbroadcast
 
 
 def leaf(values, dtype=np.float64):

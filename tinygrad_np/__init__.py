@@ -1,22 +1,18 @@
-"""tinygrad_np: a small, fast reverse-mode autograd engine on numpy."""
+"""tinygrad_np: a small, fast reverse-mode autograd engine on numpy.
 
-import os
-import sys
+Importing it changes nothing outside it: no environment variables, no allocator settings, no threads. The speed
+settings are explicit calls: `set_num_threads(n)` and `enable_memory_reuse()` (train.py and the benchmarks make them).
+"""
 
-if "numpy" not in sys.modules:
-    # OpenBLAS threads otherwise spin ~0.1 s after every GEMM, starving the element-wise kernels
-    # that run between GEMMs (measured: a config-(c) Mixer step 3.4 s -> 2.4 s on 2 cores).
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
-from . import allocator, functional, losses, nn, viz  # noqa: E402
+from . import functional, losses, nn, viz
+from .allocator import enable_memory_reuse
+from .engine import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
+from .ops.kernels import get_num_threads, set_num_threads
 from .random import default_generator, get_rng_state, manual_seed, set_rng_state
-from .tensor import Function, Tensor, enable_grad, is_grad_enabled, no_grad
-
-allocator.keep_freed_memory()
 
 __all__ = [
     "Function", "GradcheckError", "GradcheckReport", "Tensor", "default_generator", "enable_grad",
-    "functional", "get_rng_state", "gradcheck", "is_grad_enabled", "losses", "manual_seed", "nn", "no_grad",
-    "set_rng_state", "viz",
+    "enable_memory_reuse", "functional", "get_num_threads", "get_rng_state", "gradcheck", "is_grad_enabled", "losses",
+    "manual_seed", "nn", "no_grad", "set_num_threads", "set_rng_state", "viz",
 ]

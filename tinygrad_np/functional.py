@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from .engine import Function, Tensor, as_tensor
 from .ops import elementwise as ew
 from .ops import linalg, movement, nn, reduce
 from .random import default_generator
-from .tensor import Function, Tensor, as_tensor
 
 __all__ = [
     "abs", "add", "astype", "broadcast_to", "cat", "clip", "concatenate", "div", "drop_path", "dropout",

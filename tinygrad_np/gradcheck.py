@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, no_grad
+from .engine import Tensor, no_grad
 
 
 @dataclass

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from . import functional as F
+from .engine import Tensor, as_tensor
 from .ops import nn
-from .tensor import Tensor, as_tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from .engine import Tensor
 from .gradcheck import gradcheck
-from .tensor import Tensor
 
 Shape = tuple[int, ...]
 

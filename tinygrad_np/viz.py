@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from .tensor import Function, Tensor
+from .engine import Function, Tensor
 
 
 def _inputs(tensor: Tensor) -> tuple[Tensor, ...]:

@@ -8,8 +8,8 @@ import math
 import numpy as np
 from scipy import special
 
+from ..engine import Tensor
 from ..random import default_generator
-from ..tensor import Tensor
 
 _LINEAR = ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d",
            "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
-from ..tensor import Tensor
+from ..engine import Tensor
 from . import init
 from .module import Module, Parameter
 

@@ -18,7 +18,7 @@ from itertools import product
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ..tensor import Function
+from ..engine import Function
 
 Pads = tuple[tuple[int, int], ...]
 

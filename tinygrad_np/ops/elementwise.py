@@ -7,7 +7,7 @@ import math
 import numpy as np
 from scipy import special
 
-from ..tensor import Function
+from ..engine import Function
 from .kernels import gelu_backward, gelu_forward
 
 

@@ -2,15 +2,15 @@
 that makes element-wise work fast: `map_chunks`.
 
 numpy runs one pass over memory per ufunc; a formula of 20 ufuncs over a 45 MB array is 20
-trips to RAM. `map_chunks` runs the whole formula on cache-sized chunks instead, on all cores
-(numpy releases the GIL inside ufuncs). Every element is computed by the same sequence of
-operations whatever the chunking, so results are bit-for-bit repeatable.
+trips to RAM. `map_chunks` runs the whole formula on cache-sized chunks instead, on the threads
+that `set_num_threads` asks for (numpy releases the GIL inside ufuncs; one thread by default).
+Every element is computed by the same sequence of operations whatever the chunking, so results
+are bit-for-bit repeatable.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,8 +21,27 @@ INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 CHUNK = 1 << 17  # elements per chunk of an element-wise kernel: fewer, longer ufunc calls pay best
 ROW_BLOCK = 1 << 16  # elements per block of rows (LayerNorm); its partial sums are per block
 MIN_PARALLEL = 1 << 17  # elements below which a second thread costs more than it saves
-THREADS = max(1, int(os.environ.get("TINYGRAD_NP_THREADS", os.cpu_count() or 1)))
-_pool = ThreadPoolExecutor(THREADS, thread_name_prefix="tinygrad_np") if THREADS > 1 else None
+_threads = 1
+_pool: ThreadPoolExecutor | None = None
+
+
+def set_num_threads(threads: int) -> None:
+    """Run the fused element-wise and row kernels on `threads` threads (PyTorch's name). The default is 1: importing
+    the engine starts no thread. Results do not depend on the number of threads (each element and each block of rows
+    is computed the same way), so this is a speed setting only. numpy's own BLAS threads are not affected."""
+    global _threads, _pool
+    if not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"set_num_threads: threads must be an int >= 1, got {threads!r}")
+    if threads == _threads:
+        return
+    if _pool is not None:
+        _pool.shutdown(wait=True)
+    _threads = threads
+    _pool = ThreadPoolExecutor(threads, thread_name_prefix="tinygrad_np") if threads > 1 else None
+
+
+def get_num_threads() -> int:
+    return _threads
 
 
 def _spread(work: Callable[[int, int], None], size: int, unit: int, elements_per_unit: int = 1) -> None:
@@ -30,7 +49,7 @@ def _spread(work: Callable[[int, int], None], size: int, unit: int, elements_per
     if _pool is None or size * elements_per_unit < MIN_PARALLEL or size < 2 * unit:
         work(0, size)
         return
-    per_thread = -(-size // (THREADS * unit)) * unit
+    per_thread = -(-size // (_threads * unit)) * unit
     futures = [_pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(0, size, per_thread)]
     for future in futures:
         future.result()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..tensor import Function
+from ..engine import Function
 from .kernels import map_row_blocks, row_blocks
 
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..tensor import Tensor, enable_grad
+from ..engine import Tensor, enable_grad
 from .optimizer import Optimizer
 
 Closure = Callable[[], Any]
