@@ -78,7 +78,8 @@ class Function:
 
     def __init__(self, *parents: Tensor):
         self.parents = parents
-        self.needs_input_grad = tuple(p.requires_grad for p in parents)
+        # inside no_grad nothing needs a gradient, so a forward can skip what only its backward would use
+        self.needs_input_grad = tuple(p.requires_grad and _grad_enabled for p in parents)
 
     released = False
 
@@ -93,7 +94,7 @@ class Function:
         check_float_inputs(cls.__name__, inputs)
         ctx = cls(*inputs)
         out = Tensor._wrap(ctx.forward(*[t.data for t in inputs], **options))
-        if _grad_enabled and any(ctx.needs_input_grad):
+        if any(ctx.needs_input_grad):
             out.requires_grad = True
             out._ctx = ctx
         return out
