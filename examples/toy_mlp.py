@@ -22,6 +22,7 @@ def two_moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarra
 
 class MLP(nn.Module):
     def __init__(self, hidden: int):
+        super().__init__()
         self.hidden = nn.Linear(2, hidden)
         self.out = nn.Linear(hidden, 1)
 
@@ -37,7 +38,7 @@ test_x, test_y = two_moons(400, 0.1, rng)
 model = MLP(hidden=32)
 optimizer = optim.Adam(model.parameters(), lr=0.02)
 for step in range(300):
-    loss = F.binary_cross_entropy_with_logits(model(Tensor(train_x)), train_y)
+    loss = F.binary_cross_entropy_with_logits(model(tg.tensor(train_x)), tg.tensor(train_y))
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
@@ -45,6 +46,6 @@ for step in range(300):
         print(f"step {step:3d}: loss {loss.item():.4f}")
 
 with tg.no_grad():
-    predicted = model(Tensor(test_x)).data > 0
-accuracy = float((predicted == test_y.astype(bool)).mean())
+    predicted = model(tg.tensor(test_x)) > 0
+accuracy = (predicted == tg.tensor(test_y).bool()).float().mean().item()
 print(f"test accuracy {accuracy:.3f}")

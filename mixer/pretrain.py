@@ -312,7 +312,7 @@ def load_mae_encoder(model: nn.Module, config: TrainConfig, data: unsw.UNSWData,
     if config.freeze_encoder:
         for name in state:
             parameters[name].requires_grad = False
-    trainable = sum(p.size for p in model.parameters() if p.requires_grad)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log(f"initialised {len(state)} tensors from the {mae.encoder_tokens!r}-token MAE encoder {config.init_from_mae}"
         + ("; they are frozen" if config.freeze_encoder else "") + f"; {trainable:,} parameters train")
     return list(state)

@@ -118,7 +118,7 @@ def test_hybrid_stages_put_conv_blocks_first():
     assert all(isinstance(b, ResNetBlock1D) for s in model.stages for b in s.conv_blocks)
     # channels double and lengths halve (rounded up) between stages: 42 -> 21 -> 11 tokens
     assert [s.mixer_blocks[0].token_mixing.fc1.in_features for s in model.stages] == [42, 21, 11]
-    assert [s.mixer_blocks[0].channel_norm.dim for s in model.stages] == [4, 8, 16]
+    assert [s.mixer_blocks[0].channel_norm.normalized_shape for s in model.stages] == [(4,), (8,), (16,)]
 
 
 def test_split_depth_front_loads():

@@ -91,7 +91,7 @@ def test_check_op_catches_an_op_that_mutates_its_input():
 
 def test_check_op_catches_a_silent_upcast():
     def upcasting(x):
-        return x * Tensor(2.0, dtype=np.float64) if x.dtype == np.float64 else F.astype(x, np.float64) * 2
+        return x * Tensor(2.0, dtype=np.float64) if x.dtype == np.float64 else x.to(np.float64) * 2
 
     with pytest.raises(AssertionError, match="float64 output"):
         check_op(upcasting, max_examples=5)

@@ -21,7 +21,7 @@ def test_bce_with_logits_gradient(reduction):
 
 def test_bce_with_logits_gradient_with_weights():
     def loss(x, y):
-        weight = np.linspace(0.5, 2.0, x.size).reshape(x.shape)
+        weight = np.linspace(0.5, 2.0, x.numel()).reshape(x.shape)
         return F.binary_cross_entropy_with_logits(x, y, weight=weight, pos_weight=2.5)
     check_op(loss, 2, shapes=same_shapes, domain=[(-6, 6), (0, 1)])
 

@@ -115,7 +115,7 @@ def test_gradcheck_of_the_whole_mae(encoder_tokens, norm_pix_loss):
         return model(x, np.random.default_rng(0)).loss  # the same masks on every evaluation
 
     report = gradcheck(loss, *params, atol=1e-6, rtol=1e-4)
-    assert report.checked == sum(p.size for p in params)
+    assert report.checked == sum(p.numel() for p in params)
 
 
 # -- downstream use ----------------------------------------------------------------------------------------------

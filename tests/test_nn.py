@@ -26,7 +26,8 @@ class Net(nn.Module):
         self.blocks = [Block(4), Block(4)]
         self.heads = {"main": nn.Linear(4, 1), "aux": nn.Linear(4, 2)}
         self.scale = nn.Parameter(np.ones(1))
-        self.offsets = Tensor(np.zeros(4))  # a buffer: saved, not trained
+        self.register_buffer("offsets", Tensor(np.zeros(4)))  # saved, not trained
+        self.scratch = Tensor(np.zeros(2))  # a plain tensor attribute: neither (as in PyTorch)
         self.name = "not a tensor"
 
     def forward(self, x):
@@ -38,12 +39,14 @@ class Net(nn.Module):
 def test_parameters_found_through_lists_dicts_and_modules():
     net = Net()
     names = [name for name, _ in net.named_parameters()]
-    assert names[:6] == ["blocks.0.norm.weight", "blocks.0.norm.bias", "blocks.0.fc1.weight", "blocks.0.fc1.bias",
-                         "blocks.0.fc2.weight", "blocks.0.fc2.bias"]
-    assert "blocks.1.fc2.bias" in names and "heads.aux.weight" in names and names[-1] == "scale"
+    # PyTorch's order: a module's own parameters first, then its children's, in attribute order
+    assert names[:7] == ["scale", "blocks.0.norm.weight", "blocks.0.norm.bias", "blocks.0.fc1.weight",
+                         "blocks.0.fc1.bias", "blocks.0.fc2.weight", "blocks.0.fc2.bias"]
+    assert "blocks.1.fc2.bias" in names and names[-1] == "heads.aux.bias"
     assert [name for name, _ in net.named_buffers()] == ["offsets"]
+    assert list(net.state_dict()) == ["scale", "offsets", *names[1:]]
     expected = 2 * (4 + 4 + 4 * 8 + 8 + 8 * 4 + 4) + (4 + 1) + (8 + 2) + 1
-    assert net.num_parameters() == expected == sum(p.size for p in net.parameters())
+    assert net.num_parameters() == expected == sum(p.numel() for p in net.parameters())
     assert all(p.requires_grad for p in net.parameters())
 
 
@@ -94,14 +97,15 @@ def test_state_dict_round_trip_and_errors():
     del bad["scale"]
     bad["extra.weight"] = np.zeros(2)
     bad["heads.aux.bias"] = np.zeros(3)
-    with pytest.raises(KeyError) as error:
+    with pytest.raises(RuntimeError) as error:
         b.load_state_dict(bad)
     message = str(error.value)
     assert "missing: scale" in message and "unexpected: extra.weight" in message
     assert "heads.aux.bias: checkpoint (3,), model (2,)" in message
     del bad["heads.aux.bias"]
     missing, unexpected = b.load_state_dict(bad, strict=False)
-    assert missing == ["heads.aux.bias", "scale"] and unexpected == ["extra.weight"]
+    assert missing == ["scale", "heads.aux.bias"] and unexpected == ["extra.weight"]
+    assert b.load_state_dict(bad, strict=False).missing_keys == missing
 
 
 def test_repr_tree():
@@ -173,7 +177,7 @@ def test_drop_path_drops_whole_samples_and_keeps_the_mean():
     assert (per_sample == per_sample[:, :1]).all()  # one draw per sample
     assert abs((per_sample[:, 0] == 0).mean() - 0.25) < 0.03
     assert abs(out.mean() - 1) < 0.04
-    tokens_first = nn.DropPath(0.5, batch_axis=1, generator=np.random.default_rng(1))(Tensor(np.ones((3, 200, 2)))).data
+    tokens_first = nn.DropPath(0.5, batch_dim=1, generator=np.random.default_rng(1))(Tensor(np.ones((3, 200, 2)))).data
     assert (tokens_first == tokens_first[:1, :, :1]).all() and 0 < (tokens_first[0, :, 0] == 0).mean() < 1
     layer.eval()
     assert layer(x) is x
@@ -197,13 +201,13 @@ def test_embedding_gradient_adds_into_used_rows():
 def test_layer_errors_are_clear():
     with pytest.raises(ValueError, match=r"\(2, 5\).*\(4, 3\)"):
         nn.Linear(3, 4)(Tensor(np.zeros((2, 5))))
-    with pytest.raises(ValueError, match="LayerNorm"):
+    with pytest.raises(ValueError, match=r"layer_norm: normalized_shape \(4,\) must be the last dims"):
         nn.LayerNorm(4)(Tensor(np.zeros((2, 5))))
 
 
-def test_linear_axis0_equals_transposed_axis_minus1():
+def test_linear_dim0_equals_transposed_dim_minus1():
     tg.manual_seed(0)
-    layer = nn.Linear(3, 5, axis=0)
+    layer = nn.Linear(3, 5, dim=0)
     x = np.random.default_rng(0).normal(size=(3, 2, 4)).astype(np.float32)
     expected = np.einsum("oi,ibc->obc", layer.weight.data, x) + layer.bias.data[:, None, None]
     np.testing.assert_allclose(layer(Tensor(x)).data, expected, rtol=1e-5, atol=1e-6)

@@ -141,14 +141,14 @@ def linear_shapes(draw, with_bias):
     return (x_shape, (n_out, n_in), (n_out,)) if with_bias else (x_shape, (n_out, n_in))
 
 
-def fitting_axis(shapes):
-    """Any axis (0 or -1) along which x fits the weight."""
-    return st.fixed_dictionaries({"axis": st.sampled_from([a for a in (0, -1) if shapes[0][a] == shapes[1][1]])})
+def fitting_dim(shapes):
+    """Any dim (0 or -1) along which x fits the weight."""
+    return st.fixed_dictionaries({"dim": st.sampled_from([a for a in (0, -1) if shapes[0][a] == shapes[1][1]])})
 
 
 def test_linear():
-    check_op(lambda x, w, b, axis: F.linear(x, w, b, axis=axis), 3, shapes=linear_shapes(True), kwargs=fitting_axis)
-    check_op(lambda x, w, axis: F.linear(x, w, axis=axis), 2, shapes=linear_shapes(False), kwargs=fitting_axis)
+    check_op(lambda x, w, b, dim: F.linear(x, w, b, dim=dim), 3, shapes=linear_shapes(True), kwargs=fitting_dim)
+    check_op(lambda x, w, dim: F.linear(x, w, dim=dim), 2, shapes=linear_shapes(False), kwargs=fitting_dim)
 
 
 def test_linear_equals_matmul_plus_bias():
@@ -157,16 +157,27 @@ def test_linear_equals_matmul_plus_bias():
     as_tensors = [Tensor(a, dtype=np.float64) for a in (x, w, b)]
     np.testing.assert_allclose(F.linear(*as_tensors).data, x @ w.T + b, rtol=1e-12)
     x0 = rng.standard_normal((4, 2, 3))
-    np.testing.assert_allclose(F.linear(Tensor(x0, dtype=np.float64), *as_tensors[1:], axis=0).data,
+    np.testing.assert_allclose(F.linear(Tensor(x0, dtype=np.float64), *as_tensors[1:], dim=0).data,
                                np.einsum("oi,i...->o...", w, x0) + b[:, None, None], rtol=1e-12)
 
 
 # -- shape and selection -----------------------------------------------------------------
-def test_transpose():
-    check_op(lambda x, axes: x.transpose(*axes), shapes=one_shape,
-             kwargs=lambda s: st.fixed_dictionaries({"axes": st.permutations(range(len(s[0])))}))
-    check_op(lambda x: x.transpose(), shapes=one_shape)
+def test_permute_and_transpose():
+    check_op(lambda x, dims: x.permute(*dims), shapes=one_shape,
+             kwargs=lambda s: st.fixed_dictionaries({"dims": st.permutations(range(len(s[0])))}))
     check_op(lambda x: x.T, shapes=one_shape)
+    check_op(lambda x: x.t(), shapes=broadcastable_shapes(1, max_dims=2))
+    check_op(lambda x: x.mT, shapes=broadcastable_shapes(1, min_dims=2))
+
+
+def test_transpose_swaps_two_dims_as_pytorch():
+    x = Tensor(np.arange(24.0).reshape(2, 3, 4))
+    assert x.transpose(1, 2).shape == (2, 4, 3) and x.transpose(0, -1).shape == (4, 3, 2)
+    np.testing.assert_array_equal(x.transpose(1, 2).data, np.arange(24.0).reshape(2, 3, 4).swapaxes(1, 2))
+    with pytest.raises(TypeError):
+        x.transpose(1, 0, 2)  # a permutation is permute's job
+    with pytest.raises(ValueError, match="t\\(\\): needs at most 2 dims"):
+        x.t()
 
 
 def test_swapaxes():
@@ -238,25 +249,35 @@ def test_getitem_repeated_index_adds_gradients():
     np.testing.assert_array_equal(x.grad, [3.0, 0.0, 1.0])
 
 
-def gather_kwargs(s):
+def gather_kwargs(s, smaller=False):
+    """A dim and an integer index with any length along it; with `smaller`, as PyTorch's gather allows, other
+    sides may be shorter than the tensor's."""
     shape = s[0]
-    return st.integers(0, len(shape) - 1).flatmap(lambda axis: st.fixed_dictionaries({
-        "axis": st.just(axis),
-        "index": hnp.arrays(np.int64, tuple(shape[:axis]) + (shape[axis] + 1,) + tuple(shape[axis + 1:]),
-                            elements=st.integers(0, shape[axis] - 1)),
-    }))
+
+    def index(dim):
+        sides = st.tuples(*[st.integers(1, n) if smaller and k != dim else st.just(n) for k, n in enumerate(shape)])
+        return sides.flatmap(lambda sides: hnp.arrays(np.int64, sides[:dim] + (shape[dim] + 1,) + sides[dim + 1:],
+                                                      elements=st.integers(0, shape[dim] - 1)))
+
+    return st.integers(0, len(shape) - 1).flatmap(lambda dim: st.fixed_dictionaries({
+        "dim": st.just(dim), "index": index(dim)}))
 
 
 def test_gather():
-    check_op(lambda x, index, axis: x.gather(index, axis), shapes=nonempty_shape, kwargs=gather_kwargs)
+    check_op(lambda x, index, dim: x.gather(dim, index), shapes=nonempty_shape,
+             kwargs=lambda s: gather_kwargs(s, smaller=True))
+    check_op(lambda x, index, dim: x.take_along_dim(index, dim), shapes=nonempty_shape, kwargs=gather_kwargs)
 
 
-def test_gather_broadcasts_a_size_one_index_and_scatter_adds():
+def test_gather_follows_pytorch_and_take_along_dim_broadcasts():
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    out = x.gather(np.array([[2], [2]]), axis=1)
-    np.testing.assert_array_equal(out.data, [[2.0], [5.0]])
-    x.gather(np.array([[0, 0, 1]]), axis=1).sum().backward()  # the one index row serves both rows
+    np.testing.assert_array_equal(x.gather(1, np.array([[2], [0]])).data, [[2.0], [3.0]])
+    np.testing.assert_array_equal(x.gather(0, np.array([[1, 0]])).data, [[3.0, 1.0]])  # index smaller: a corner
+    np.testing.assert_array_equal(x.take_along_dim(np.array([[2], [2]]), 1).data, [[2.0], [5.0]])
+    x.take_along_dim(np.array([[0, 0, 1]]), 1).sum().backward()  # the one index row serves both rows
     np.testing.assert_array_equal(x.grad, [[2.0, 1.0, 0.0], [2.0, 1.0, 0.0]])
+    with pytest.raises(ValueError, match="no larger than its shape"):
+        x.gather(1, np.zeros((3, 1), dtype=np.int64))
 
 
 @st.composite
@@ -276,13 +297,14 @@ def joinable_axis(shapes):
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_concatenate(n):
+    check_op(lambda *xs, axis: F.cat(xs, dim=axis), n, shapes=concat_shapes(n, False), kwargs=joinable_axis)
     check_op(lambda *xs, axis: F.concatenate(xs, axis=axis), n, shapes=concat_shapes(n, False),
              kwargs=joinable_axis)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_stack(n):
-    check_op(lambda *xs, axis: F.stack(xs, axis=axis), n, shapes=concat_shapes(n, True),
+    check_op(lambda *xs, axis: F.stack(xs, dim=axis), n, shapes=concat_shapes(n, True),
              kwargs=lambda s: st.fixed_dictionaries({"axis": st.integers(-len(s[0]) - 1, len(s[0]))}))
 
 
@@ -293,33 +315,71 @@ def test_pad():
         return st.fixed_dictionaries({"pad_width": st.lists(pair, min_size=ndim, max_size=ndim),
                                       "value": st.floats(-1, 1)})
 
-    check_op(lambda x, pad_width, value: F.pad(x, pad_width, constant_values=value), shapes=one_shape,
-             kwargs=widths)
+    check_op(lambda x, pad_width, value: F.pad(x, pad_width, value=value), shapes=one_shape, kwargs=widths)
+    flat = [n for pair in reversed([(1, 2), (0, 3)]) for n in pair]  # PyTorch's form: last dim first
+    ones = np.ones((2, 2))
+    np.testing.assert_array_equal(F.pad(Tensor(ones), flat).data, np.pad(ones, [(1, 2), (0, 3)]))
+    np.testing.assert_array_equal(F.pad(Tensor(ones), (1, 0)).data, np.pad(ones, [(0, 0), (1, 0)]))
 
 
 # -- reductions --------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["sum", "mean", "logsumexp"])
 def test_smooth_reductions(name):
-    check_op(lambda x, axis, keepdims: getattr(x, name)(axis=axis, keepdims=keepdims), shapes=one_shape,
+    check_op(lambda x, axis, keepdims: getattr(x, name)(dim=axis, keepdim=keepdims), shapes=one_shape,
              kwargs=axis_kwargs)
+    check_op(lambda x, axis, keepdims: getattr(x, name)(axis=axis, keepdims=keepdims), shapes=one_shape,
+             kwargs=axis_kwargs)  # numpy's names
+
+
+@pytest.mark.parametrize("name", ["amax", "amin"])
+def test_max_min(name):
+    check_op(lambda x, axis, keepdims: getattr(x, name)(axis, keepdims), shapes=one_shape, kwargs=axis_kwargs,
+             distinct=True)
+    check_op(lambda x, axis, keepdims: getattr(x, name[1:])(axis=axis, keepdims=keepdims), shapes=one_shape,
+             kwargs=axis_kwargs, distinct=True)  # numpy's max(axis=...): the values only
 
 
 @pytest.mark.parametrize("name", ["max", "min"])
-def test_max_min(name):
-    check_op(lambda x, axis, keepdims: getattr(x, name)(axis=axis, keepdims=keepdims), shapes=one_shape,
-             kwargs=axis_kwargs, distinct=True)
+def test_max_min_along_a_dim_give_values_and_indices(name):
+    def one_dim(s):
+        ndim = len(s[0])
+        return st.fixed_dictionaries({"dim": st.integers(-ndim, ndim - 1), "keepdim": st.booleans()})
+
+    check_op(lambda x, dim, keepdim: getattr(x, name)(dim, keepdim).values, shapes=nonempty_shape, kwargs=one_dim,
+             distinct=True)
+    x = Tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]], requires_grad=True)
+    values, indices = getattr(x, name)(dim=1)
+    assert indices.dtype == np.int64 and getattr(x, name)(dim=1).indices is not None
+    expected = {"max": ([5.0, 7.0], [1, 0], [[0, 1, 0], [1, 0, 0]]),
+                "min": ([1.0, 0.0], [0, 1], [[1, 0, 0], [0, 1, 0]])}
+    assert values.tolist() == expected[name][0] and indices.tolist() == expected[name][1]
+    values.sum().backward()  # the gradient goes to the returned index only (the first 7 of a tie), as PyTorch
+    np.testing.assert_array_equal(x.grad, expected[name][2])
 
 
 def test_max_ties_split_evenly():
     x = Tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]], requires_grad=True)
-    x.max(axis=1).sum().backward()
+    x.amax(dim=1).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]])
 
 
+def test_argmax_argmin():
+    x = Tensor([[1.0, 3.0, 3.0], [2.0, 0.0, 5.0]])
+    assert x.argmax().item() == 5 and x.argmax(dim=1).tolist() == [1, 2] and x.argmin(dim=0).tolist() == [0, 1, 0]
+    assert x.argmax(dim=1, keepdim=True).shape == (2, 1)
+
+
 def test_var_and_std():
-    check_op(lambda x, axis, keepdims: x.var(axis=axis, keepdims=keepdims), shapes=one_shape, kwargs=axis_kwargs)
+    check_op(lambda x, axis, keepdims: x.var(dim=axis, keepdim=keepdims, correction=0), shapes=one_shape,
+             kwargs=axis_kwargs)
+    check_op(lambda x: x.var(dim=-1), shapes=broadcastable_shapes(1, min_dims=1, min_side=2))  # unbiased
     check_op(lambda x: x.var(axis=-1, ddof=1), shapes=broadcastable_shapes(1, min_dims=1, min_side=2))
-    check_op(lambda x: x.std(axis=0), shapes=broadcastable_shapes(1, min_dims=1, min_side=2))
+    check_op(lambda x: x.std(0, unbiased=False), shapes=broadcastable_shapes(1, min_dims=1, min_side=2))
+    values = np.array([[1.0, 2.0, 4.0], [0.0, 0.0, 3.0]])
+    x = Tensor(values, dtype=np.float64)
+    np.testing.assert_allclose(x.var(dim=1).data, values.var(axis=1, ddof=1))  # PyTorch's default: unbiased
+    np.testing.assert_allclose(x.var(1, unbiased=False).data, values.var(axis=1))
+    np.testing.assert_allclose(x.std(correction=0).data, values.std())
 
 
 def test_logsumexp_of_all_minus_inf_is_finite_in_gradient():
@@ -334,7 +394,7 @@ def test_logsumexp_of_all_minus_inf_is_finite_in_gradient():
 
 @pytest.mark.parametrize("op", [F.softmax, F.log_softmax])
 def test_softmax_family(op):
-    check_op(lambda x, axis: op(x, axis=axis), shapes=nonempty_shape,
+    check_op(lambda x, axis: op(x, dim=axis), shapes=nonempty_shape,
              kwargs=lambda s: st.fixed_dictionaries({"axis": st.integers(-len(s[0]), len(s[0]) - 1)}))
 
 
@@ -351,28 +411,49 @@ def layer_norm_shapes(draw, affine):
 
 
 def test_layer_norm():
-    check_op(lambda x, w, b: F.layer_norm(x, w, b, eps=1e-5), 3, shapes=layer_norm_shapes(True))
-    check_op(lambda x: F.layer_norm(x), shapes=layer_norm_shapes(False))
-    check_op(lambda x, w: F.layer_norm(x, weight=w), 2, shapes=layer_norm_shapes(True).map(lambda s: s[:2]))
-    check_op(lambda x, b: F.layer_norm(x, bias=b), 2, shapes=layer_norm_shapes(True).map(lambda s: s[::2]))
+    check_op(lambda x, w, b: F.layer_norm(x, w.shape, w, b, eps=1e-5), 3, shapes=layer_norm_shapes(True))
+    check_op(lambda x: F.layer_norm(x, x.shape[-1]), shapes=layer_norm_shapes(False))
+    check_op(lambda x, w: F.layer_norm(x, w.shape, weight=w), 2, shapes=layer_norm_shapes(True).map(lambda s: s[:2]))
+    check_op(lambda x, b: F.layer_norm(x, b.shape, bias=b), 2, shapes=layer_norm_shapes(True).map(lambda s: s[::2]))
+
+
+@st.composite
+def trailing_shapes(draw):
+    """An input shape and a normalized_shape of its last 1-3 dims."""
+    x_shape = draw(hnp.array_shapes(min_dims=1, max_dims=4, max_side=4))
+    k = draw(st.integers(1, len(x_shape)))
+    return x_shape, x_shape[len(x_shape) - k:], x_shape[len(x_shape) - k:]
+
+
+def test_layer_norm_over_several_trailing_dims():
+    check_op(lambda x, w, b: F.layer_norm(x, w.shape, w, b), 3, shapes=trailing_shapes())
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 4))
+    out = F.layer_norm(Tensor(x, dtype=np.float64), (3, 4), Tensor(w, dtype=np.float64)).data
+    flat = x.reshape(2, 12)
+    expected = ((flat - flat.mean(1, keepdims=True)) / np.sqrt(flat.var(1, keepdims=True) + 1e-5)).reshape(x.shape)
+    np.testing.assert_allclose(out, expected * w, rtol=1e-10)
+    with pytest.raises(ValueError, match="normalized_shape \\(4, 3\\) must be the last dims"):
+        F.layer_norm(Tensor(x), (4, 3))
 
 
 def test_layer_norm_matches_definition():
     rng = np.random.default_rng(2)
     x, w, b = rng.standard_normal((3, 4, 6)), rng.standard_normal(6), rng.standard_normal(6)
-    out = F.layer_norm(*(Tensor(a, dtype=np.float64) for a in (x, w, b)), eps=1e-3).data
+    x_t, w_t, b_t = (Tensor(a, dtype=np.float64) for a in (x, w, b))
+    out = F.layer_norm(x_t, (6,), w_t, b_t, eps=1e-3).data
     expected = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3) * w + b
     np.testing.assert_allclose(out, expected, rtol=1e-10)
 
 
 @pytest.mark.parametrize("p", [0.0, 0.3, 0.9])
 def test_dropout(p):
-    check_op(lambda x: F.dropout(x, p, training=True, rng=np.random.default_rng(7)), shapes=one_shape)
+    check_op(lambda x: F.dropout(x, p, training=True, generator=np.random.default_rng(7)), shapes=one_shape)
 
 
 def test_dropout_scales_kept_values_and_is_identity_in_eval():
     x = Tensor(np.ones((200, 50)))
-    out = F.dropout(x, 0.25, training=True, rng=np.random.default_rng(0)).data
+    out = F.dropout(x, 0.25, training=True, generator=np.random.default_rng(0)).data
     assert set(np.unique(out)) <= {0.0, np.float32(1 / 0.75)}
     assert abs((out == 0).mean() - 0.25) < 0.02
     assert F.dropout(x, 0.25, training=False) is x
@@ -407,7 +488,7 @@ def test_float32_kernels_on_non_contiguous_views(layout):
     outputs = []
     for data in (view, np.ascontiguousarray(view)):
         x = Tensor(data, requires_grad=True)
-        y = F.layer_norm(F.gelu(x))
+        y = F.layer_norm(F.gelu(x), x.shape[-1])
         y.backward(np.ones(y.shape, dtype=np.float32) * np.linspace(-1, 1, y.shape[-1], dtype=np.float32))
         outputs.append((y.data, x.grad))
     np.testing.assert_array_equal(outputs[0][0], outputs[1][0])

@@ -122,9 +122,9 @@ def test_state_dict_round_trip_resumes_exactly(make):
         q.grad = g.copy()
         resumed.step()
     np.testing.assert_array_equal(q.data, full)
-    bad = {"state": {"0": {**saved["state"]["0"]}}, "param_groups": saved["param_groups"]}
-    key = next(k for k, v in bad["state"]["0"].items() if isinstance(v, np.ndarray))
-    bad["state"]["0"][key] = np.zeros(4)
+    bad = {"state": {0: {**saved["state"][0]}}, "param_groups": saved["param_groups"]}
+    key = next(k for k, v in bad["state"][0].items() if isinstance(v, np.ndarray))
+    bad["state"][0][key] = np.zeros(4)
     with pytest.raises(ValueError, match=r"parameter 0.*\(4,\)"):
         make([nn.Parameter(START)]).load_state_dict(bad)
 

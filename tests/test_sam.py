@@ -181,11 +181,11 @@ def top_mask(scores, keep):
 
 def distinct_grads(rng, params):
     """Gradients with distinct magnitudes (no ties in the rankings)."""
-    values = rng.permutation(np.linspace(-2, 2, sum(p.size for p in params)) + 1e-3)
+    values = rng.permutation(np.linspace(-2, 2, sum(p.numel() for p in params)) + 1e-3)
     grads, offset = [], 0
     for p in params:
-        grads.append(values[offset:offset + p.size].reshape(p.shape))
-        offset += p.size
+        grads.append(values[offset:offset + p.numel()].reshape(p.shape))
+        offset += p.numel()
     return grads
 
 

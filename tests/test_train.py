@@ -142,7 +142,7 @@ def test_model_options_reach_the_models_that_take_them():
     default = make_model(TrainConfig(model="hybrid"), 2)
     chosen = make_model(TrainConfig(model="hybrid", block="resnet", kernel_size=5, num_stages=3, depth=6), 2)
     assert isinstance(chosen, HybridMixer)
-    assert sum(p.size for p in chosen.parameters()) != sum(p.size for p in default.parameters())
+    assert sum(p.numel() for p in chosen.parameters()) != sum(p.numel() for p in default.parameters())
     with pytest.raises(ValueError, match="--kernel-size does not apply to --model mlp-mixer"):
         make_model(TrainConfig(kernel_size=5), 2)
     with pytest.raises(ValueError, match="--block does not apply"):

@@ -66,7 +66,7 @@ def test_gradcheck_of_the_elbo_with_a_fixed_noise_draw():
     noise = np.random.default_rng(5).standard_normal((3, 2))
     params = list(model.parameters())
     report = gradcheck(lambda x, *_: model.loss(x, beta=0.5, noise=noise).loss, x, *params, atol=1e-6, rtol=1e-4)
-    assert report.checked == x.size + sum(p.size for p in params)
+    assert report.checked == x.numel() + sum(p.numel() for p in params)
 
 
 def test_latent_noise_has_the_set_scale_and_mixes_decoded_rows_with_originals():

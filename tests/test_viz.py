@@ -72,8 +72,14 @@ def test_tape_of_leaves_no_grad_results_and_freed_graphs():
     with no_grad():
         assert "no ops on the tape" in (leaf * 2).explain()
     out = known_graph()
-    out.backward()
-    assert out.explain() == "1. Sum (freed by backward): inputs unknown -> output ()"
+    dot_before = viz.to_dot(out)
+    out.backward()  # frees the saved arrays, keeps the record of the graph
+    assert out.explain() == ("1. Sum (arrays freed by backward): inputs (2,) -> output ()\n"
+                             "2. Add (arrays freed by backward): inputs (2,), (2,) -> output (2,)\n"
+                             "3. Mul (arrays freed by backward): inputs (2,), (2,) -> output (2,)")
+    assert viz.to_dot(out) == dot_before.replace('label="Sum"', 'label="Sum (arrays freed by backward)"').replace(
+        'label="Add"', 'label="Add (arrays freed by backward)"').replace(
+        'label="Mul"', 'label="Mul (arrays freed by backward)"')
 
 
 def test_to_png_without_graphviz_says_how_to_get_the_dot_text(monkeypatch, tmp_path):

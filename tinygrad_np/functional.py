@@ -1,467 +1,488 @@
-"""Every op as a function (`F.gelu(x)`), and the same functions bound as Tensor methods.
-
-Arguments follow numpy's names (`axis`, `keepdims`). Inputs that are not Tensors
-(Python numbers, ndarrays) become constants of the other operand's dtype.
+"""Every op as a function, with PyTorch's names and arguments: the `torch.*` ones (`cat`, `where`, `exp`, ...) are
+exported by `tinygrad_np` itself, the `torch.nn.functional` ones (`gelu`, `layer_norm`, `linear`, ...) by
+`tinygrad_np.nn.functional`. Each calls the Tensor method or the op class that does the work; inputs that are not
+Tensors (Python numbers, ndarrays) become constants.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .engine import Function, Tensor, as_tensor
-from .ops import elementwise as ew
-from .ops import linalg, movement, nn, reduce
+from .engine import MaxMin, Tensor, _dim_index, _dims, _pair
+from .ops import conv as conv_ops
+from .ops import linalg, movement, nn
 from .random import default_generator
 
+Dim = int | tuple[int, ...] | None
+IntOrTuple = int | Sequence[int]
+
 __all__ = [
-    "abs", "add", "astype", "broadcast_to", "cat", "clip", "concatenate", "div", "drop_path", "dropout",
-    "erf", "exp", "expand", "expand_dims", "flatten", "gather", "gelu", "getitem", "layer_norm", "linear",
-    "log", "log_softmax", "logsumexp", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg",
-    "pad", "permute", "pow", "relu", "reshape", "sigmoid", "softmax", "softplus", "softsign", "sqrt", "squeeze",
-    "stack", "std", "sub", "sum", "swapaxes", "tanh", "transpose", "unsqueeze", "var", "where",
+    "abs", "adaptive_avg_pool1d", "adaptive_avg_pool2d", "add", "allclose", "amax", "amin", "argmax", "argmin",
+    "avg_pool1d", "avg_pool2d", "broadcast_to", "cat", "channels_first_layer_norm", "chunk", "clamp", "clip",
+    "concat", "concatenate", "conv1d", "conv2d", "cos", "div", "drop_path", "dropout", "embedding", "erf", "exp",
+    "flatten", "gather", "gelu", "index_select", "layer_norm", "linear", "log", "log_softmax", "logsumexp",
+    "masked_fill", "matmul", "max", "max_pool1d", "max_pool2d", "maximum", "mean", "min", "minimum", "mul", "neg",
+    "one_hot", "pad", "permute", "pow", "relu", "reshape", "rsqrt", "sigmoid", "silu", "sin", "softmax", "softplus",
+    "softsign", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "swapaxes", "take_along_dim", "tanh",
+    "tile", "transpose", "unbind", "unsqueeze", "var", "where",
 ]
 
-Axis = int | tuple[int, ...] | None
+
+def _tensor(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
-# -- element-wise ------------------------------------------------------------------------
-def _binary(op: type[Function], a: Any, b: Any) -> Tensor:
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    b = as_tensor(b, like=a)
-    try:
-        return op.apply(a, b)
-    except ValueError:
-        try:
-            np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            raise ValueError(f"{op.__name__.lower()}: shapes {a.shape} and {b.shape} do not broadcast") from None
-        raise
+# -- element-wise --------------------------------------------------------------------------------------------------
+def add(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002 - PyTorch's argument name
+    """input + alpha * other."""
+    if isinstance(input, Tensor):
+        return input.add(other, alpha=alpha)
+    scaled = _tensor(other) if alpha == 1 else _tensor(other) * alpha
+    return scaled.__radd__(input)
 
 
-def add(a: Any, b: Any) -> Tensor:
-    return _binary(ew.Add, a, b)
+def sub(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
+    """input - alpha * other."""
+    if isinstance(input, Tensor):
+        return input.sub(other, alpha=alpha)
+    scaled = _tensor(other) if alpha == 1 else _tensor(other) * alpha
+    return scaled.__rsub__(input)
 
 
-def sub(a: Any, b: Any) -> Tensor:
-    return _binary(ew.Sub, a, b)
+def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input * other if isinstance(input, Tensor) else _tensor(other).__rmul__(input)
 
 
-def mul(a: Any, b: Any) -> Tensor:
-    return _binary(ew.Mul, a, b)
+def div(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input / other if isinstance(input, Tensor) else _tensor(other).__rtruediv__(input)
 
 
-def div(a: Any, b: Any) -> Tensor:
-    return _binary(ew.Div, a, b)
+def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002 - PyTorch's names
+    """input ** exponent; a Python-number exponent is a constant, a Tensor exponent gets a gradient."""
+    return input ** exponent if isinstance(input, Tensor) else _tensor(exponent).__rpow__(input)
 
 
-def pow(x: Any, exponent: Any) -> Tensor:  # noqa: A001 - numpy's name
-    """x ** exponent; a Python-number exponent is a constant, a Tensor exponent gets a gradient."""
-    if isinstance(exponent, (int, float)) and isinstance(x, Tensor):
-        return ew.PowScalar.apply(x, exponent=exponent)
-    return _binary(ew.Pow, x, exponent)
+def neg(input: Tensor) -> Tensor:  # noqa: A002
+    return -_tensor(input)
 
 
-def maximum(a: Any, b: Any) -> Tensor:
-    """Element-wise max; ties split the gradient evenly."""
-    return _binary(ew.Maximum, a, b)
+def exp(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).exp()
 
 
-def minimum(a: Any, b: Any) -> Tensor:
-    return _binary(ew.Minimum, a, b)
+def log(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).log()
 
 
-def neg(x: Any) -> Tensor:
-    return ew.Neg.apply(as_tensor(x))
+def sqrt(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).sqrt()
 
 
-def exp(x: Any) -> Tensor:
-    return ew.Exp.apply(as_tensor(x))
+def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).rsqrt()
 
 
-def log(x: Any) -> Tensor:
-    return ew.Log.apply(as_tensor(x))
+def abs(input: Tensor) -> Tensor:  # noqa: A001, A002
+    return _tensor(input).abs()
 
 
-def sqrt(x: Any) -> Tensor:
-    return ew.Sqrt.apply(as_tensor(x))
+def sin(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).sin()
 
 
-def abs(x: Any) -> Tensor:  # noqa: A001 - numpy's name
-    return ew.Abs.apply(as_tensor(x))
+def cos(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).cos()
 
 
-def relu(x: Any) -> Tensor:
-    return ew.Relu.apply(as_tensor(x))
+def erf(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).erf()
 
 
-def clip(x: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    """Clamp to [min, max]; the gradient passes where min <= x <= max."""
-    if min is None and max is None:
-        raise ValueError("clip: give min, max or both")
-    return ew.Clip.apply(as_tensor(x), low=min, high=max)
+def relu(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).relu()
 
 
-def where(condition: Any, a: Any, b: Any) -> Tensor:
-    """`a` where `condition` is true, else `b` (condition is constant: no gradient)."""
-    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
-    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    a, b = as_tensor(a, like=like), as_tensor(b, like=like)
-    try:
-        return ew.Where.apply(a, b, condition=condition)
-    except ValueError:
-        raise ValueError(f"where: shapes {condition.shape}, {a.shape} and {b.shape} do not broadcast") from None
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """Exact GELU, x * Phi(x) with the normal CDF (one fused op), or approximate="tanh"."""
+    return _tensor(input).gelu(approximate)
 
 
-def erf(x: Any) -> Tensor:
-    return ew.Erf.apply(as_tensor(x))
+def silu(input: Tensor) -> Tensor:  # noqa: A002
+    """x * sigmoid(x) (swish)."""
+    x = _tensor(input)
+    return x * x.sigmoid()
 
 
-def gelu(x: Any) -> Tensor:
-    """Exact GELU: x * Phi(x) with the normal CDF (erf-based, not the tanh approximation)."""
-    return ew.Gelu.apply(as_tensor(x))
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).tanh()
 
 
-def tanh(x: Any) -> Tensor:
-    return ew.Tanh.apply(as_tensor(x))
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).sigmoid()
 
 
-def sigmoid(x: Any) -> Tensor:
-    return ew.Sigmoid.apply(as_tensor(x))
+def softplus(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).softplus()
 
 
-def softplus(x: Any) -> Tensor:
-    return ew.Softplus.apply(as_tensor(x))
-
-
-def softsign(x: Any) -> Tensor:
+def softsign(input: Tensor) -> Tensor:  # noqa: A002
     """x / (1 + |x|): squashes to (-1, 1) like tanh, but with polynomial tails."""
-    return ew.Softsign.apply(as_tensor(x))
+    return _tensor(input).softsign()
 
 
-def astype(x: Tensor, dtype: Any) -> Tensor:
-    """A copy in another float dtype; gradients are cast back."""
-    dtype = np.dtype(dtype)
-    if x.dtype == dtype:
-        return x
-    if not x.requires_grad or dtype.kind != "f":
-        return Tensor._wrap(x.data.astype(dtype))
-    return ew.Cast.apply(x, dtype=dtype)
+def clamp(input: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A001, A002
+    """Clamp to [min, max]; the gradient passes where min <= x <= max."""
+    return _tensor(input).clamp(min, max)
 
 
-# -- matrix products ---------------------------------------------------------------------
-def matmul(a: Any, b: Any) -> Tensor:
-    """numpy's matmul: 1-D operands are promoted and the added axis removed again."""
-    a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
-    b = as_tensor(b, like=a)
-    if a.ndim == 0 or b.ndim == 0:
-        raise ValueError(f"matmul: scalar operands are not allowed (shapes {a.shape} and {b.shape})")
-    if a.ndim == 1 and b.ndim == 1:
-        if a.shape != b.shape:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not fit")
-        return (a * b).sum()
-    if a.ndim == 1:
-        return squeeze(linalg.Matmul.apply(reshape(a, 1, -1), b) if b.ndim == 2 else
-                       matmul(reshape(a, 1, -1), b), -2)
-    if b.ndim == 1:
-        return squeeze(linalg.Matmul.apply(a, reshape(b, -1, 1)), -1)
-    return linalg.Matmul.apply(a, b)
+clip = clamp
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None, axis: int = -1) -> Tensor:
-    """x @ weight.T + bias over the last axis (PyTorch's F.linear), or weight @ x + bias over
-    axis 0. weight has shape (out_features, in_features)."""
+def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """Element-wise max; ties split the gradient evenly."""
+    return input.maximum(other) if isinstance(input, Tensor) else _tensor(other).maximum(input)
+
+
+def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input.minimum(other) if isinstance(input, Tensor) else _tensor(other).minimum(input)
+
+
+def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
+    """`input` where `condition` is true, else `other` (the condition is constant: no gradient)."""
+    if isinstance(input, Tensor):
+        return input.where(condition, other)
+    if isinstance(other, Tensor):
+        condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+        return other.where(~condition, input)
+    return Tensor(np.asarray(input, dtype=np.float32)).where(condition, other)
+
+
+def masked_fill(input: Tensor, mask: Any, value: Any) -> Tensor:  # noqa: A002
+    return input.masked_fill(mask, value)
+
+
+# -- matrix products -----------------------------------------------------------------------------------------------
+def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """numpy's and PyTorch's matmul: 1-D operands are promoted and the added axis removed again."""
+    return input.matmul(other) if isinstance(input, Tensor) else _tensor(other).__rmatmul__(input)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, *, dim: int = -1) -> Tensor:  # noqa: A002
+    """input @ weight.T + bias over the last dim (PyTorch's F.linear), or weight @ input + bias over dim 0 (an
+    extension: mixes the first dim in one GEMM without a transposed copy). weight is (out_features, in_features)."""
     params = (weight,) if bias is None else (weight, bias)
-    return linalg.Linear.apply(as_tensor(x, like=weight), *params, axis=axis)
+    x, _ = _pair(input, weight) if isinstance(input, Tensor) else (Tensor(input, dtype=weight.dtype), None)
+    return linalg.Linear.apply(x, *params, axis=dim)
 
 
-# -- shape and selection -----------------------------------------------------------------
-def _shape_args(shape: tuple) -> tuple[int, ...]:
-    """Accept both f(x, 2, 3) and f(x, (2, 3))."""
-    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+# -- shape and selection --------------------------------------------------------------------------------------------
+def reshape(input: Tensor, shape: Sequence[int]) -> Tensor:  # noqa: A002
+    return input.reshape(shape)
 
 
-def reshape(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
-    shape = _shape_args(shape)
-    if shape == x.shape:
-        return x
-    return movement.Reshape.apply(x, shape=shape)
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
+    return input.flatten(start_dim, end_dim)
 
 
-def transpose(x: Tensor, *axes: int | Sequence[int]) -> Tensor:
-    """numpy's transpose: no axes reverses them, else a permutation."""
-    axes = _shape_args(axes) or tuple(reversed(range(x.ndim)))
-    if len(axes) != x.ndim:
-        raise ValueError(f"transpose: {len(axes)} axes given for a tensor of shape {x.shape}")
-    return movement.Permute.apply(x, axes=axes)
+def squeeze(input: Tensor, dim: Dim = None) -> Tensor:  # noqa: A002
+    return input.squeeze(dim)
 
 
-permute = transpose
+def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    return input.unsqueeze(dim)
 
 
-def swapaxes(x: Tensor, axis1: int, axis2: int) -> Tensor:
-    axes = list(range(x.ndim))
-    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
-    return transpose(x, axes)
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
+    return input.transpose(dim0, dim1)
 
 
-def flatten(x: Tensor, start_axis: int = 0, end_axis: int = -1) -> Tensor:
-    """Merge axes start_axis..end_axis (inclusive) into one; all axes by default."""
-    if x.ndim == 0:
-        return reshape(x, 1)
-    start, end = start_axis % x.ndim, end_axis % x.ndim
-    return reshape(x, *x.shape[:start], -1, *x.shape[end + 1:])
+swapaxes = transpose
 
 
-def squeeze(x: Tensor, axis: Axis = None) -> Tensor:
-    axes = reduce.normalize_axes(axis, x.ndim)
-    return reshape(x, *[n for i, n in enumerate(x.shape) if not (i in axes and n == 1)])
+def permute(input: Tensor, dims: Sequence[int]) -> Tensor:  # noqa: A002
+    return input.permute(*dims)
 
 
-def unsqueeze(x: Tensor, axis: int) -> Tensor:
-    return reshape(x, np.expand_dims(np.empty(x.shape, dtype=bool), axis).shape)
+def broadcast_to(input: Tensor, size: Sequence[int]) -> Tensor:  # noqa: A002
+    return input.broadcast_to(size)
 
 
-expand_dims = unsqueeze
+def tile(input: Tensor, dims: Sequence[int]) -> Tensor:  # noqa: A002
+    """Repeat along each dim; fewer `dims` than the tensor has are padded with 1s in front (numpy's tile)."""
+    dims = tuple(dims)
+    return input.repeat(*(1,) * (input.ndim - len(dims)), *dims)
 
 
-def broadcast_to(x: Tensor, *shape: int | Sequence[int]) -> Tensor:
-    shape = _shape_args(shape)
-    return x if shape == x.shape else movement.Expand.apply(x, shape=shape)
+def gather(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
+    """PyTorch's gather (see `Tensor.gather`)."""
+    return input.gather(dim, index)
 
 
-expand = broadcast_to
+def take_along_dim(input: Tensor, indices: Any, dim: int) -> Tensor:  # noqa: A002
+    """numpy's take_along_axis (see `Tensor.take_along_dim`)."""
+    return input.take_along_dim(indices, dim)
 
 
-def _index(index: Any) -> Any:
-    """Tensors inside an index become arrays; lists become integer or boolean arrays."""
-    if isinstance(index, tuple):
-        return tuple(_index(i) for i in index)
-    if isinstance(index, Tensor):
-        return index.data if index.dtype == bool else index.data.astype(np.intp)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+def index_select(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
+    return input.index_select(dim, index)
 
 
-def getitem(x: Tensor, index: Any) -> Tensor:
-    return movement.Getitem.apply(x, index=_index(index))
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    return input.chunk(chunks, dim)
 
 
-def gather(x: Tensor, index: Any, axis: int) -> Tensor:
-    """Pick `index` along `axis` (numpy's take_along_axis; torch's gather); the gradient
-    scatters back and adds where an element was picked more than once."""
-    index = np.asarray(index.data if isinstance(index, Tensor) else index)
-    if index.dtype.kind not in "iu":
-        raise TypeError(f"gather: index must be integers, got {index.dtype}")
-    return movement.Gather.apply(x, index=index, axis=axis)
+def split(tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
+    return tensor.split(split_size_or_sections, dim)
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    return input.unbind(dim)
+
+
+def _joined(tensors: Sequence[Any], name: str) -> list[Tensor]:
+    """The tensors, promoted to one dtype (constants take it)."""
+    tensors = list(tensors)
     if not tensors:
-        raise ValueError("concatenate: need at least one tensor")
-    like = next((t for t in tensors if isinstance(t, Tensor)), None)
-    return movement.Concatenate.apply(*[as_tensor(t, like=like) for t in tensors], axis=axis)
+        raise ValueError(f"{name}: need at least one tensor")
+    first = next((t for t in tensors if isinstance(t, Tensor)), None)
+    if first is None:
+        return [Tensor(t) for t in tensors]
+    for t in tensors:
+        first, _ = _pair(first, t)
+    return [_pair(first, t)[1] for t in tensors]
 
 
-cat = concatenate
+def cat(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join along an existing dim (0 by default)."""
+    tensors = _joined(tensors, "cat")
+    d = _dim_index(_dims(dim, axis, "cat") or 0, tensors[0].ndim, "cat")
+    return movement.Concatenate.apply(*tensors, axis=d)
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    if not tensors:
-        raise ValueError("stack: need at least one tensor")
-    like = next((t for t in tensors if isinstance(t, Tensor)), None)
-    return movement.Stack.apply(*[as_tensor(t, like=like) for t in tensors], axis=axis)
+concat = concatenate = cat
 
 
-def pad(x: Tensor, pad_width: Any, constant_values: float = 0.0) -> Tensor:
-    """Constant padding; pad_width as numpy's np.pad takes it."""
-    return movement.Pad.apply(x, pad_width=pad_width, value=constant_values)
+def stack(tensors: Sequence[Tensor], dim: int | None = None, *, axis: int | None = None) -> Tensor:
+    """Join along a new dim (0 by default)."""
+    tensors = _joined(tensors, "stack")
+    d = _dim_index(_dims(dim, axis, "stack") or 0, tensors[0].ndim + 1, "stack")
+    return movement.Stack.apply(*tensors, axis=d)
 
 
-# -- reductions --------------------------------------------------------------------------
-def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return reduce.Sum.apply(x, axis=axis, keepdims=keepdims)
+def pad(input: Tensor, pad: Sequence[Any], mode: str = "constant", value: float = 0.0) -> Tensor:  # noqa: A002
+    """Constant padding. `pad` as PyTorch: (left, right) of the last dim, then (left, right) of the one before, and
+    so on; numpy's `np.pad` form (one (before, after) pair per dim) is accepted too."""
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got {mode!r}")
+    if len(pad) and isinstance(pad[0], (tuple, list)):
+        widths = [tuple(pair) for pair in pad]
+    else:
+        if len(pad) % 2 or len(pad) // 2 > input.ndim:
+            raise ValueError(f"pad: {tuple(pad)} must hold (left, right) pairs for at most {input.ndim} dims")
+        pairs = [tuple(pad[i:i + 2]) for i in range(0, len(pad), 2)]
+        widths = [(0, 0)] * (input.ndim - len(pairs)) + pairs[::-1]
+    return movement.Pad.apply(input, pad_width=widths, value=value)
 
 
-def mean(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    return reduce.Mean.apply(x, axis=axis, keepdims=keepdims)
+# -- reductions (numpy's axis= and keepdims= are accepted as aliases) ---------------------------------------------
+def sum(input: Tensor, dim: Dim = None, keepdim: bool = False, **aliases: Any) -> Tensor:  # noqa: A001, A002
+    return input.sum(dim, keepdim, **aliases)
 
 
-def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Max over axes; tied maxima share the gradient evenly."""
-    return reduce.Max.apply(x, axis=axis, keepdims=keepdims)
+def mean(input: Tensor, dim: Dim = None, keepdim: bool = False, **aliases: Any) -> Tensor:  # noqa: A002
+    return input.mean(dim, keepdim, **aliases)
 
 
-def min(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    return reduce.Min.apply(x, axis=axis, keepdims=keepdims)
+def var(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False,  # noqa: A002
+        **options: Any) -> Tensor:
+    """See `Tensor.var` (correction=, or numpy's ddof=)."""
+    return input.var(dim, unbiased, keepdim, **options)
 
 
-def var(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    return reduce.Var.apply(x, axis=axis, ddof=ddof, keepdims=keepdims)
+def std(input: Tensor, dim: Dim = None, unbiased: bool | None = None, keepdim: bool = False,  # noqa: A002
+        **options: Any) -> Tensor:
+    return input.std(dim, unbiased, keepdim, **options)
 
 
-def std(x: Tensor, axis: Axis = None, ddof: int = 0, keepdims: bool = False) -> Tensor:
-    return sqrt(var(x, axis=axis, ddof=ddof, keepdims=keepdims))
+def max(input: Tensor, dim: Any = None, keepdim: bool = False, **aliases: Any) -> Tensor | MaxMin:  # noqa: A001, A002
+    """`max(x)`, `max(x, dim)` (values and indices) or `max(x, other)`, as `Tensor.max`."""
+    return input.max(dim, keepdim, **aliases)
 
 
-def logsumexp(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
+def min(input: Tensor, dim: Any = None, keepdim: bool = False, **aliases: Any) -> Tensor | MaxMin:  # noqa: A001, A002
+    return input.min(dim, keepdim, **aliases)
+
+
+def amax(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    return input.amax(dim, keepdim)
+
+
+def amin(input: Tensor, dim: Dim = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    return input.amin(dim, keepdim)
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    return input.argmax(dim, keepdim)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    return input.argmin(dim, keepdim)
+
+
+def logsumexp(input: Tensor, dim: Dim = None, keepdim: bool = False, **aliases: Any) -> Tensor:  # noqa: A002
     """log(sum(exp(x))) computed with the max subtracted."""
-    return reduce.LogSumExp.apply(x, axis=axis, keepdims=keepdims)
+    return input.logsumexp(dim, keepdim, **aliases)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    return reduce.Softmax.apply(x, axis=axis)
+def softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:  # noqa: A002
+    """exp(x) / sum(exp(x)) over `dim` (the last by default)."""
+    return input.softmax(-1 if dim is None and axis is None else dim, axis=axis)
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x - logsumexp(x): never softmax-then-log."""
-    return reduce.LogSoftmax.apply(x, axis=axis)
+def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = None) -> Tensor:  # noqa: A002
+    """x - logsumexp(x) over `dim` (the last by default): never softmax-then-log."""
+    return input.log_softmax(-1 if dim is None and axis is None else dim, axis=axis)
 
 
-# -- neural-network ops ------------------------------------------------------------------
-def layer_norm(x: Tensor, weight: Tensor | None = None, bias: Tensor | None = None,
-               eps: float = 1e-5) -> Tensor:
-    """Normalise over the last axis (one fused op), then scale and shift."""
-    params = [p for p in (weight, bias) if p is not None]
-    return nn.LayerNorm.apply(x, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None)
+def allclose(input: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> builtins.bool:  # noqa: A002
+    return builtins.bool(np.allclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol))
 
 
-def dropout(x: Tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None) -> Tensor:
-    """Zero each element with probability p and scale the rest by 1/(1-p); identity when not
-    training. The mask comes from `rng` (the global seeded generator by default)."""
+# -- neural-network ops ----------------------------------------------------------------------------------------------
+def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the last len(normalized_shape) dims (one fused op), then scale and shift by weight and bias
+    (each of shape normalized_shape, optional)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim or not shape:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last dims of the input, shape "
+                         f"{input.shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise ValueError(f"layer_norm: {name} of shape {p.shape} does not fit normalized_shape {shape}")
+    x = input if len(shape) == 1 else input.reshape(*input.shape[:input.ndim - len(shape)], -1)
+    params = [p if len(shape) == 1 else p.reshape(-1) for p in (weight, bias) if p is not None]
+    out = nn.LayerNorm.apply(x, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None)
+    return out if len(shape) == 1 else out.reshape(input.shape)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,  # noqa: A002
+            generator: np.random.Generator | None = None) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p); identity when not training. The mask
+    comes from `generator` (the global seeded one by default)."""
     if not 0 <= p <= 1:
         raise ValueError(f"dropout: p must be in [0, 1], got {p}")
     if not training or p == 0:
-        return x
-    keep = (rng or default_generator()).random(x.shape, dtype=x.dtype) >= p
-    mask = keep * x.dtype.type(1 / (1 - p)) if p < 1 else np.zeros(x.shape, dtype=x.dtype)
-    return nn.Dropout.apply(x, mask=mask)
+        return input
+    keep = (generator or default_generator()).random(input.shape, dtype=input.dtype) >= p
+    mask = keep * input.dtype.type(1 / (1 - p)) if p < 1 else np.zeros(input.shape, dtype=input.dtype)
+    return nn.Dropout.apply(input, mask=mask)
 
 
-def drop_path(x: Tensor, p: float = 0.0, training: bool = True, batch_axis: int = 0,
-              rng: np.random.Generator | None = None) -> Tensor:
-    """Stochastic depth (Huang et al. 2016): drop whole SAMPLES with probability p -- one
-    Bernoulli draw per index of `batch_axis`, broadcast over the other axes -- and scale the
-    kept ones by 1/(1-p). Identity when not training."""
+def drop_path(input: Tensor, p: float = 0.0, training: bool = True, batch_dim: int = 0,  # noqa: A002
+              generator: np.random.Generator | None = None) -> Tensor:
+    """Stochastic depth (Huang et al. 2016; timm's drop_path): drop whole SAMPLES with probability p -- one Bernoulli
+    draw per index of `batch_dim`, broadcast over the other dims -- and scale the kept ones by 1/(1-p). Identity when
+    not training."""
     if not 0 <= p < 1:
         raise ValueError(f"drop_path: p must be in [0, 1), got {p}")
     if not training or p == 0:
-        return x
-    shape = [1] * x.ndim
-    shape[batch_axis] = x.shape[batch_axis]
-    keep = (rng or default_generator()).random(shape, dtype=x.dtype) >= p
-    return nn.Dropout.apply(x, mask=keep * x.dtype.type(1 / (1 - p)))
+        return input
+    shape = [1] * input.ndim
+    shape[batch_dim] = input.shape[batch_dim]
+    keep = (generator or default_generator()).random(shape, dtype=input.dtype) >= p
+    return nn.Dropout.apply(input, mask=keep * input.dtype.type(1 / (1 - p)))
 
 
-# -- Tensor methods and operators: the same functions --------------------------------------
-def _reflected(fn):
-    return lambda self, other: fn(other, self)
+def embedding(input: Any, weight: Tensor) -> Tensor:  # noqa: A002
+    """The rows of `weight` picked by the integer `input`; the gradient adds into the rows used."""
+    indices = np.asarray(input.data if isinstance(input, Tensor) else input)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
+        raise IndexError(f"embedding: indices must be in [0, {weight.shape[0]}), got values from {indices.min()} "
+                         f"to {indices.max()}")
+    return weight[indices]
 
 
-def _comparison(compare):
-    def method(self: Tensor, other: Any) -> Tensor:
-        return Tensor(compare(self.data, other.data if isinstance(other, Tensor) else other), dtype=bool)
-    return method
-
-
-for _name, _fn in {
-    "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": _reflected(sub),
-    "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
-    "__pow__": pow, "__rpow__": _reflected(pow), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
-    "__neg__": neg, "__getitem__": getitem,
-    "__lt__": _comparison(np.less), "__le__": _comparison(np.less_equal),
-    "__gt__": _comparison(np.greater), "__ge__": _comparison(np.greater_equal),
-    "astype": astype, "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow,
-    "maximum": maximum, "minimum": minimum,
-    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "relu": relu, "clip": clip, "erf": erf,
-    "gelu": gelu, "tanh": tanh, "sigmoid": sigmoid, "softplus": softplus, "softsign": softsign, "matmul": matmul,
-    "reshape": reshape, "transpose": transpose, "permute": permute, "swapaxes": swapaxes,
-    "flatten": flatten, "squeeze": squeeze, "unsqueeze": unsqueeze, "expand_dims": expand_dims,
-    "broadcast_to": broadcast_to, "expand": expand, "gather": gather, "pad": pad,
-    "sum": sum, "mean": mean, "max": max, "min": min, "var": var, "std": std,
-    "logsumexp": logsumexp, "softmax": softmax, "log_softmax": log_softmax,
-}.items():
-    setattr(Tensor, _name, _fn)
-Tensor.T = property(lambda self: transpose(self))
+def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows of the integer `tensor` (num_classes -1: the largest value + 1)."""
+    indices = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: needs integer class indices, got {indices.dtype}")
+    classes = int(indices.max()) + 1 if num_classes == -1 else num_classes
+    if indices.size and (indices.min() < 0 or indices.max() >= classes):
+        raise ValueError(f"one_hot: class values must be in [0, {classes}), got {indices.min()} to {indices.max()}")
+    return Tensor._wrap((indices[..., None] == np.arange(classes)).astype(np.int64))
 
 
 # -- convolution and pooling (PyTorch's layouts: (batch, channels, length) or (batch, channels, height, width)) --
-from .ops import conv as conv_ops  # noqa: E402 - this section is appended after the Tensor methods
-
-__all__ += [
-    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "channels_first_layer_norm",
-    "conv1d", "conv2d", "max_pool1d", "max_pool2d",
-]
-
-IntOrTuple = int | Sequence[int]
-
-
 def _conv(nd: int, x: Tensor, weight: Tensor, bias: Tensor | None, stride: IntOrTuple,
           padding: IntOrTuple | str, dilation: IntOrTuple, groups: int) -> Tensor:
     params = (weight,) if bias is None else (weight, bias)
-    return conv_ops.Conv.apply(as_tensor(x, like=weight), *params, nd=nd, stride=stride, padding=padding,
-                               dilation=dilation, groups=groups)
+    x = _pair(x, weight)[0] if isinstance(x, Tensor) else Tensor(x, dtype=weight.dtype)
+    return conv_ops.Conv.apply(x, *params, nd=nd, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
-def conv1d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,  # noqa: A002
            padding: IntOrTuple | str = 0, dilation: IntOrTuple = 1, groups: int = 1) -> Tensor:
-    """PyTorch's F.conv1d: x (N, C_in, L), weight (C_out, C_in/groups, K), bias (C_out,) -> (N, C_out, L_out).
+    """PyTorch's F.conv1d: input (N, C_in, L), weight (C_out, C_in/groups, K), bias (C_out,) -> (N, C_out, L_out).
     padding is an int, "valid" or "same" (stride 1); one im2col matmul forward, col2im backward."""
-    return _conv(1, x, weight, bias, stride, padding, dilation, groups)
+    return _conv(1, input, weight, bias, stride, padding, dilation, groups)
 
 
-def conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,  # noqa: A002
            padding: IntOrTuple | str = 0, dilation: IntOrTuple = 1, groups: int = 1) -> Tensor:
-    """PyTorch's F.conv2d: x (N, C_in, H, W), weight (C_out, C_in/groups, KH, KW) -> (N, C_out, H_out, W_out);
+    """PyTorch's F.conv2d: input (N, C_in, H, W), weight (C_out, C_in/groups, KH, KW) -> (N, C_out, H_out, W_out);
     stride, padding and dilation are ints or (height, width) pairs."""
-    return _conv(2, x, weight, bias, stride, padding, dilation, groups)
+    return _conv(2, input, weight, bias, stride, padding, dilation, groups)
 
 
-def avg_pool1d(x: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def avg_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,  # noqa: A002
                padding: IntOrTuple = 0) -> Tensor:
     """Mean over windows of (N, C, L); stride defaults to kernel_size; zero padding is counted."""
-    return conv_ops.AvgPool.apply(x, nd=1, kernel_size=kernel_size, stride=stride, padding=padding)
+    return conv_ops.AvgPool.apply(input, nd=1, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
-def avg_pool2d(x: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def avg_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,  # noqa: A002
                padding: IntOrTuple = 0) -> Tensor:
     """Mean over windows of (N, C, H, W); stride defaults to kernel_size; zero padding is counted."""
-    return conv_ops.AvgPool.apply(x, nd=2, kernel_size=kernel_size, stride=stride, padding=padding)
+    return conv_ops.AvgPool.apply(input, nd=2, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
-def max_pool1d(x: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def max_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,  # noqa: A002
                padding: IntOrTuple = 0) -> Tensor:
     """Max over windows of (N, C, L); stride defaults to kernel_size; padding is at most kernel_size / 2."""
-    return conv_ops.MaxPool.apply(x, nd=1, kernel_size=kernel_size, stride=stride, padding=padding)
+    return conv_ops.MaxPool.apply(input, nd=1, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
-def max_pool2d(x: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,
+def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None,  # noqa: A002
                padding: IntOrTuple = 0) -> Tensor:
     """Max over windows of (N, C, H, W); stride defaults to kernel_size; padding is at most kernel_size / 2."""
-    return conv_ops.MaxPool.apply(x, nd=2, kernel_size=kernel_size, stride=stride, padding=padding)
+    return conv_ops.MaxPool.apply(input, nd=2, kernel_size=kernel_size, stride=stride, padding=padding)
 
 
-def adaptive_avg_pool1d(x: Tensor, output_size: int) -> Tensor:
+def adaptive_avg_pool1d(input: Tensor, output_size: int) -> Tensor:  # noqa: A002
     """Average (N, C, L) down to (N, C, output_size) with PyTorch's windows
     [floor(i L / out), ceil((i + 1) L / out))."""
-    return conv_ops.AdaptiveAvgPool.apply(x, nd=1, output_size=output_size)
+    return conv_ops.AdaptiveAvgPool.apply(input, nd=1, output_size=output_size)
 
 
-def adaptive_avg_pool2d(x: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:
+def adaptive_avg_pool2d(input: Tensor, output_size: int | tuple[int | None, int | None]) -> Tensor:  # noqa: A002
     """Average (N, C, H, W) down to (N, C, *output_size); None keeps that axis' size."""
-    return conv_ops.AdaptiveAvgPool.apply(x, nd=2, output_size=output_size)
+    return conv_ops.AdaptiveAvgPool.apply(input, nd=2, output_size=output_size)
 
 
-def channels_first_layer_norm(x: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-6) -> Tensor:
-    """LayerNorm over the channel axis (axis 1) of (N, C, *spatial) at every position, then a
-    per-channel scale and shift (ConvNeXt's channels-first LayerNorm): the fused last-axis
-    layer_norm on a channels-last view (as fast as a dedicated op at the Mixer's sizes)."""
+def channels_first_layer_norm(input: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-6) -> Tensor:  # noqa: A002
+    """LayerNorm over the channel dim (dim 1) of (N, C, *spatial) at every position, then a per-channel scale and
+    shift (ConvNeXt's channels-first LayerNorm): the fused last-dim layer_norm on a channels-last view."""
+    x = input
     if x.ndim < 2 or weight.shape != (x.shape[1],) or bias.shape != (x.shape[1],):
         raise ValueError(f"channels_first_layer_norm: input of shape {x.shape} must be (batch, channels, ...) "
                          f"with weight and bias of shape (channels,), got {weight.shape} and {bias.shape}")
-    channels_last = (0, *range(2, x.ndim), 1)
-    back = (0, x.ndim - 1, *range(1, x.ndim - 1))
-    return layer_norm(x.transpose(*channels_last), weight, bias, eps=eps).transpose(*back)
+    channels_last = x.permute(0, *range(2, x.ndim), 1)
+    return layer_norm(channels_last, x.shape[1], weight, bias, eps=eps).permute(0, x.ndim - 1, *range(1, x.ndim - 1))

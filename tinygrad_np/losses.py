@@ -1,4 +1,4 @@
-"""Loss functions with PyTorch's names and reductions."""
+"""Loss functions with PyTorch's names, arguments and reductions."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from . import functional as F
-from .engine import Tensor, as_tensor
+from .engine import Tensor, _pair
 from .ops import nn
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -35,57 +34,88 @@ def _constant(value: Any, like: Tensor, name: str, op: str) -> np.ndarray | None
     return array
 
 
-def _check_same_shape(input: Tensor, target: Tensor, op: str) -> None:  # noqa: A002 - PyTorch's name
+def _target(input: Tensor, target: Any, op: str) -> Tensor:  # noqa: A002 - PyTorch's name
+    """The target as a tensor of the input's dtype and shape."""
+    target = _pair(input, target)[1] if isinstance(target, Tensor) else Tensor(target, dtype=input.dtype)
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
     if input.shape != target.shape:
         raise ValueError(f"{op}: input shape {input.shape} and target shape {target.shape} differ")
+    return target
 
 
-def binary_cross_entropy_with_logits(logits: Tensor, target: Any, weight: Any = None, pos_weight: Any = None,
-                                     reduction: str = "mean") -> Tensor:
-    """Sigmoid + binary cross-entropy in one stable fused op (finite for logits of +-1000).
-    `pos_weight` scales the positive term (e.g. n_negative / n_positive); `weight` each element."""
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A002
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """Sigmoid + binary cross-entropy in one stable fused op (finite for logits of +-1000). `pos_weight` scales the
+    positive term (e.g. n_negative / n_positive); `weight` each element. Targets may be soft (floats in [0, 1])."""
     op = "binary_cross_entropy_with_logits"
-    target = as_tensor(target, like=logits)
-    if target.dtype != logits.dtype:
-        target = Tensor._wrap(target.data.astype(logits.dtype))
-    _check_same_shape(logits, target, op)
-    loss = nn.BinaryCrossEntropyWithLogits.apply(logits, target, weight=_constant(weight, logits, "weight", op),
-                                                 pos_weight=_constant(pos_weight, logits, "pos_weight", op))
+    input = input._floating()
+    loss = nn.BinaryCrossEntropyWithLogits.apply(input, _target(input, target, op),
+                                                 weight=_constant(weight, input, "weight", op),
+                                                 pos_weight=_constant(pos_weight, input, "pos_weight", op))
     return _reduce(loss, reduction, op)
 
 
-def cross_entropy(logits: Tensor, target: Any, label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy of (N, C) logits (or (N, C, d...)) against class indices (N,) (or
-    (N, d...)), through a max-shifted log_softmax. With label smoothing e the target is
-    (1 - e) * one_hot + e / C, as in PyTorch."""
-    op = "cross_entropy"
+def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: int = -100,  # noqa: A002
+             reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood of class indices `target` (N,) (or (N, d...)) under log-probabilities `input`
+    (N, C) (or (N, C, d...)). `weight` (C,) weighs each class (the mean is then divided by the summed weights, as in
+    PyTorch); targets equal to `ignore_index` count for nothing."""
+    op = "nll_loss"
     indices = np.asarray(target.data if isinstance(target, Tensor) else target)
-    if logits.ndim < 2 or indices.shape != (logits.shape[0], *logits.shape[2:]):
-        raise ValueError(f"{op}: logits of shape {logits.shape} need class indices of shape "
-                         f"{(logits.shape[0], *logits.shape[2:]) if logits.ndim >= 2 else '(N,)'}, got {indices.shape}")
+    if input.ndim < 2 or indices.shape != (input.shape[0], *input.shape[2:]):
+        expected = (input.shape[0], *input.shape[2:]) if input.ndim >= 2 else "(N,)"
+        raise ValueError(f"{op}: input of shape {input.shape} needs class indices of shape {expected}, got "
+                         f"{indices.shape}")
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"{op}: class indices must be integers, got {indices.dtype}")
-    n_classes = logits.shape[1]
-    if indices.size and (indices.min() < 0 or indices.max() >= n_classes):
-        raise ValueError(f"{op}: class indices must be in [0, {n_classes}), got values from "
-                         f"{indices.min()} to {indices.max()}")
-    if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    log_probs = F.log_softmax(logits, axis=1)
-    loss = -F.gather(log_probs, np.expand_dims(indices, 1), axis=1).squeeze(1)
-    if label_smoothing:
-        loss = (1 - label_smoothing) * loss - (label_smoothing / n_classes) * log_probs.sum(axis=1)
+        raise TypeError(f"{op}: class indices must be integers (a long tensor), got {indices.dtype}")
+    n_classes = input.shape[1]
+    kept = indices != ignore_index
+    picked = np.where(kept, indices, 0)
+    if picked.size and (picked.min() < 0 or picked.max() >= n_classes):
+        raise ValueError(f"{op}: class indices must be in [0, {n_classes}) or ignore_index {ignore_index}, got "
+                         f"values from {indices.min()} to {indices.max()}")
+    if weight is None and kept.all():
+        return _reduce(-input.take_along_dim(np.expand_dims(picked, 1), 1).squeeze(1), reduction, op)
+    class_weight = np.ones(n_classes, dtype=input.dtype) if weight is None else \
+        np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+    if class_weight.shape != (n_classes,):
+        raise ValueError(f"{op}: weight must have shape ({n_classes},), got {class_weight.shape}")
+    row_weight = class_weight[picked] * kept
+    loss = -input.take_along_dim(np.expand_dims(picked, 1), 1).squeeze(1) * row_weight
+    if reduction == "mean":
+        return loss.sum() / loss.dtype.type(row_weight.sum())
     return _reduce(loss, reduction, op)
 
 
-def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    target = as_tensor(target, like=input)
-    _check_same_shape(input, target, "mse_loss")
-    difference = input - target
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_index: int = -100,  # noqa: A002
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy of (N, C) logits (or (N, C, d...)) against class indices (N,) (or (N, d...)), through a
+    max-shifted log_softmax; `weight` and `ignore_index` as in `nll_loss`. With label smoothing e the target is
+    (1 - e) * one_hot + e / C, as in PyTorch (not combined with `weight` here)."""
+    if not 0 <= label_smoothing <= 1:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if input.ndim < 2:
+        raise ValueError(f"cross_entropy: logits of shape {input.shape} need a class dim (N, C)")
+    if label_smoothing and weight is not None:
+        raise NotImplementedError("cross_entropy: label_smoothing together with class weights is not supported")
+    log_probs = input.log_softmax(dim=1)
+    if not label_smoothing:
+        return nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)
+    indices = np.asarray(target.data if isinstance(target, Tensor) else target)
+    kept = (indices != ignore_index).astype(input.dtype)
+    loss = nll_loss(log_probs, target, ignore_index=ignore_index, reduction="none")
+    smooth = -log_probs.sum(dim=1) * kept / input.shape[1]
+    loss = (1 - label_smoothing) * loss + label_smoothing * smooth
+    if reduction == "mean":
+        return loss.sum() / loss.dtype.type(kept.sum())
+    return _reduce(loss, reduction, "cross_entropy")
+
+
+def mse_loss(input: Tensor, target: Any, *, reduction: str = "mean") -> Tensor:  # noqa: A002
+    difference = input - _target(input, target, "mse_loss")
     return _reduce(difference * difference, reduction, "mse_loss")
 
 
-def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    target = as_tensor(target, like=input)
-    _check_same_shape(input, target, "l1_loss")
-    return _reduce(F.abs(input - target), reduction, "l1_loss")
+def l1_loss(input: Tensor, target: Any, *, reduction: str = "mean") -> Tensor:  # noqa: A002
+    return _reduce((input - _target(input, target, "l1_loss")).abs(), reduction, "l1_loss")

@@ -5,8 +5,8 @@
     print(loss.explain())        # one line per op, in the order backward runs them
 
 Nodes are numbered in topological order (parents first), never by `id()`, so the same graph
-always gives the same text. A graph whose saved arrays were freed by `backward()` shows its ops
-as freed: their parent links are gone.
+always gives the same text. After `backward()` the graph is still shown whole: backward frees the
+arrays the ops saved, not the record of which op made what.
 """
 
 from __future__ import annotations
@@ -14,43 +14,28 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from .engine import Function, Tensor
+from .engine import Function, Ghost, Tensor, topological_order
 
 
-def _inputs(tensor: Tensor) -> tuple[Tensor, ...]:
-    """Every input of the op that made `tensor`, constants included (none for a leaf or a freed op)."""
-    return getattr(tensor._ctx, "parents", ()) if tensor._ctx is not None else ()
+def _inputs(tensor: Tensor | Ghost) -> tuple[Tensor | Ghost, ...]:
+    """Every input of the op that made `tensor`, constants included (none for a leaf)."""
+    return tensor._ctx.parents if tensor._ctx is not None else ()
 
 
-def graph_order(tensor: Tensor) -> list[Tensor]:
-    """Every tensor `tensor` was computed from, constants included, parents before children
-    (iterative depth-first search, inputs visited in argument order)."""
-    order: list[Tensor] = []
-    visited = {id(tensor)}
-    stack: list[tuple[Tensor, Iterator[Tensor]]] = [(tensor, iter(_inputs(tensor)))]
-    while stack:
-        node, parents = stack[-1]
-        for parent in parents:
-            if id(parent) not in visited:
-                visited.add(id(parent))
-                stack.append((parent, iter(_inputs(parent))))
-                break
-        else:
-            stack.pop()
-            order.append(node)
-    return order
+def graph_order(tensor: Tensor) -> list[Tensor | Ghost]:
+    """Every tensor `tensor` was computed from, constants included, parents before children."""
+    return topological_order(tensor, follow_constants=True)
 
 
 def _op_name(ctx: Function) -> str:
     name = type(ctx).__name__
-    return f"{name} (freed by backward)" if ctx.released else name
+    return f"{name} (arrays freed by backward)" if ctx.released else name
 
 
-def _tensor_label(name: str, tensor: Tensor) -> str:
+def _tensor_label(name: str, tensor: Tensor | Ghost) -> str:
     if tensor.is_leaf:
         role = "leaf, requires_grad" if tensor.requires_grad else "leaf, constant"
     else:
@@ -79,14 +64,14 @@ def to_dot(tensor: Tensor) -> str:
 
 
 def format_tape(tensor: Tensor) -> str:
-    """The ops `tensor.backward()` would run, in the order it runs them (output first): one line per
-    op with its name, input shapes and output shape."""
-    ops = [t for t in reversed(tensor._topological_order()) if t._ctx is not None] if tensor.requires_grad else []
+    """The ops `tensor.backward()` would run (or ran), in its order (output first): one line per op with its name,
+    input shapes and output shape."""
+    ops = [t for t in reversed(topological_order(tensor)) if t._ctx is not None] if tensor.requires_grad else []
     if not ops:
         return "no ops on the tape: this tensor is a leaf or was computed without gradients"
     lines = []
     for step, t in enumerate(ops, start=1):
-        inputs = ", ".join(str(parent.shape) for parent in _inputs(t)) or "unknown"
+        inputs = ", ".join(str(parent.shape) for parent in _inputs(t))
         lines.append(f"{step}. {_op_name(t._ctx)}: inputs {inputs} -> output {t.shape}")
     return "\n".join(lines)
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-import tinygrad_np.functional as F
+import tinygrad_np.nn.functional as F
 from tinygrad_np import Tensor, nn
 
 from .mlp_mixer import MixerBlock
@@ -64,6 +64,7 @@ class ConvNeXtBlock1D(nn.Module):
     def __init__(self, dim: int, kernel_size: int = 7, expansion: float = 4, layer_scale_init: float = 1e-6,
                  drop_path: float = 0.0):
         check_odd_kernel("ConvNeXtBlock1D", kernel_size)
+        super().__init__()
         hidden = max(1, int(dim * expansion))
         self.dwconv = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
@@ -73,11 +74,11 @@ class ConvNeXtBlock1D(nn.Module):
         self.drop_path = nn.DropPath(drop_path)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = self.dwconv(x).transpose(0, 2, 1)  # (batch, length, dim)
+        h = self.dwconv(x).transpose(1, 2)  # (batch, length, dim)
         h = self.pwconv2(F.gelu(self.pwconv1(self.norm(h))))
         if self.gamma is not None:
             h = h * self.gamma
-        return x + self.drop_path(h.transpose(0, 2, 1))
+        return x + self.drop_path(h.transpose(1, 2))
 
 
 class ResNeXtBlock1D(nn.Module):
@@ -93,6 +94,7 @@ class ResNeXtBlock1D(nn.Module):
     def __init__(self, dim: int, kernel_size: int = 3, expansion: float = 1.0, groups: int | None = None,
                  activation: str = "gelu", drop_path: float = 0.0):
         check_odd_kernel("ResNeXtBlock1D", kernel_size)
+        super().__init__()
         width = max(1, int(dim * expansion))
         groups = width if groups is None else groups
         if width % groups:
@@ -120,6 +122,7 @@ class ResNetBlock1D(nn.Module):
 
     def __init__(self, dim: int, kernel_size: int = 3, activation: str = "gelu", drop_path: float = 0.0):
         check_odd_kernel("ResNetBlock1D", kernel_size)
+        super().__init__()
         self.act = activation_function(activation)
         self.conv1 = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2)
         self.norm1 = nn.ChannelsFirstLayerNorm(dim)
@@ -165,21 +168,22 @@ class Stage1D(nn.Module):
 
     def __init__(self, in_dim: int, dim: int, downsample: bool, conv_blocks: list[nn.Module],
                  mixer_blocks: list[nn.Module]):
+        super().__init__()
         self.downsample = nn.Sequential(nn.ChannelsFirstLayerNorm(in_dim),
                                         nn.Conv1d(in_dim, dim, 3, stride=2, padding=1)) if downsample else None
-        self.conv_blocks, self.mixer_blocks = conv_blocks, mixer_blocks
+        self.conv_blocks, self.mixer_blocks = nn.ModuleList(conv_blocks), nn.ModuleList(mixer_blocks)
 
     @property
     def tokens_first(self) -> bool:
-        return bool(self.mixer_blocks)
+        return len(self.mixer_blocks) > 0
 
     def forward(self, x: Tensor) -> Tensor:
         if self.downsample is not None:
             x = self.downsample(x)
         for block in self.conv_blocks:
             x = block(x)
-        if self.mixer_blocks:
-            x = x.transpose(2, 0, 1)
+        if len(self.mixer_blocks):
+            x = x.permute(2, 0, 1)
             for block in self.mixer_blocks:
                 x = block(x)
         return x
@@ -217,6 +221,7 @@ class StagedConvNet1D(nn.Module):
         if block not in BLOCKS:
             raise ValueError(f"{name}: unknown block {block!r}; choose one of {', '.join(BLOCKS)}")
         check_odd_kernel(f"{name} stem", stem_kernel)
+        super().__init__()
         self.seq_len, self.in_channels = seq_len, in_channels
         self.stem = nn.Conv1d(in_channels, dim, stem_kernel, stride=patch_size, padding=stem_kernel // 2)
         self.stem_norm = nn.ChannelsFirstLayerNorm(dim)
@@ -225,7 +230,7 @@ class StagedConvNet1D(nn.Module):
         if position_embedding:
             self.position_embedding = nn.init.trunc_normal_(nn.Parameter(np.zeros((dim, length))))
         rates = iter(np.linspace(0.0, drop_path, sum(conv_depths) + sum(mixer_depths)).tolist())
-        self.stages = []
+        self.stages = nn.ModuleList()
         in_dim = dim
         for i, (n_conv, n_mixer) in enumerate(zip(conv_depths, mixer_depths, strict=True)):
             stage_dim = dim * 2**i
@@ -246,7 +251,7 @@ class StagedConvNet1D(nn.Module):
         if x.ndim == 2 and self.in_channels == 1 and x.shape[1] == self.seq_len:
             return x.reshape(x.shape[0], 1, self.seq_len)
         if x.ndim == 3 and x.shape[1:] == (self.seq_len, self.in_channels):
-            return x.reshape(x.shape[0], 1, self.seq_len) if self.in_channels == 1 else x.transpose(0, 2, 1)
+            return x.reshape(x.shape[0], 1, self.seq_len) if self.in_channels == 1 else x.transpose(1, 2)
         one_channel = f" or (batch, {self.seq_len})" if self.in_channels == 1 else ""
         raise ValueError(f"{type(self).__name__}: input of shape {x.shape} does not fit seq_len={self.seq_len}, "
                          f"in_channels={self.in_channels}; expected (batch, {self.seq_len}, {self.in_channels})"
@@ -262,10 +267,10 @@ class StagedConvNet1D(nn.Module):
         tokens_first = False
         for stage in self.stages:
             if tokens_first:
-                h = h.transpose(1, 2, 0)
+                h = h.permute(1, 2, 0)
             h = stage(h)
             tokens_first = stage.tokens_first
-        pooled = h.mean(axis=0 if tokens_first else -1)
+        pooled = h.mean(dim=0 if tokens_first else -1)
         return self.head(self.dropout(self.norm(pooled)))
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-import tinygrad_np.functional as F
+import tinygrad_np as tg
+import tinygrad_np.nn.functional as F
 from tinygrad_np import Tensor, nn
 
 
@@ -43,14 +44,15 @@ class InceptionBlock1D(nn.Module):
                              f"out_channels={out_channels}, got {widths}{hint}")
         if reduce_channels is not None and reduce_channels < 1:
             raise ValueError(f"InceptionBlock1D: reduce_channels must be >= 1, got {reduce_channels}")
+        super().__init__()
         self.in_channels, self.out_channels, self.branch_channels = in_channels, out_channels, widths
         reduce3 = reduce_channels or widths[1]
         reduce5 = reduce_channels or widths[2]
         self.branch1 = nn.Conv1d(in_channels, widths[0], 1, dtype=dtype)
-        self.branch3 = [nn.Conv1d(in_channels, reduce3, 1, dtype=dtype),
-                        nn.Conv1d(reduce3, widths[1], 3, padding="same", dtype=dtype)]
-        self.branch5 = [nn.Conv1d(in_channels, reduce5, 1, dtype=dtype),
-                        nn.Conv1d(reduce5, widths[2], 5, padding="same", dtype=dtype)]
+        self.branch3 = nn.ModuleList([nn.Conv1d(in_channels, reduce3, 1, dtype=dtype),
+                                      nn.Conv1d(reduce3, widths[1], 3, padding="same", dtype=dtype)])
+        self.branch5 = nn.ModuleList([nn.Conv1d(in_channels, reduce5, 1, dtype=dtype),
+                                      nn.Conv1d(reduce5, widths[2], 5, padding="same", dtype=dtype)])
         self.pool_projection = nn.Conv1d(in_channels, widths[3], 1, dtype=dtype)
 
     def forward(self, x: Tensor | np.ndarray) -> Tensor:
@@ -62,7 +64,7 @@ class InceptionBlock1D(nn.Module):
         for reduce, conv in (self.branch3, self.branch5):
             outputs.append(F.gelu(conv(F.gelu(reduce(x)))))
         outputs.append(F.gelu(self.pool_projection(F.max_pool1d(x, 3, stride=1, padding=1))))
-        return F.concatenate(outputs, axis=1)
+        return tg.cat(outputs, dim=1)
 
     def extra_repr(self) -> str:
         return f"{self.in_channels}, {self.out_channels}, branch_channels={self.branch_channels}"

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-import tinygrad_np.functional as F
+import tinygrad_np.nn.functional as F
 from tinygrad_np import Tensor, nn
 
 
@@ -51,6 +51,7 @@ class LambdaLayer1D(nn.Module):
                              f"got {num_positions!r}")
         if r is not None and r < 0:
             raise ValueError(f"LambdaLayer1D: the local radius r must be >= 0, got {r}")
+        super().__init__()
         self.dim, self.dim_k, self.heads, self.dim_u, self.dim_v = dim, dim_k, heads, dim_u, dim // heads
         self.r, self.num_positions, self.batch_first = r, num_positions, batch_first
         self.to_queries = nn.Linear(dim, heads * dim_k, bias=False, dtype=dtype)
@@ -81,7 +82,7 @@ class LambdaLayer1D(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.batch_first:
-            x = x.transpose(1, 0, 2)
+            x = x.transpose(0, 1)
         if x.ndim != 3 or x.shape[2] != self.dim:
             raise ValueError(f"LambdaLayer1D(dim={self.dim}): input of shape {x.shape} must be "
                              + ("(batch, tokens, dim)" if self.batch_first else "(tokens, batch, dim)"))
@@ -91,18 +92,18 @@ class LambdaLayer1D(nn.Module):
                              f"got {n}")
         h, k, u, v = self.heads, self.dim_k, self.dim_u, self.dim_v
         queries = self.to_queries(x).reshape(n, batch, h, k)
-        keys = F.softmax(self.to_keys(x).reshape(n, batch, u, k), axis=0)  # normalised over the context
+        keys = F.softmax(self.to_keys(x).reshape(n, batch, u, k), dim=0)  # normalised over the context
         values = self.to_values(x).reshape(n, batch, u, v)
         # content lambda (batch, k, v) = sum over context m and u of keys[m, b, u, k] values[m, b, u, v]
-        content = F.matmul(keys.transpose(1, 3, 0, 2).reshape(batch, k, n * u),
-                           values.transpose(1, 0, 2, 3).reshape(batch, n * u, v))
+        content = F.matmul(keys.permute(1, 3, 0, 2).reshape(batch, k, n * u),
+                           values.transpose(0, 1).reshape(batch, n * u, v))
         # position lambdas (n, batch, k, v) = sum over m and u of E[n, m, k, u] values[m, b, u, v]
-        embeddings = self.position_embeddings(n).transpose(0, 2, 1, 3).reshape(n * k, n * u)
-        position = F.matmul(embeddings, values.transpose(0, 2, 1, 3).reshape(n * u, batch * v))
-        position = position.reshape(n, k, batch, v).transpose(0, 2, 1, 3)
+        embeddings = self.position_embeddings(n).transpose(1, 2).reshape(n * k, n * u)
+        position = F.matmul(embeddings, values.transpose(1, 2).reshape(n * u, batch * v))
+        position = position.reshape(n, k, batch, v).transpose(1, 2)
         lambdas = position + content.reshape(1, batch, k, v)
         out = F.matmul(queries, lambdas).reshape(n, batch, h * v)  # (n, batch, heads, v): heads side by side
-        return out.transpose(1, 0, 2) if self.batch_first else out
+        return out.transpose(0, 1) if self.batch_first else out
 
     def extra_repr(self) -> str:
         context = f"num_positions={self.num_positions}" if self.r is None else f"r={self.r}"

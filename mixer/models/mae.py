@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-import tinygrad_np.functional as F
+import tinygrad_np as tg
+import tinygrad_np.nn.functional as F
 from tinygrad_np import Tensor, nn
 from tinygrad_np.random import default_generator
 
@@ -67,7 +68,7 @@ def kept_token_count(num_tokens: int, mask_ratio: float) -> int:
 def random_masking(x: Tensor, mask_ratio: float, rng: np.random.Generator) -> Masking:
     """MAE's per-sample random masking of tokens-first `x` (N, batch, dim): uniform noise per sample and token,
     ids_shuffle = argsort(noise), ids_restore = argsort(ids_shuffle), keep the first len_keep of the shuffle.
-    The kept tokens are picked with the engine's `gather`, so gradients flow back to them (and only them)."""
+    The kept tokens are picked with `take_along_dim`, so gradients flow back to them (and only them)."""
     if x.ndim != 3:
         raise ValueError(f"random_masking: expected tokens-first (tokens, batch, dim), got shape {x.shape}")
     num_tokens, batch = x.shape[0], x.shape[1]
@@ -75,7 +76,7 @@ def random_masking(x: Tensor, mask_ratio: float, rng: np.random.Generator) -> Ma
     noise = rng.random((batch, num_tokens))
     ids_shuffle = np.argsort(noise, axis=1, kind="stable")
     ids_restore = np.argsort(ids_shuffle, axis=1, kind="stable")
-    kept = F.gather(x, ids_shuffle[:, :len_keep].T[:, :, None], axis=0)
+    kept = x.take_along_dim(ids_shuffle[:, :len_keep].T[:, :, None], dim=0)
     mask = np.ones((batch, num_tokens), dtype=x.dtype)
     mask[:, :len_keep] = 0
     mask = np.take_along_axis(mask, ids_restore, axis=1)
@@ -88,9 +89,8 @@ def restore_order(kept: Tensor, mask_token: Tensor, ids_restore: np.ndarray) -> 
     num_tokens = ids_restore.shape[1]
     len_keep, batch, dim = kept.shape
     if num_tokens > len_keep:
-        fill = F.broadcast_to(mask_token, (num_tokens - len_keep, batch, dim))
-        kept = F.concatenate([kept, fill], axis=0)
-    return F.gather(kept, ids_restore.T[:, :, None], axis=0)
+        kept = tg.cat([kept, mask_token.expand(num_tokens - len_keep, batch, dim)], dim=0)
+    return kept.take_along_dim(ids_restore.T[:, :, None], dim=0)
 
 
 def masked_patch_loss(prediction: Tensor, target: Any, mask: np.ndarray) -> Tensor:
@@ -100,7 +100,7 @@ def masked_patch_loss(prediction: Tensor, target: Any, mask: np.ndarray) -> Tens
         raise ValueError(f"masked_patch_loss: prediction of shape {prediction.shape} does not fit a mask of shape "
                          f"{mask.shape} (expected (batch, tokens))")
     difference = prediction - target
-    per_patch = (difference * difference).mean(axis=-1)
+    per_patch = (difference * difference).mean(dim=-1)
     removed = np.ascontiguousarray(mask.T, dtype=prediction.dtype)
     return (per_patch * removed).sum() / max(float(removed.sum()), 1.0)
 
@@ -145,6 +145,7 @@ class MixerMAE(nn.Module):
                              f"got {encoder_tokens!r}")
         if norm_pix_loss and patch_size < 2:
             raise ValueError("MixerMAE: norm_pix_loss normalises each patch over its values; it needs patch_size >= 2")
+        super().__init__()
         self.seq_len, self.patch_size, self.dim, self.depth = seq_len, patch_size, dim, depth
         self.decoder_dim, self.decoder_depth = decoder_dim, decoder_depth
         self.mask_ratio, self.norm_pix_loss, self.encoder_tokens = mask_ratio, norm_pix_loss, encoder_tokens
@@ -157,13 +158,13 @@ class MixerMAE(nn.Module):
         self.proj = nn.Linear(patch_size, dim)
         self.pos_embed = _position_embedding(self.num_tokens, dim) if encoder_tokens == "kept" else None
         self.encoder_mask_token = _position_embedding(1, dim) if encoder_tokens == "all" else None
-        self.blocks = [self._block(encoder_tokens_seen, dim) for _ in range(depth)]
+        self.blocks = nn.ModuleList(self._block(encoder_tokens_seen, dim) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
 
         self.decoder_embed = nn.Linear(dim, decoder_dim)
         self.mask_token = _position_embedding(1, decoder_dim)
         self.decoder_pos_embed = _position_embedding(self.num_tokens, decoder_dim)
-        self.decoder_blocks = [self._block(self.num_tokens, decoder_dim) for _ in range(decoder_depth)]
+        self.decoder_blocks = nn.ModuleList(self._block(self.num_tokens, decoder_dim) for _ in range(decoder_depth))
         self.decoder_norm = nn.LayerNorm(decoder_dim)
         self.decoder_pred = nn.Linear(decoder_dim, patch_size)
 
@@ -186,8 +187,8 @@ class MixerMAE(nn.Module):
         if x.ndim != 2 or x.shape[1] != self.seq_len:
             raise ValueError(f"MixerMAE: expected input of shape (batch, {self.seq_len}), got {x.shape}")
         if self.padding:
-            x = F.pad(x, ((0, 0), (0, self.padding)))
-        return x.reshape(x.shape[0], self.num_tokens, self.patch_size).transpose(1, 0, 2)
+            x = F.pad(x, (0, self.padding))
+        return x.reshape(x.shape[0], self.num_tokens, self.patch_size).transpose(0, 1)
 
     def target(self, patches: np.ndarray) -> np.ndarray:
         """The reconstruction target of (N, batch, patch_size) patches: as they are, or per-patch normalised."""
@@ -216,7 +217,7 @@ class MixerMAE(nn.Module):
         if self.encoder_tokens == "kept":
             return self._run_blocks(masking.kept), masking
         encoded = self._run_blocks(restore_order(masking.kept, self.encoder_mask_token, masking.ids_restore))
-        return F.gather(encoded, masking.ids_keep.T[:, :, None], axis=0), masking
+        return encoded.take_along_dim(masking.ids_keep.T[:, :, None], dim=0), masking
 
     def decode(self, latent: Tensor, ids_restore: np.ndarray) -> Tensor:
         """Kept-token features (len_keep, batch, dim) in shuffled order -> (N, batch, patch_size) predictions."""
@@ -241,14 +242,14 @@ class MixerMAE(nn.Module):
         own and the result is the mean over all windows' tokens."""
         tokens = self.proj(self.patchify(x))
         if self.encoder_tokens == "all":
-            return self._run_blocks(tokens).mean(axis=0)
+            return self._run_blocks(tokens).mean(dim=0)
         tokens = tokens + self.pos_embed
         windows = math.ceil(self.num_tokens / self.len_keep)
         order = np.resize(np.arange(self.num_tokens), windows * self.len_keep)
         batch, dim = tokens.shape[1], tokens.shape[2]
-        picked = tokens[order].reshape(windows, self.len_keep, batch, dim).transpose(1, 0, 2, 3)
+        picked = tokens[order].reshape(windows, self.len_keep, batch, dim).transpose(0, 1)
         encoded = self._run_blocks(picked.reshape(self.len_keep, windows * batch, dim))
-        return encoded.mean(axis=0).reshape(windows, batch, dim).mean(axis=0)
+        return encoded.mean(dim=0).reshape(windows, batch, dim).mean(dim=0)
 
     def classifier_state(self) -> dict[str, np.ndarray]:
         """The encoder weights that carry over to an `MLPMixer1D`, under its names (see the module docstring)."""

@@ -6,7 +6,7 @@ Differences from the JAX reference, on purpose: exact erf GELU (not tanh) and La
 channels (the original's factors; timm's `mlp_ratio` would widen channels instead).
 
 Activations are kept tokens-first, (tokens, batch, channels): LayerNorm and the channel MLP
-work on the last axis as usual, and the token MLP is a `Linear(axis=0)` -- one GEMM over all
+work on the last dim as usual, and the token MLP is a `Linear(dim=0)` -- one GEMM over all
 samples with no transposed copies. Only the raw input is transposed, once.
 
 Options: `token_mixer="lambda"` mixes tokens with a LambdaLayer1D (Bello 2021, arXiv:2102.08602)
@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-import tinygrad_np.functional as F
+import tinygrad_np.nn.functional as F
 from tinygrad_np import Tensor, nn
 from tinygrad_np.nn import init
 
@@ -39,11 +39,12 @@ STEMS = ("linear", "inception")
 
 
 class MlpBlock(nn.Module):
-    """Linear -> GELU -> dropout -> Linear -> dropout, along `axis` (0: tokens, -1: channels)."""
+    """Linear -> GELU -> dropout -> Linear -> dropout, along `dim` (0: tokens, -1: channels)."""
 
-    def __init__(self, features: int, hidden: int, dropout: float = 0.0, axis: int = -1):
-        self.fc1 = nn.Linear(features, hidden, axis=axis)
-        self.fc2 = nn.Linear(hidden, features, axis=axis)
+    def __init__(self, features: int, hidden: int, dropout: float = 0.0, dim: int = -1):
+        super().__init__()
+        self.fc1 = nn.Linear(features, hidden, dim=dim)
+        self.fc2 = nn.Linear(hidden, features, dim=dim)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -62,15 +63,16 @@ class MixerBlock(nn.Module):
                  lambda_dim_k: int = 16, lambda_dim_u: int = 1, lambda_radius: int | None = None):
         if token_mixer not in TOKEN_MIXERS:
             raise ValueError(f"MixerBlock: token_mixer must be one of {TOKEN_MIXERS}, got {token_mixer!r}")
+        super().__init__()
         self.token_norm = nn.LayerNorm(dim)
         if token_mixer == "mlp":
-            self.token_mixing = MlpBlock(num_tokens, token_hidden, dropout, axis=0)
+            self.token_mixing = MlpBlock(num_tokens, token_hidden, dropout, dim=0)
         else:
             self.token_mixing = LambdaLayer1D(dim, lambda_dim_k, lambda_heads, lambda_dim_u, lambda_radius,
                                               num_positions=num_tokens)
         self.channel_norm = nn.LayerNorm(dim)
-        self.channel_mixing = MlpBlock(dim, channel_hidden, dropout, axis=-1)
-        self.drop_path = nn.DropPath(drop_path, batch_axis=1)
+        self.channel_mixing = MlpBlock(dim, channel_hidden, dropout, dim=-1)
+        self.drop_path = nn.DropPath(drop_path, batch_dim=1)
 
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.drop_path(self.token_mixing(self.token_norm(x)))
@@ -103,6 +105,7 @@ class MLPMixer1D(nn.Module):
             raise ValueError("MLPMixer1D: seq_len, in_channels, dim, patch_size and num_classes must be >= 1 "
                              f"and depth >= 0, got seq_len={seq_len}, in_channels={in_channels}, dim={dim}, "
                              f"depth={depth}, patch_size={patch_size}, num_classes={num_classes}")
+        super().__init__()
         self.seq_len, self.in_channels, self.patch_size = seq_len, in_channels, patch_size
         self.num_tokens = math.ceil(seq_len / patch_size)
         self.padding = self.num_tokens * patch_size - seq_len
@@ -113,9 +116,9 @@ class MLPMixer1D(nn.Module):
         self.stem = InceptionBlock1D(in_channels, stem_channels) if stem == "inception" else None
         self.proj = nn.Linear(patch_size * (in_channels if self.stem is None else stem_channels), dim)
         rates = np.linspace(0.0, drop_path, depth) if depth > 1 else [drop_path] * depth
-        self.blocks = [MixerBlock(self.num_tokens, dim, token_hidden, channel_hidden, dropout, float(rate),
-                                  token_mixer, lambda_heads, lambda_dim_k, lambda_dim_u, lambda_radius)
-                       for rate in rates]
+        self.blocks = nn.ModuleList(MixerBlock(self.num_tokens, dim, token_hidden, channel_hidden, dropout,
+                                               float(rate), token_mixer, lambda_heads, lambda_dim_k, lambda_dim_u,
+                                               lambda_radius) for rate in rates)
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, num_classes)
         self.categories = dict(sorted((int(k), int(v)) for k, v in (categories or {}).items()))
@@ -153,7 +156,7 @@ class MLPMixer1D(nn.Module):
         """Add each categorical feature's code vector to the token that holds it; h is (tokens, batch, dim)."""
         looked_up = self.category_embedding(codes + self.category_offsets)  # (batch, n_categorical, dim)
         n_categorical, batch, dim = codes.shape[1], h.shape[1], h.shape[2]
-        per_token = Tensor(self.category_tokens, dtype=h.dtype) @ looked_up.transpose(1, 0, 2).reshape(
+        per_token = Tensor(self.category_tokens, dtype=h.dtype) @ looked_up.permute(1, 0, 2).reshape(
             n_categorical, batch * dim)
         return h + per_token.reshape(self.num_tokens, batch, dim)
 
@@ -168,10 +171,10 @@ class MLPMixer1D(nn.Module):
                              f"in_channels={self.in_channels}; expected (batch, {self.seq_len}, {self.in_channels})"
                              + (f" or (batch, {self.seq_len})" if self.in_channels == 1 else ""))
         if self.stem is not None:
-            x = self.stem(x.transpose(0, 2, 1)).transpose(0, 2, 1)
+            x = self.stem(x.transpose(1, 2)).transpose(1, 2)
         if self.padding:
-            x = F.pad(x, ((0, 0), (0, self.padding), (0, 0)))
-        return x.reshape(x.shape[0], self.num_tokens, -1).transpose(1, 0, 2)
+            x = F.pad(x, (0, 0, 0, self.padding))
+        return x.reshape(x.shape[0], self.num_tokens, -1).transpose(0, 1)
 
     def forward(self, x: Tensor | np.ndarray) -> Tensor:
         """Logits of shape (batch, num_classes)."""
@@ -185,4 +188,4 @@ class MLPMixer1D(nn.Module):
             h = self.embed_categories(self.proj(self.patchify(x * Tensor(mask, dtype=x.dtype))), codes)
         for block in self.blocks:
             h = block(h)
-        return self.head(self.norm(h).mean(axis=0))
+        return self.head(self.norm(h).mean(dim=0))

@@ -10,15 +10,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-import tinygrad_np.functional as F
+import tinygrad_np.nn.functional as F
 from tinygrad_np import Tensor, nn, no_grad
 from tinygrad_np.random import default_generator
 
 
 def kl_divergence(mean: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mean, exp(logvar)) || N(0, I)) per row, in closed form (Kingma & Welling 2014, appendix B):
-    0.5 * sum(exp(logvar) + mean^2 - 1 - logvar) over the latent axis."""
-    return 0.5 * (logvar.exp() + mean * mean - 1.0 - logvar).sum(axis=-1)
+    0.5 * sum(exp(logvar) + mean^2 - 1 - logvar) over the latent dim."""
+    return 0.5 * (logvar.exp() + mean * mean - 1.0 - logvar).sum(dim=-1)
 
 
 def reparameterize(mean: Tensor, logvar: Tensor, noise: np.ndarray) -> Tensor:
@@ -56,6 +56,7 @@ class TabularVAE(nn.Module):
         if min(in_features, latent_dim, hidden) < 1:
             raise ValueError(f"TabularVAE: in_features, latent_dim and hidden must be >= 1, got {in_features}, "
                              f"{latent_dim}, {hidden}")
+        super().__init__()
         self.in_features, self.latent_dim, self.hidden = in_features, latent_dim, hidden
         self.encoder = nn.Linear(in_features, hidden)
         self.to_mean = nn.Linear(hidden, latent_dim)
@@ -101,7 +102,7 @@ class TabularVAE(nn.Module):
         x = self._input(x)
         out = self.forward(x, rng, noise)
         difference = out.reconstruction - x
-        reconstruction = (difference * difference).sum(axis=-1).mean()
+        reconstruction = (difference * difference).sum(dim=-1).mean()
         kl = kl_divergence(out.mean, out.logvar).mean()
         return ELBOTerms(reconstruction + beta * kl, reconstruction, kl)
 

@@ -1,10 +1,31 @@
-"""Modules, layers and initialisers (PyTorch's `torch.nn` names)."""
+"""Modules, layers, losses and initialisers (PyTorch's `torch.nn` names)."""
 
-from . import functional, init
+from . import functional, init, utils
 from .conv import ChannelsFirstLayerNorm, Conv1d, Conv2d
-from .layers import GELU, Dropout, DropPath, Embedding, Identity, LayerNorm, Linear, ReLU, Sigmoid, Tanh
-from .module import Module, ModuleList, Parameter, Sequential
+from .layers import (
+    GELU,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    Dropout,
+    DropPath,
+    Embedding,
+    Flatten,
+    Identity,
+    L1Loss,
+    LayerNorm,
+    Linear,
+    LogSoftmax,
+    MSELoss,
+    NLLLoss,
+    ReLU,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Tanh,
+)
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 
-__all__ = ["GELU", "ChannelsFirstLayerNorm", "Conv1d", "Conv2d", "DropPath", "Dropout", "Embedding", "Identity",
-           "LayerNorm", "Linear", "Module", "ModuleList", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
-           "functional", "init"]
+__all__ = ["GELU", "BCEWithLogitsLoss", "ChannelsFirstLayerNorm", "Conv1d", "Conv2d", "CrossEntropyLoss", "DropPath",
+           "Dropout", "Embedding", "Flatten", "Identity", "L1Loss", "LayerNorm", "Linear", "LogSoftmax", "MSELoss",
+           "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid",
+           "Softmax", "Tanh", "functional", "init", "utils"]

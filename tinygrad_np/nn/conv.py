@@ -26,6 +26,7 @@ class _ConvNd(Module):
                  stride: int | Sequence[int] = 1, padding: int | Sequence[int] | str = 0,
                  dilation: int | Sequence[int] = 1, groups: int = 1, bias: bool = True, dtype: Any = np.float32,
                  generator: np.random.Generator | None = None):
+        super().__init__()
         name = type(self).__name__
         kernel = ntuple(kernel_size, self.nd, "kernel_size", name)
         if in_channels < 1 or out_channels < 1 or groups < 1 or min(kernel) < 1:
@@ -80,6 +81,7 @@ class ChannelsFirstLayerNorm(Module):
     instead of being a permuted view."""
 
     def __init__(self, num_channels: int, eps: float = 1e-6, dtype: Any = np.float32):
+        super().__init__()
         self.num_channels, self.eps = num_channels, eps
         self.weight = Parameter(np.ones(num_channels), dtype=dtype)
         self.bias = Parameter(np.zeros(num_channels), dtype=dtype)

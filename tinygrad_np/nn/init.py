@@ -107,6 +107,6 @@ def ones_(tensor: Tensor) -> Tensor:
     return tensor
 
 
-def constant_(tensor: Tensor, value: float) -> Tensor:
-    tensor.data[...] = value
+def constant_(tensor: Tensor, val: float) -> Tensor:
+    tensor.data[...] = val
     return tensor

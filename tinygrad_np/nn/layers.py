@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -14,16 +15,17 @@ from .module import Module, Parameter
 
 
 class Linear(Module):
-    """y = x W^T + b over the last axis (axis=-1), or y = W x + b over the first (axis=0, so a
-    model can keep (tokens, batch, channels) and mix tokens with one GEMM and no transpose).
+    """y = x W^T + b over the last dim (dim=-1, PyTorch's Linear), or y = W x + b over the first (dim=0, an
+    extension: a model can keep (tokens, batch, channels) and mix tokens with one GEMM and no transpose).
     Weight (out_features, in_features): Kaiming-uniform with a = sqrt(5) and bias
     uniform(+-1/sqrt(in_features)), exactly PyTorch's default."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, axis: int = -1,
-                 dtype: Any = np.float32, generator: np.random.Generator | None = None):
-        if axis not in (0, -1):
-            raise ValueError(f"Linear: axis must be 0 or -1, got {axis}")
-        self.in_features, self.out_features, self.axis = in_features, out_features, axis
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype: Any = np.float32, *,
+                 dim: int = -1, generator: np.random.Generator | None = None):
+        super().__init__()
+        if dim not in (0, -1):
+            raise ValueError(f"Linear: dim must be 0 or -1, got {dim}")
+        self.in_features, self.out_features, self.dim = in_features, out_features, dim
         self.weight = init.kaiming_uniform_(Parameter(np.zeros((out_features, in_features)), dtype=dtype),
                                             a=math.sqrt(5), generator=generator)
         self.bias = None
@@ -32,35 +34,37 @@ class Linear(Module):
             self.bias = init.uniform_(Parameter(np.zeros(out_features), dtype=dtype), -bound, bound, generator)
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight, self.bias, axis=self.axis)
+        return F.linear(x, self.weight, self.bias, dim=self.dim)
 
     def extra_repr(self) -> str:
-        axis = ", axis=0" if self.axis == 0 else ""
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}{axis}"
+        dim = ", dim=0" if self.dim == 0 else ""
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}{dim}"
 
 
 class LayerNorm(Module):
-    """Normalise over the last axis (one fused op), then a learned scale (ones) and shift (zeros)."""
+    """Normalise over the last len(normalized_shape) dims (one fused op), then a learned scale (ones) and shift
+    (zeros) of shape normalized_shape."""
 
-    def __init__(self, dim: int, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
-                 dtype: Any = np.float32):
-        self.dim, self.eps = dim, eps
-        self.weight = Parameter(np.ones(dim), dtype=dtype) if elementwise_affine else None
-        self.bias = Parameter(np.zeros(dim), dtype=dtype) if elementwise_affine and bias else None
+    def __init__(self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True,
+                 bias: bool = True, dtype: Any = np.float32):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        self.normalized_shape, self.eps = tuple(int(n) for n in shape), eps
+        self.weight = Parameter(np.ones(shape), dtype=dtype) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape), dtype=dtype) if elementwise_affine and bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.shape[-1] != self.dim:
-            raise ValueError(f"LayerNorm({self.dim}): input of shape {x.shape} has {x.shape[-1]} on its last axis")
-        return F.layer_norm(x, self.weight, self.bias, eps=self.eps)
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, eps=self.eps)
 
     def extra_repr(self) -> str:
-        return f"{self.dim}, eps={self.eps}, elementwise_affine={self.weight is not None}"
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
 
 
 class Dropout(Module):
     """Zero elements with probability p while training; scale the rest by 1/(1-p)."""
 
     def __init__(self, p: float = 0.5, generator: np.random.Generator | None = None):
+        super().__init__()
         if not 0 <= p <= 1:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p, self.generator = p, generator
@@ -73,48 +77,52 @@ class Dropout(Module):
 
 
 class DropPath(Module):
-    """Stochastic depth: drop a residual branch for whole samples (one draw per index of
-    `batch_axis`), scaling kept samples by 1/(1-p); identity in eval."""
+    """Stochastic depth (timm's DropPath): drop a residual branch for whole samples (one draw per index of
+    `batch_dim`), scaling kept samples by 1/(1-p); identity in eval."""
 
-    def __init__(self, p: float = 0.0, batch_axis: int = 0, generator: np.random.Generator | None = None):
+    def __init__(self, p: float = 0.0, batch_dim: int = 0, generator: np.random.Generator | None = None):
+        super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"DropPath: p must be in [0, 1), got {p}")
-        self.p, self.batch_axis, self.generator = p, batch_axis, generator
+        self.p, self.batch_dim, self.generator = p, batch_dim, generator
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.drop_path(x, self.p, self.training, self.batch_axis, self.generator)
+        return F.drop_path(x, self.p, self.training, self.batch_dim, self.generator)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}" + (f", batch_axis={self.batch_axis}" if self.batch_axis else "")
+        return f"p={self.p}" + (f", batch_dim={self.batch_dim}" if self.batch_dim else "")
 
 
 class Embedding(Module):
-    """A table of `num_embeddings` vectors of size `dim` (normal(0, 1), as PyTorch), looked up by
-    integer index; the gradient adds into the rows that were used."""
+    """A table of `num_embeddings` vectors of size `embedding_dim` (normal(0, 1), as PyTorch), looked up by integer
+    index; the gradient adds into the rows that were used."""
 
-    def __init__(self, num_embeddings: int, dim: int, dtype: Any = np.float32,
+    def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = np.float32,
                  generator: np.random.Generator | None = None):
-        self.num_embeddings, self.dim = num_embeddings, dim
-        self.weight = init.normal_(Parameter(np.zeros((num_embeddings, dim)), dtype=dtype), generator=generator)
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = init.normal_(Parameter(np.zeros((num_embeddings, embedding_dim)), dtype=dtype),
+                                   generator=generator)
 
     def forward(self, indices: Any) -> Tensor:
-        indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
-        if indices.dtype.kind not in "iu":
-            raise TypeError(f"Embedding: indices must be integers, got {indices.dtype}")
-        if indices.size and (indices.min() < 0 or indices.max() >= self.num_embeddings):
-            raise IndexError(f"Embedding({self.num_embeddings}, {self.dim}): indices must be in "
-                             f"[0, {self.num_embeddings}), got values from {indices.min()} to {indices.max()}")
-        return self.weight[indices]
+        return F.embedding(indices, self.weight)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.dim}"
+        return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
 class GELU(Module):
-    """Exact GELU, x * Phi(x), with the normal CDF from scipy's erf (not the tanh approximation)."""
+    """Exact GELU, x * Phi(x) (or approximate="tanh")."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.gelu(x)
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
 
 
 class Tanh(Module):
@@ -132,6 +140,88 @@ class Sigmoid(Module):
         return F.sigmoid(x)
 
 
+class SiLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.silu(x)
+
+
+class Softmax(Module):
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.softmax(x, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    def forward(self, x: Tensor) -> Tensor:
+        return F.log_softmax(x, self.dim)
+
+
+class Flatten(Module):
+    """Merge dims start_dim..end_dim (by default all but the batch dim)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
 class Identity(Module):
     def forward(self, x: Any) -> Any:
         return x
+
+
+# -- losses as modules (PyTorch's names; the functions are in `nn.functional`) -----------------------------------------
+class CrossEntropyLoss(Module):
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean",
+                 label_smoothing: float = 0.0):
+        super().__init__()
+        self.weight, self.ignore_index, self.reduction, self.label_smoothing = (weight, ignore_index, reduction,
+                                                                                 label_smoothing)
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
+                               label_smoothing=self.label_smoothing)
+
+
+class NLLLoss(Module):
+    def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"):
+        super().__init__()
+        self.weight, self.ignore_index, self.reduction = weight, ignore_index, reduction
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(Module):
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None):
+        super().__init__()
+        self.weight, self.reduction, self.pos_weight = weight, reduction, pos_weight
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
+                                                  pos_weight=self.pos_weight)
+
+
+class MSELoss(Module):
+    def __init__(self, reduction: str = "mean"):
+        super().__init__()
+        self.reduction = reduction
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(MSELoss):
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.l1_loss(input, target, reduction=self.reduction)

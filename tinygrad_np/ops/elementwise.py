@@ -140,6 +140,24 @@ class Abs(Function):
         return grad * self.sign
 
 
+class Sin(Function):
+    def forward(self, x):
+        self.x = x
+        return np.sin(x)
+
+    def backward(self, grad):
+        return grad * np.cos(self.x)
+
+
+class Cos(Function):
+    def forward(self, x):
+        self.x = x
+        return np.cos(x)
+
+    def backward(self, grad):
+        return -grad * np.sin(self.x)
+
+
 class Relu(Function):
     def forward(self, x):
         self.positive = x > 0

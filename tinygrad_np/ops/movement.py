@@ -45,6 +45,30 @@ class Expand(Function):
         return grad
 
 
+class Copy(Function):
+    """A copy of the data (`clone`); the gradient passes through."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        return grad
+
+
+class Repeat(Function):
+    """Tile `repeats[i]` times along axis i (numpy's tile; leading repeats add axes). The gradient of each
+    element is the sum over its copies: the output gradient viewed as (r0, n0, r1, n1, ...) summed over the r's."""
+
+    def forward(self, x, repeats):
+        self.input_shape, self.repeats = x.shape, repeats
+        self.padded_shape = (1,) * (len(repeats) - x.ndim) + x.shape
+        return np.tile(x.reshape(self.padded_shape), repeats)
+
+    def backward(self, grad):
+        interleaved = [n for pair in zip(self.repeats, self.padded_shape, strict=True) for n in pair]
+        return grad.reshape(interleaved).sum(axis=tuple(range(0, len(interleaved), 2))).reshape(self.input_shape)
+
+
 def is_advanced(index) -> bool:
     """Whether a getitem index uses integer or boolean arrays (numpy's advanced indexing)."""
     items = index if isinstance(index, tuple) else (index,)

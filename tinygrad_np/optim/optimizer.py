@@ -4,12 +4,12 @@ parameters' arrays, in their own dtype (float32 stays float32)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor
+from ..engine import Tensor, enable_grad
 
 
 class Optimizer:
@@ -23,23 +23,28 @@ class Optimizer:
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, Any]] = {}
-        seen: set[int] = set()
-        for group in groups:
-            unknown = set(group) - set(defaults) - {"params", "initial_lr"}
-            if unknown:
-                raise ValueError(f"{type(self).__name__}: unknown option(s) {sorted(unknown)} in a parameter group")
-            group = {**defaults, **group, "params": list(group["params"])}
-            for p in group["params"]:
-                if not isinstance(p, Tensor) or not p.requires_grad:
-                    raise TypeError(f"{type(self).__name__}: parameters must be Tensors that require grad")
-                if id(p) in seen:
-                    raise ValueError(f"{type(self).__name__}: a parameter appears in more than one group")
-                seen.add(id(p))
-            self.param_groups.append(group)
+        for group in params if isinstance(params[0], dict) else [{"params": params}]:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options (those it does not set come from the defaults)."""
+        name = type(self).__name__
+        unknown = set(param_group) - set(self.defaults) - {"params", "initial_lr"}
+        if unknown:
+            raise ValueError(f"{name}: unknown option(s) {sorted(unknown)} in a parameter group")
+        params = param_group["params"]
+        group = {**self.defaults, **param_group, "params": [params] if isinstance(params, Tensor) else list(params)}
+        held = {id(p) for g in self.param_groups for p in g["params"]}
+        for p in group["params"]:
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(f"{name}: parameters must be Tensors that require grad")
+            if id(p) in held:
+                raise ValueError(f"{name}: a parameter appears in more than one group")
+            held.add(id(p))
+        self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
@@ -49,11 +54,18 @@ class Optimizer:
                 elif p.grad is not None:
                     p.grad[...] = 0
 
-    def step(self) -> None:
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """Update every parameter that has a gradient. `closure` (optional, as in PyTorch) re-evaluates the model:
+        it runs before the update, with gradients recorded, and its loss is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         for group in self.param_groups:
             for p in group["params"]:
                 if p.grad is not None:
                     self.update(p, p.grad, self.state.setdefault(id(p), {}), group)
+        return loss
 
     def update(self, p: Tensor, grad: np.ndarray, state: dict[str, Any], group: dict[str, Any]) -> None:
         raise NotImplementedError
@@ -65,7 +77,7 @@ class Optimizer:
         """{"state": {index: {name: array or number}}, "param_groups": [hyperparameters + param indices]};
         parameters are numbered in group order, as PyTorch does. Arrays are copies."""
         index = {id(p): i for i, p in enumerate(self._params())}
-        state = {str(index[key]): {name: value.copy() if isinstance(value, np.ndarray) else value
+        state = {index[key]: {name: value.copy() if isinstance(value, np.ndarray) else value
                                    for name, value in entry.items()}
                  for key, entry in self.state.items() if key in index}
         groups = [{**{k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items() if k != "params"},

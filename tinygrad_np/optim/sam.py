@@ -232,7 +232,7 @@ class SparseSAM(SAM):
         self.drop_rate, self.total_steps = float(drop_rate), total_steps
         self.generator = as_generator(generator)
         self.steps = 0
-        self.total_entries = sum(p.size for p in self._params())
+        self.total_entries = sum(p.numel() for p in self._params())
         self.keep_count = round((1 - self.sparsity) * self.total_entries)
         self.masks: dict[int, np.ndarray] = {}
         self.fisher: dict[int, np.ndarray] = {}
@@ -245,8 +245,8 @@ class SparseSAM(SAM):
     def _set_masks(self, flat: np.ndarray) -> None:
         offset = 0
         for p in self._params():
-            self.masks[id(p)] = flat[offset:offset + p.size].reshape(p.shape).copy()
-            offset += p.size
+            self.masks[id(p)] = flat[offset:offset + p.numel()].reshape(p.shape).copy()
+            offset += p.numel()
 
     def _flat_masks(self) -> np.ndarray:
         return np.concatenate([self.masks[id(p)].reshape(-1) for p in self._params()])
@@ -286,7 +286,7 @@ class SparseSAM(SAM):
 
     def _fisher_mask(self) -> None:
         scores = np.concatenate([self.fisher[id(p)].reshape(-1).astype(np.float64) if id(p) in self.fisher
-                                 else np.zeros(p.size) for p in self._params()])
+                                 else np.zeros(p.numel()) for p in self._params()])
         live = np.zeros(self.total_entries, dtype=bool)
         live[np.argsort(-scores, kind="stable")[:self.keep_count]] = True
         self._set_masks(live)
@@ -299,7 +299,7 @@ class SparseSAM(SAM):
         if count == 0:
             return
         magnitude = np.concatenate([np.abs(p.grad).reshape(-1).astype(np.float64) if p.grad is not None
-                                    else np.zeros(p.size) for p in self._params()])
+                                    else np.zeros(p.numel()) for p in self._params()])
         dropped = live_index[np.argsort(magnitude[live_index], kind="stable")[:count]]
         grown = self.generator.choice(dead_index, count, replace=False)
         live[dropped] = False
@@ -333,7 +333,7 @@ class SparseSAM(SAM):
     # -- state ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """The base optimiser's state plus {"sparse_sam": step count, masks, Fisher scores, generator}."""
-        index = {id(p): str(i) for i, p in enumerate(self._params())}
+        index = {id(p): i for i, p in enumerate(self._params())}
         sparse = {"steps": self.steps, "generator": self.generator.bit_generator.state,
                   "masks": {index[key]: mask.copy() for key, mask in self.masks.items()},
                   "fisher": {index[key]: score.copy() for key, score in self.fisher.items()}}
