@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import functional as F
 from ..engine import Tensor
 from ..ops.conv import ntuple
+from . import functional as F
 from . import init
 from .module import Module, Parameter
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import functional as F
 from ..engine import Tensor
+from . import functional as F
 from . import init
 from .module import Module, Parameter
 

@@ -111,15 +111,16 @@ class Module:
 
     def _named_tensors(self, prefix: str = "", seen: set[int] | None = None,
                        persistent_only: bool = False) -> Iterator[tuple[str, Tensor]]:
-        """Every parameter and buffer: this module's own first, then each child's, depth first; a shared one once,
-        under its first name."""
+        """Every parameter and buffer: this module's own parameters, then its own buffers, then each child's, depth
+        first (PyTorch's order); a shared one once, under its first name."""
         seen = set() if seen is None else seen
         persistence = self.__dict__.get("_buffer_persistence", {})
         members = list(self._members())
-        for name, value in members:
-            if isinstance(value, Tensor) and id(value) not in seen:
-                if persistent_only and not isinstance(value, Parameter) and not persistence.get(name, True):
-                    continue
+        own = [(name, value) for name, value in members if isinstance(value, Parameter)]
+        own += [(name, value) for name, value in members if isinstance(value, Tensor)
+                and not isinstance(value, Parameter) and not (persistent_only and not persistence.get(name, True))]
+        for name, value in own:
+            if id(value) not in seen:
                 seen.add(id(value))
                 yield (f"{prefix}.{name}" if prefix else name), value
         for name, value in members:
