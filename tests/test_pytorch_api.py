@@ -262,7 +262,7 @@ def test_step_with_a_closure_param_groups_and_integer_state_keys():
     x, y = tg.randn(8, 3), tg.randn(8, 1)
     for optimizer in (optim.SGD(model.parameters(), lr=0.1), optim.Adam(model.parameters(), lr=0.1),
                       optim.AdamW(model.parameters(), lr=0.1)):
-        def closure():
+        def closure(optimizer=optimizer):
             optimizer.zero_grad()
             loss = F.mse_loss(model(x), y)
             loss.backward()
