@@ -257,7 +257,8 @@ class Tensor:
 
     `Tensor(data)` makes float32, as `torch.Tensor` does; `tinygrad_np.tensor(data)` keeps a numpy array's dtype
     and infers float32 / int64 / bool from Python values, as `torch.tensor` does. Only floating-point tensors take
-    gradients; integer and bool tensors hold indices, labels and masks.
+    gradients; integer and bool tensors hold indices, labels and masks. `.data` and `.grad` are numpy arrays, not
+    tensors (docs/pytorch.md lists this and every other difference from PyTorch).
     """
 
     __array_ufunc__ = None  # make `ndarray (op) Tensor` call our reflected operators
@@ -775,7 +776,7 @@ class Tensor:
         return movement.Reshape.apply(self, shape=shape)
 
     def view(self, *shape: int | Sequence[int]) -> Tensor:
-        """reshape (a copy where numpy needs one; PyTorch's view would refuse those)."""
+        """reshape (a copy where numpy needs one, where PyTorch's view would refuse: docs/pytorch.md)."""
         return self.reshape(*shape)
 
     def view_as(self, other: Tensor) -> Tensor:

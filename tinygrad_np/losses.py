@@ -92,7 +92,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_inde
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of (N, C) logits (or (N, C, d...)) against class indices (N,) (or (N, d...)), through a
     max-shifted log_softmax; `weight` and `ignore_index` as in `nll_loss`. With label smoothing e the target is
-    (1 - e) * one_hot + e / C, as in PyTorch (not combined with `weight` here)."""
+    (1 - e) * one_hot + e / C, as in PyTorch (not combined with `weight` here: docs/pytorch.md)."""
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim < 2:

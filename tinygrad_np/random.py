@@ -1,4 +1,5 @@
-"""One global numpy Generator for init, dropout and drop-path, reseeded by `manual_seed`."""
+"""One global numpy Generator for init, dropout, drop-path and the random factories, reseeded by `manual_seed`.
+Its streams are numpy's, not PyTorch's: the same seed gives other numbers than PyTorch (docs/pytorch.md)."""
 
 from __future__ import annotations
 

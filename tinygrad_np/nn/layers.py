@@ -95,7 +95,7 @@ class DropPath(Module):
 
 class Embedding(Module):
     """A table of `num_embeddings` vectors of size `embedding_dim` (normal(0, 1), as PyTorch), looked up by integer
-    index; the gradient adds into the rows that were used."""
+    index; the gradient adds into the rows that were used. No padding_idx (docs/pytorch.md)."""
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = np.float32,
                  generator: np.random.Generator | None = None):

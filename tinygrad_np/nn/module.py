@@ -43,7 +43,8 @@ class IncompatibleKeys(NamedTuple):
 
 class Module:
     """Base class of layers and models: subclasses set attributes in `__init__` and define `forward`; calling the
-    module calls `forward`. Calling `super().__init__()` is optional (and harmless)."""
+    module calls `forward`. Calling `super().__init__()` is optional (and harmless). Parameters in plain lists and
+    dicts are found too, and `state_dict()` holds numpy arrays (docs/pytorch.md)."""
 
     training: bool = True
 

@@ -57,7 +57,7 @@ def _cosine(progress: float, base_lr: float, eta_min: float) -> float:
 
 class CosineAnnealingLR(LRScheduler):
     """eta_min + (base - eta_min) (1 + cos(pi t / T_max)) / 2, then held at eta_min after T_max
-    (PyTorch's would rise again; a run that goes past T_max wants the floor)."""
+    (PyTorch's would rise again; a run that goes past T_max wants the floor: docs/pytorch.md)."""
 
     def __init__(self, optimizer: Optimizer, T_max: float, eta_min: float = 0.0):  # noqa: N803 - PyTorch's name
         _positive("CosineAnnealingLR", T_max=T_max)
