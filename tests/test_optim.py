@@ -129,6 +129,68 @@ def test_state_dict_round_trip_resumes_exactly(make):
         make([nn.Parameter(START)]).load_state_dict(bad)
 
 
+def flat_model(seed=0):
+    rng = np.random.default_rng(seed)
+    return [nn.Parameter(rng.standard_normal(shape), dtype=np.float32) for shape in ((4, 3), (3,), (2, 2, 5), (1,))]
+
+
+MAKERS = [lambda ps: optim.Adam(ps, lr=0.1, weight_decay=0.1, amsgrad=True), lambda ps: optim.AdamW(ps, lr=0.05),
+          lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.2, weight_decay=0.01),
+          lambda ps: optim.SGD([{"params": ps[:2], "nesterov": True, "momentum": 0.8}, {"params": ps[2:], "lr": 0.3}],
+                               lr=0.1)]
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_one_flat_step_equals_a_step_per_parameter_bit_for_bit(make):
+    """The fused step over one flat buffer and the same update run parameter by parameter give the same bits;
+    parameters and gradients live in one buffer, reused across steps."""
+    fused, separate = flat_model(), flat_model()
+    fused_opt = make(fused)
+    position = {id(p): i for i, p in enumerate(fused)}
+    # with a second parameter that never gets a gradient, each of these runs the parameter-by-parameter path
+    separate_opts = [type(fused_opt)([separate[position[id(p)]], nn.Parameter(np.zeros(1))],
+                                     **{k: v for k, v in group.items() if k not in ("params", "initial_lr")})
+                     for group in fused_opt.param_groups for p in group["params"]]
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        grads = [rng.standard_normal(p.shape).astype(np.float32) for p in fused]
+        for params, opts in ((fused, [fused_opt]), (separate, separate_opts)):
+            for opt in opts:
+                opt.zero_grad()
+            loss = sum((p * g).sum() for p, g in zip(params, grads, strict=True))  # d loss / d p = g
+            loss.backward()
+            for opt in opts:
+                opt.step()
+        for a, b in zip(fused, separate, strict=True):
+            np.testing.assert_array_equal(a.data, b.data)
+    layout = fused_opt.layout()[0].layout
+    assert all(np.shares_memory(p.data, layout.data) and np.shares_memory(p.grad, layout.grad) for p in fused)
+    home = fused[0].grad
+    fused_opt.zero_grad()
+    (fused[0] * 2.0).sum().backward()
+    assert fused[0].grad is home and (home == 2.0).all()  # the next backward writes into the same buffer
+
+
+def test_flat_buffers_take_back_rebound_data_and_skip_parameters_without_gradients():
+    params = flat_model()
+    opt = optim.Adam(params, lr=0.1)
+    for p in params:
+        p.grad = np.ones(p.shape, np.float32)
+    opt.step()
+    replaced = np.full(params[0].shape, 3.0, np.float32)
+    params[0].data = replaced  # rebound, as old code might: copied back into the layout at the next step
+    params[1].grad, params[2].grad = None, np.ones(params[2].shape, np.float32)
+    untouched = params[1].data.copy()
+    opt.step()
+    assert np.shares_memory(params[0].data, opt.layout()[0].layout.data)
+    assert (params[0].data < 3.0).all() and opt.state[id(params[0])]["step"] == 2
+    np.testing.assert_array_equal(params[1].data, untouched)
+    assert opt.state[id(params[1])]["step"] == 1  # no gradient: no step, as PyTorch
+    params[0].data = np.zeros((2, 2), np.float64)
+    with pytest.raises(RuntimeError, match="build the optimiser after"):
+        opt.step()
+
+
 def test_clip_grad_norm_changes_the_grads_the_optimiser_uses():
     a, b = nn.Parameter(np.zeros(3)), nn.Parameter(np.zeros((2, 2)))
     a.grad, b.grad = np.array([3.0, 0, 0], np.float32), np.array([[0, 4.0], [0, 0]], np.float32)

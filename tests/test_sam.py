@@ -251,6 +251,30 @@ def test_fisher_mask_from_a_fisher_closure_keeps_the_steps_own_gradients():
     assert len(calls) == 6
 
 
+def test_a_fisher_closure_with_real_backward_leaves_the_steps_gradient_alone():
+    """The base optimiser keeps each Parameter's gradient in a flat buffer that the next backward writes into, so the
+    Fisher closure's backward must not overwrite the gradient at w that the perturbation uses."""
+    params = manual_params()
+    target = [np.linspace(-1, 1, p.numel()).reshape(p.shape) for p in params]
+
+    def backward_on(scale):
+        sum(((p - scale * t) ** 2).sum() for p, t in zip(params, target, strict=True)).backward()
+
+    opt = optim.SparseSAM(params, optim.SGD(params, lr=0.0), rho=0.1, sparsity=0.0, update_freq=1, num_samples=1,
+                          fisher_closure=lambda: backward_on(-3.0))
+    for _ in range(2):  # the second step runs with the flat buffers in place
+        opt.zero_grad()
+        backward_on(1.0)
+        at_w = [p.grad.copy() for p in params]
+        before = [p.data.copy() for p in params]
+        opt.first_step()
+        moved = [p.data - b for p, b in zip(params, before, strict=True)]
+        opt.second_step(zero_grad=True)
+        scale = 0.1 / (math.sqrt(sum(float(np.sum(g**2)) for g in at_w)) + 1e-12)
+        for m, g in zip(moved, at_w, strict=True):
+            np.testing.assert_allclose(m, scale * g, rtol=1e-12, atol=1e-15)
+
+
 def test_dynamic_mask_keeps_its_density_drops_the_smallest_gradients_and_regrows_at_random():
     params = [nn.Parameter(np.ones((20, 10)), dtype=np.float64), nn.Parameter(np.ones(30), dtype=np.float64)]
     opt = optim.SparseSAM(params, optim.SGD(params, lr=0.0), rho=0.1, sparsity=0.6, mask_rule="dynamic",

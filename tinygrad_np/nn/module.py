@@ -19,9 +19,12 @@ from ..engine import Tensor
 class Parameter(Tensor):
     """A Tensor that a Module trains: it requires grad (unless told otherwise), and owns a copy of its data
     (optimisers update it in place, so it must never alias the caller's array). A Tensor keeps its dtype; numpy
-    arrays and Python values become float32 unless `dtype` is given."""
+    arrays and Python values become float32 unless `dtype` is given.
 
-    __slots__ = ()
+    An optimiser gives the parameter a home for its gradient in a flat buffer (`_grad_home`): a backward after
+    zero_grad writes there instead of allocating a new array."""
+
+    __slots__ = ("_grad_home",)
 
     def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None):
         if dtype is None and isinstance(data, Tensor):
@@ -29,6 +32,15 @@ class Parameter(Tensor):
         data = data.data if isinstance(data, Tensor) else data
         array = np.array(data, dtype=np.float32 if dtype is None else dtype)
         super().__init__(array, requires_grad=requires_grad, dtype=array.dtype)
+        self._grad_home: np.ndarray | None = None
+
+    def _accumulate(self, g: np.ndarray) -> None:
+        home = self._grad_home
+        if self.grad is None and home is not None and home.shape == g.shape and home.dtype == self.dtype:
+            np.copyto(home, g)
+            self.grad = home
+        else:
+            super()._accumulate(g)
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -227,7 +239,9 @@ class Module:
         for name, tensor in own.items():
             if name in state:
                 value = state[name]
-                tensor.data = np.array(value.data if isinstance(value, Tensor) else value, dtype=tensor.dtype)
+                # in place, as PyTorch copies: an optimiser's flat buffers keep holding the parameter
+                np.copyto(tensor.data, np.asarray(value.data if isinstance(value, Tensor) else value),
+                          casting="unsafe")
                 tensor.grad = None
         return IncompatibleKeys(missing, unexpected)
 

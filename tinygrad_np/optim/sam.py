@@ -273,7 +273,8 @@ class SparseSAM(SAM):
             score += np.square(p.grad)
 
     def _fisher_from_closure(self) -> None:
-        grads_at_w = {id(p): p.grad for p in self._params()}
+        # copies: a backward writes a Parameter's gradient into the array its optimiser keeps for it
+        grads_at_w = {id(p): None if p.grad is None else p.grad.copy() for p in self._params()}
         try:
             for _ in range(self.num_samples):
                 self.zero_grad()
