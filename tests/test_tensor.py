@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tinygrad_np.functional as F
-from tinygrad_np import Tensor, enable_grad, is_grad_enabled, no_grad
+from tinygrad_np import Function, Tensor, enable_grad, is_grad_enabled, no_grad
 from tinygrad_np.engine import unbroadcast
 
 
@@ -105,6 +105,32 @@ def test_released_graph_frees_intermediates_without_the_garbage_collector():
         assert probe() is None  # freed by reference counting alone: no cycles
     finally:
         gc.enable()
+
+
+def test_backward_frees_each_activation_once_its_ops_are_done():
+    """By the time backward reaches the first op of a chain, the activations after it are gone (not only at the
+    end of backward): peak memory stays at what the remaining ops need."""
+    alive_at_the_first_op = []
+    probes = []
+
+    class First(Function):
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            gc.collect()
+            alive_at_the_first_op.extend(probe() is not None for probe in probes)
+            return grad
+
+    x = leaf(np.ones(1000))
+    h = First.apply(x)
+    for _ in range(3):
+        h = h.exp() * 0.5
+        probes.append(weakref.ref(h))
+    loss = h.sum()
+    del h
+    loss.backward()
+    assert alive_at_the_first_op == [False, False, False]
 
 
 def test_repeated_steps_do_not_grow_the_number_of_live_tensors():

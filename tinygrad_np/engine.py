@@ -304,7 +304,9 @@ class Tensor:
 
         grads: dict[int, np.ndarray] = {id(self): grad}
         ghosts: dict[int, Ghost] = {}
-        for node in reversed(topological_order(self)):
+        order = topological_order(self)
+        while order:
+            node = order.pop()  # from the output back; dropped from the list, its arrays can go once it is done
             g = grads.pop(id(node), None)
             if g is None:
                 continue
