@@ -168,11 +168,11 @@ def read_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
     if checkpoint.get("version") != VERSION:
         raise CheckpointError(f"{path} has checkpoint version {checkpoint.get('version')!r}; this code reads "
                               f"version {VERSION}")
-    checkpoint["history"] = [_current_record(record) for record in checkpoint.get("history", [])]
+    checkpoint["history"] = [current_record(record) for record in checkpoint.get("history", [])]
     return checkpoint
 
 
-def _current_record(record: dict[str, Any]) -> dict[str, Any]:
+def current_record(record: dict[str, Any]) -> dict[str, Any]:
     """An epoch record in today's layout ({"train": {...}, "holdout": {...}, "test": {...}}) from the flat one of
     earlier checkpoints ("train_loss", "holdout_loss", "valid" for the test file)."""
     if "train" in record:

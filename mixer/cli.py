@@ -36,7 +36,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type[Set
     --name / --no-name). Returns the argparse groups by name."""
     groups: dict[str, Any] = {}
     classes = config_class.group_classes()
-    titles = getattr(config_class, "group_titles", {})
+    titles = config_class.group_titles
     for key, option in config_class.options().items():
         if option.group not in groups:
             groups[option.group] = parser.add_argument_group(titles.get(option.group, option.group),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import inspect
 import json
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -136,6 +137,18 @@ def _type_name(value: Any) -> str:
 
 
 # -- a configuration ---------------------------------------------------------------------------------------------
+@functools.cache
+def _options(config_class: type) -> dict[str, Option]:
+    """key -> Option of a Settings class, in group order (built once per class)."""
+    result = {}
+    for group, group_class in config_class.group_classes().items():
+        for f in dataclasses.fields(group_class):
+            key = f.metadata["key"] or f.name
+            result[key] = Option(group, f.name, key, _KINDS[str(f.type)], f.default, f.metadata["help"],
+                                 f.metadata["choices"], f.metadata["rule"], f.metadata["applies"])
+    return result
+
+
 S = TypeVar("S", bound="Settings")
 
 
@@ -143,7 +156,12 @@ class Settings:
     """A configuration made of option groups (each a dataclass of `option` fields). Subclasses are dataclasses whose
     fields are the groups, and add their cross-option rules in `_resolve`."""
 
-    command: ClassVar[str]  # the model part of a fresh run folder's name, and what the help calls the run
+    group_titles: ClassVar[dict[str, str]] = {}  # argparse group titles that differ from the group names
+
+    @property
+    def name(self) -> str:
+        """What a fresh run folder is named after (runs/<date>-<time>-<name>)."""
+        raise NotImplementedError
 
     @classmethod
     def group_classes(cls) -> dict[str, type]:
@@ -152,13 +170,7 @@ class Settings:
     @classmethod
     def options(cls) -> dict[str, Option]:
         """key -> Option, in group order."""
-        result = {}
-        for group, group_class in cls.group_classes().items():
-            for f in dataclasses.fields(group_class):
-                key = f.metadata["key"] or f.name
-                result[key] = Option(group, f.name, key, _KINDS[str(f.type)], f.default, f.metadata["help"],
-                                     f.metadata["choices"], f.metadata["rule"], f.metadata["applies"])
-        return result
+        return _options(cls)
 
     # reading ---------------------------------------------------------------------------------------------------
     @classmethod
@@ -568,7 +580,6 @@ class TrainConfig(Settings):
     pretraining: PretrainedOptions = dataclasses.field(default_factory=PretrainedOptions)
     run: RunOptions = dataclasses.field(default_factory=RunOptions)
 
-    command: ClassVar[str] = "train"
     group_titles: ClassVar[dict[str, str]] = {"sam": "SAM and noisy updates", "pretraining": "pretrained models"}
 
     @property
@@ -672,7 +683,6 @@ class MAEPretrainConfig(PretrainConfig):
     schedule: PretrainScheduleOptions = dataclasses.field(default_factory=PretrainScheduleOptions)
     run: RunOptions = dataclasses.field(default_factory=RunOptions)
 
-    command: ClassVar[str] = "pretrain-mae"
     group_titles: ClassVar[dict[str, str]] = {"model": "the masked autoencoder"}
 
     @property
@@ -700,7 +710,6 @@ class VAEPretrainConfig(PretrainConfig):
     schedule: PretrainScheduleOptions = dataclasses.field(default_factory=PretrainScheduleOptions)
     run: RunOptions = dataclasses.field(default_factory=RunOptions)
 
-    command: ClassVar[str] = "pretrain-vae"
     group_titles: ClassVar[dict[str, str]] = {"model": "the variational autoencoder"}
 
     @property

@@ -32,7 +32,7 @@ def decays(name: str, parameter: nn.Parameter, embedding_weights: set[int]) -> b
     """The weight-decay rule: the `weight` of a layer with 2 or more dims (Linear matrices, conv kernels) decays;
     biases, norm weights (1-D), embedding tables (nn.Embedding), and parameters held directly by a model rather than
     a layer (position embeddings, mask tokens, layer scales: not named `weight`) do not."""
-    return name.rsplit(".", 1)[-1] == "weight" and parameter.ndim >= 2 and id(parameter) not in embedding_weights
+    return name.rsplit(".", 1)[-1] == "weight" and parameter.data.ndim >= 2 and id(parameter) not in embedding_weights
 
 
 def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -203,29 +203,37 @@ class TrainingLoop:
         steps = self.steps_per_epoch
         progress = Progress(steps, f"epoch {self.epoch + 1}/{epochs}")
         total, parts, seen = 0.0, {}, 0
-        for step in range(steps):
-            rows = order[step * step_rows:(step + 1) * step_rows]
-            batches = [self.make_batch(rows[start:start + self.batch_size])
-                       for start in range(0, len(rows), self.batch_size)]
-            step_total, step_parts = self.gradient_pass(batches, len(rows), step)
-            total += step_total
-            for name, value in step_parts.items():
-                parts[name] = parts.get(name, 0.0) + value
-            seen += len(rows)
-            if self.monitor is not None:
-                self.monitor.snapshot()
-            if self.needs_closure:
-                self.optimizer.step(functools.partial(self.closure, batches, len(rows), step))
-            else:
-                self.optimizer.step()
-            self.optimizer.zero_grad()
-            if self.monitor is not None:
-                self.monitor.record()
-            if self.schedule is not None:
-                self.schedule.step(self.epoch + (step + 1) / steps)
-            progress.update(step + 1, seen, total / seen)
-        progress.close()
+        try:
+            for step in range(steps):
+                rows = order[step * step_rows:(step + 1) * step_rows]
+                seen += len(rows)
+                step_total, step_parts = self.step(rows, step, steps)
+                total += step_total
+                for name, value in step_parts.items():
+                    parts[name] = parts.get(name, 0.0) + value
+                progress.update(step + 1, seen, total / seen)
+        finally:
+            progress.close()
         return {"loss": total / seen, **{name: value / seen for name, value in parts.items()}}
+
+    def step(self, rows: np.ndarray, step: int, steps: int) -> tuple[float, dict[str, float]]:
+        """One optimiser step on `rows`: the gradient pass over its batches, the optimiser's step (with SAM's
+        closure) and the schedule; returns the summed loss and loss terms."""
+        batches = [self.make_batch(rows[start:start + self.batch_size])
+                   for start in range(0, len(rows), self.batch_size)]
+        result = self.gradient_pass(batches, len(rows), step)
+        if self.monitor is not None:
+            self.monitor.snapshot()
+        if self.needs_closure:
+            self.optimizer.step(functools.partial(self.closure, batches, len(rows), step))
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad()
+        if self.monitor is not None:
+            self.monitor.record()
+        if self.schedule is not None:
+            self.schedule.step(self.epoch + (step + 1) / steps)
+        return result
 
     def gradient_pass(self, batches: list[Any], rows: int, step: int) -> tuple[float, dict[str, float]]:
         """Forward and backward over one step's batches, then clipping; returns the summed loss and loss terms."""

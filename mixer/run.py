@@ -16,7 +16,7 @@ import shlex
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .checkpoint import CheckpointError, atomic_write, load_checkpoint, load_weights, read_checkpoint
+from .checkpoint import CheckpointError, atomic_write, current_record, load_checkpoint, load_weights, read_checkpoint
 from .config import Settings
 from .loop import TrainingDiverged, TrainingLoop
 from .report import EpochTable
@@ -35,6 +35,15 @@ class RunFolderError(ValueError):
 def _files_in(path: Path) -> list[str]:
     names = sorted(entry.name for entry in path.iterdir())
     return names[:5] + [f"... ({len(names) - 5} more)"] if len(names) > 5 else names
+
+
+def _holds_no_epoch(path: Path) -> bool:
+    """A folder with nothing but the start of a run that never finished an epoch (config.json, an empty
+    metrics.jsonl): nothing in it can be lost, so a new run may use it."""
+    names = {entry.name for entry in path.iterdir()}
+    metrics = path / "metrics.jsonl"
+    return bool(names) and names <= {"config.json", "metrics.jsonl"} and (
+        not metrics.exists() or metrics.stat().st_size == 0)
 
 
 class RunFolder:
@@ -57,6 +66,8 @@ class RunFolder:
         path = Path(out)
         if path.exists() and not path.is_dir():
             raise RunFolderError(f"--out {out} is a file, not a folder")
+        if path.is_dir() and _holds_no_epoch(path):
+            return cls(path, [path / name for name in ("config.json", "metrics.jsonl") if (path / name).exists()])
         if path.is_dir() and any(path.iterdir()):
             if not overwrite:
                 raise RunFolderError(
@@ -82,7 +93,8 @@ class RunFolder:
         metrics = folder.path / "metrics.jsonl"
         if metrics.is_file():
             try:
-                saved = [(r["epoch"], r["train"]["loss"]) for r in map(json.loads, metrics.read_text().splitlines())]
+                saved = [(r["epoch"], r["train"]["loss"]) for r in
+                         map(current_record, map(json.loads, metrics.read_text().splitlines()))]
             except (ValueError, KeyError, TypeError):
                 saved = None
             ours = [(r["epoch"], r["train"]["loss"]) for r in history]
@@ -202,7 +214,8 @@ class Run:
         load_weights(run.loop.model, checkpoint["model"], path)
         run.loop.restore(checkpoint)
         run.restore_extra(checkpoint)
-        run.saved_epoch = done
+        if (folder.path / cls.checkpoint_name).resolve() == Path(path).resolve():
+            run.saved_epoch = done  # the folder's own checkpoint already holds these epochs
         run.resumed = (str(path), done, planned)
         return run
 
@@ -239,11 +252,11 @@ class Run:
             self.log(self.table.header())
         try:
             self.loop.run(self.epochs, self._end_of_epoch)
+            return self.finish()
         except KeyboardInterrupt:
             raise Interrupted(self._interrupted()) from None
         except TrainingDiverged as error:
             raise TrainingDiverged(f"{error}; {self._kept()}") from None
-        return self.finish()
 
     def _end_of_epoch(self, record: dict[str, Any]) -> None:
         selected = self.save(record)
@@ -252,14 +265,31 @@ class Run:
         self.log(self.table.row(record, self.epochs, selected))
 
     def _kept(self) -> str:
-        checkpoint = self.folder.path / self.checkpoint_name
-        if not self.saved_epoch:
-            return f"no epoch finished, so nothing was saved in {self.folder.path}"
-        return f"{checkpoint} keeps epoch {self.saved_epoch}"
+        """What is saved now, for the messages of an interrupted or diverged run."""
+        if self.saved_epoch:
+            return f"{self.folder.path / self.checkpoint_name} keeps epoch {self.saved_epoch}"
+        if self.resumed is not None:
+            return f"nothing new was saved; {self.resumed[0]} still holds epoch {self.resumed[1]}"
+        return f"no epoch finished, so nothing was saved in {self.folder.path}"
+
+    def continue_command(self) -> str:
+        """The command that continues this run from what is saved."""
+        if self.saved_epoch or self.resumed is None:
+            return self.resume_command()
+        path, _, planned = self.resumed
+        command = f"python train.py {self.command}--resume {shlex.quote(path)}"
+        if self.epochs != planned:
+            command += f" --epochs {self.epochs}"
+        if Path(path).resolve().parent != self.folder.path.resolve():
+            command += f" --out {shlex.quote(str(self.folder.path))}"
+        return command
 
     def _interrupted(self) -> str:
+        if self.saved_epoch == self.epochs:
+            return (f"interrupted after the last epoch, while writing the results: {self._kept()}; write them "
+                    f"with: {self.continue_command()}")
         where = f"interrupted in epoch {self.loop.epoch + 1} of {self.epochs}"
-        if not self.saved_epoch:
-            return (f"{where}, before any epoch finished: nothing to resume ({self.folder.path} holds only "
-                    "config.json and an empty metrics.jsonl)")
-        return f"{where}: {self._kept()}; continue with: {self.resume_command()}"
+        if not self.saved_epoch and self.resumed is None:
+            return (f"{where}, before any epoch finished: nothing to resume; start it again (--out "
+                    f"{self.folder.path} may be reused: it holds no epoch)")
+        return f"{where}: {self._kept()}; continue with: {self.continue_command()}"

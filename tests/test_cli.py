@@ -16,6 +16,7 @@ from unsw_sample import REAL, needs_data, sample_folder
 from mixer.checkpoint import load_checkpoint, save_checkpoint
 from mixer.cli import COMMANDS, PARSERS, main
 from mixer.config import TrainConfig
+from mixer.run import RunFolder
 from mixer.training import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,8 +123,10 @@ def test_one_epoch_trains_into_a_fresh_folder_named_at_start_and_end(small_data,
     assert "shortened to 0.5 epochs" in out
     assert json.loads((folder / "config.json").read_text())["schedule"]["warmup_epochs"] == 0.5
     assert [json.loads(line)["epoch"] for line in (folder / "metrics.jsonl").read_text().splitlines()] == [1]
-    code, out, err = train(["--epochs", "1", "--data-dir", str(small_data), *TINY], capsys)
-    assert code == 0 and len(list((tmp_path / "runs").iterdir())) == 2  # the second run did not touch the first
+    first, second = RunFolder.fresh(None, "mlp-mixer"), RunFolder.fresh(None, "mlp-mixer")
+    first.create()
+    third = RunFolder.fresh(None, "mlp-mixer")
+    assert first.path == second.path != third.path and not third.path.exists()  # never an existing folder
 
 
 @needs_data
@@ -136,9 +139,16 @@ def test_an_existing_run_is_never_overwritten_or_mixed(small_data, tmp_path, cap
     code, _, err = train(["--epochs", "3", "--dim", "16", *args[2:]], capsys)  # the typo'd second run
     assert code == 1 and f"--out {out} is not empty" in err and "--overwrite" in err and "--resume" in err
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # not a byte changed
-
     code, _, err = train([*args, "--data-dir", str(tmp_path / "nowhere")], capsys)
     assert code == 1 and {path.name: path.read_bytes() for path in out.iterdir()} == before
+
+    # resuming in place from an earlier checkpoint would replace the later epochs: refused unless --overwrite
+    earlier = load_checkpoint(out / "last.npz")
+    earlier["epoch"], earlier["history"] = 1, earlier["history"][:1]
+    save_checkpoint(out / "epoch1.npz", earlier)
+    code, _, err = train(["--resume", str(out / "epoch1.npz")], capsys)
+    assert code == 1 and "resuming here would replace" in err and "--overwrite" in err
+    (out / "epoch1.npz").unlink()
 
     (out / "notes.txt").write_text("mine")
     code, printed, err = train(["--epochs", "1", *args[2:], "--overwrite"], capsys)
@@ -147,20 +157,18 @@ def test_an_existing_run_is_never_overwritten_or_mixed(small_data, tmp_path, cap
     assert [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()] == [1]
     assert load_checkpoint(out / "last.npz")["config"]["epochs"] == 1 and (out / "notes.txt").read_text() == "mine"
 
-    # resuming in place from an earlier checkpoint would replace later epochs: refused unless --overwrite
-    code, _, err = train(["--epochs", "2", *args[2:], "--overwrite"], capsys)
-    assert code == 0
-    earlier = load_checkpoint(out / "last.npz")
-    earlier["epoch"], earlier["history"] = 1, earlier["history"][:1]
-    save_checkpoint(out / "epoch1.npz", earlier)
-    code, _, err = train(["--resume", str(out / "epoch1.npz")], capsys)
-    assert code == 1 and "resuming here would replace" in err and "--overwrite" in err
+
+@pytest.fixture(scope="module")
+def trained(small_data, tmp_path_factory):
+    """A 1-epoch run of the tiny model on the small data."""
+    out = tmp_path_factory.mktemp("trained") / "run"
+    assert main(["--epochs", "1", "--data-dir", str(small_data), "--out", str(out), *TINY]) == 0
+    return out
 
 
 @needs_data
-def test_predict_never_writes_onto_its_input_a_checkpoint_or_a_folder(small_data, tmp_path, capsys):
-    out = tmp_path / "run"
-    assert train(["--epochs", "1", "--data-dir", str(small_data), "--out", str(out), *TINY], capsys)[0] == 0
+def test_predict_never_writes_onto_its_input_a_checkpoint_or_a_folder(small_data, trained, tmp_path, capsys):
+    out = trained
     rows = small_data / REAL["unlabelled"].name
     original = rows.read_bytes()
     checkpoint = out / "best.npz"
@@ -182,9 +190,9 @@ def test_predict_never_writes_onto_its_input_a_checkpoint_or_a_folder(small_data
 
 
 @needs_data
-def test_predict_warns_in_one_line_per_kind_about_rows_unlike_the_training_rows(small_data, tmp_path, capsys):
-    out = tmp_path / "run"
-    assert train(["--epochs", "1", "--data-dir", str(small_data), "--out", str(out), *TINY], capsys)[0] == 0
+def test_predict_warns_in_one_line_per_kind_about_rows_unlike_the_training_rows(small_data, trained, tmp_path,
+                                                                                 capsys):
+    out = trained
     header, *rows = (small_data / REAL["unlabelled"].name).read_text().splitlines()
     columns = header.split(",")
     odd = []
@@ -262,3 +270,20 @@ def test_a_trainer_validates_everything_before_writing(small_data, tmp_path):
         Trainer(TrainConfig.from_dict({"model": "hybrid", "depth": 1, "data_dir": str(small_data),
                                        "out": str(tmp_path / "run")}), log=lambda text: None)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_folder_holding_no_epoch_may_be_used_again_one_holding_epochs_may_not(tmp_path):
+    """A run stopped before its first epoch leaves config.json and an empty metrics.jsonl: nothing to lose."""
+    from mixer.run import RunFolderError
+
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "metrics.jsonl").write_text("")
+    folder = RunFolder.fresh(str(tmp_path), "mlp-mixer")
+    assert sorted(path.name for path in folder.replace) == ["config.json", "metrics.jsonl"]
+    (tmp_path / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    with pytest.raises(RunFolderError, match="is not empty"):
+        RunFolder.fresh(str(tmp_path), "mlp-mixer")
+    (tmp_path / "metrics.jsonl").write_text("")
+    (tmp_path / "mine.txt").write_text("x")
+    with pytest.raises(RunFolderError, match="is not empty"):
+        RunFolder.fresh(str(tmp_path), "mlp-mixer")

@@ -230,3 +230,18 @@ def test_fine_tuning_refuses_a_classifier_of_another_shape_and_freezing_without_
     with pytest.raises(ValueError, match="--freeze-encoder does not apply without --init-from-mae"):
         TrainConfig.from_dict({"freeze_encoder": True})
     assert main(["--freeze-encoder", "--out", str(tmp_path / "x"), "--data-dir", str(small_data)]) == 1
+
+
+@needs_data
+def test_pretraining_is_resumed_and_extended_like_a_classifier_run(pretrained, tmp_path, capsys):
+    """mae.npz carries the loop's state: --resume --epochs 3 continues the 2-epoch run into a new folder."""
+    out = tmp_path / "longer"
+    assert main(["pretrain-mae", "--resume", str(pretrained / "mae.npz"), "--epochs", "3", "--out", str(out)]) == 0
+    assert "extending the run to 3 epochs" in capsys.readouterr().out
+    before = [json.loads(line) for line in (pretrained / "metrics.jsonl").read_text().splitlines()]
+    after = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [record["epoch"] for record in after] == [1, 2, 3] and after[:2] == before
+    model, checkpoint = load_mae(out / "mae.npz")
+    assert checkpoint["epoch"] == 3 and checkpoint["config"]["epochs"] == 3
+    assert main(["pretrain-mae", "--resume", str(pretrained / "mae.npz"), "--dim", "16"]) == 1
+    assert "only --epochs (to extend it), --data-dir and --out may be given, not --dim" in capsys.readouterr().err

@@ -72,7 +72,6 @@ def test_short_run_learns_and_writes_everything(small_data, tmp_path):
 @needs_data
 def test_seed_makes_runs_identical_and_resume_equals_uninterrupted(small_data, tmp_path, capsys):
     quiet(config(small_data, tmp_path / "full")).fit()
-    quiet(config(small_data, tmp_path / "again")).fit()
     cut = quiet(config(small_data, tmp_path / "cut"))
     epochs_run = []
 
@@ -87,16 +86,16 @@ def test_seed_makes_runs_identical_and_resume_equals_uninterrupted(small_data, t
     last = tmp_path / "cut" / "last.npz"
     assert stop.value.message == (f"interrupted in epoch 3 of 3: {last} keeps epoch 2; continue with: "
                                   f"python train.py --resume {last}")
+
+    def without_time(path):
+        return [{key: value for key, value in record.items() if key != "seconds"} for record in lines(path)]
+    full_metrics = without_time(tmp_path / "full" / "metrics.jsonl")
+    assert without_time(tmp_path / "cut" / "metrics.jsonl") == full_metrics[:2]  # the same seed, the same epochs
     assert main(["train", "--resume", str(last), "--out", str(tmp_path / "resumed")]) == 0
-    full, again = load_checkpoint(tmp_path / "full" / "last.npz"), load_checkpoint(tmp_path / "again" / "last.npz")
-    resumed = load_checkpoint(tmp_path / "resumed" / "last.npz")
+    full, resumed = load_checkpoint(tmp_path / "full" / "last.npz"), load_checkpoint(tmp_path / "resumed" / "last.npz")
     for name, array in full["model"].items():
-        np.testing.assert_array_equal(again["model"][name], array, err_msg=name)
         np.testing.assert_array_equal(resumed["model"][name], array, err_msg=name)
-    assert [r["train"]["loss"] for r in resumed["history"]] == [r["train"]["loss"] for r in full["history"]]
-    without_time = [{k: v for k, v in r.items() if k != "seconds"} for r in lines(tmp_path / "full" / "metrics.jsonl")]
-    assert [{k: v for k, v in r.items() if k != "seconds"}
-            for r in lines(tmp_path / "resumed" / "metrics.jsonl")] == without_time  # one run's epochs, once each
+    assert without_time(tmp_path / "resumed" / "metrics.jsonl") == full_metrics  # one run's epochs, once each
     assert resumed["optimizer"]["state"] and full["epoch"] == resumed["epoch"] == 3
     # the selection went on over all epochs: the resumed folder's best.npz is the uninterrupted run's
     assert (load_checkpoint(tmp_path / "resumed" / "best.npz")["epoch"]
