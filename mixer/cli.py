@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return RUNNERS[command](args)
     except KeyboardInterrupt as stop:
-        print(getattr(stop, "message", "interrupted"), file=sys.stderr)
+        print(getattr(stop, "message", "interrupted before anything was written"), file=sys.stderr)
         return 130
     except (unsw.DataError, CheckpointError, ConfigError, RunFolderError, TrainingDiverged, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -74,8 +74,8 @@ Applies = Callable[[Any], "str | None"]
 def option(default: Any, help: str, *, choices: tuple[str, ...] | None = None, rule: Rule | None = None,
            applies: Applies | None = None, key: str | None = None) -> Any:
     """A dataclass field that is a run option. `key` is its name in files and flags when it differs from the field's
-    (the flag is `--` + key with dashes); `applies` says when it does not apply (setting it then is an error, and
-    config.json leaves it out)."""
+    (the flag is `--` + key with dashes); `applies` says when it does not apply (setting it to anything but its
+    default is then an error, and config.json leaves it out)."""
     return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "rule": rule,
                                                         "applies": applies, "key": key})
 

@@ -228,7 +228,18 @@ class Run:
         return f"python train.py {self.command}--resume {shlex.quote(str(self.folder.path / self.checkpoint_name))}"
 
     def fit(self) -> dict[str, Any]:
-        """Create the folder, train the remaining epochs (saving after each), then finish."""
+        """Create the folder, train the remaining epochs (saving after each), then finish. Ctrl-C anywhere in it
+        raises `Interrupted`, whose message says what is saved and how to continue."""
+        try:
+            self._start()
+            self.loop.run(self.epochs, self._end_of_epoch)
+            return self.finish()
+        except KeyboardInterrupt:
+            raise Interrupted(self._interrupted()) from None
+        except TrainingDiverged as error:
+            raise TrainingDiverged(f"{error}; {self._kept()}") from None
+
+    def _start(self) -> None:
         removed = self.folder.create()
         if removed:
             self.log(f"--overwrite: removed the previous run's {', '.join(removed)} from {self.folder.path}")
@@ -250,13 +261,6 @@ class Run:
         self.table = EpochTable(self.columns(), self.epochs)
         if self.loop.epoch < self.epochs:
             self.log(self.table.header())
-        try:
-            self.loop.run(self.epochs, self._end_of_epoch)
-            return self.finish()
-        except KeyboardInterrupt:
-            raise Interrupted(self._interrupted()) from None
-        except TrainingDiverged as error:
-            raise TrainingDiverged(f"{error}; {self._kept()}") from None
 
     def _end_of_epoch(self, record: dict[str, Any]) -> None:
         selected = self.save(record)

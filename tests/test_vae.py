@@ -121,6 +121,12 @@ def trained_state(config):
     return trainer.state()
 
 
+@pytest.fixture(scope="module")
+def plain(small_data, tmp_path_factory):
+    """The classifier's state after a run without latent augmentation."""
+    return trained_state(classifier_config(small_data, tmp_path_factory.mktemp("plain") / "run"))
+
+
 @needs_data
 def test_vae_pretraining_writes_checkpoint_metrics_and_plot(vae_checkpoint):
     out = vae_checkpoint.parent
@@ -134,8 +140,7 @@ def test_vae_pretraining_writes_checkpoint_metrics_and_plot(vae_checkpoint):
 
 
 @needs_data
-def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, vae_checkpoint, tmp_path):
-    plain = trained_state(classifier_config(small_data, tmp_path / "plain"))
+def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, vae_checkpoint, plain, tmp_path):
     off = trained_state(classifier_config(small_data, tmp_path / "off", latent_noise=0.0,
                                           latent_model=str(vae_checkpoint)))
     for name, array in plain["model"].items():
@@ -144,8 +149,8 @@ def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, v
 
 
 @needs_data
-def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small_data, vae_checkpoint, tmp_path):
-    plain = trained_state(classifier_config(small_data, tmp_path / "plain"))
+def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small_data, vae_checkpoint, plain,
+                                                                          tmp_path):
     settings = {"latent_noise": 0.5, "latent_model": str(vae_checkpoint)}
     on = trained_state(classifier_config(small_data, tmp_path / "on", **settings))
     again = trained_state(classifier_config(small_data, tmp_path / "again", **settings))
