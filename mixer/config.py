@@ -351,7 +351,7 @@ def _data_dir() -> Any:
 
 
 def _seed() -> Any:
-    return option(0, "seed of the initialisation, row order, hold-out, dropout and masks: the same seed repeats a "
+    return option(0, "seed of the initialisation, row order, holdout, dropout and masks: the same seed repeats a "
                      "run bit for bit")
 
 
@@ -479,7 +479,7 @@ class DataOptions:
                               choices=CATEGORICAL_MODES)
     task: str = option("binary", "binary (attack or not) | multiclass (the attack category; needs attack_cat)",
                        choices=TASKS)
-    holdout: float = _holdout(0.1, "; testing1 is never used to choose")
+    holdout: float = _holdout(0.1, "; the test file is never used to choose")
 
 
 @dataclasses.dataclass
@@ -616,7 +616,7 @@ class PretrainDataOptions:
 
     data_dir: str | None = _data_dir()
     preprocess: str = _preprocess(DEFAULT_PREPROCESS, " (use the classifier's)")
-    holdout: float = _holdout(0.1, " (use the classifier's, with the same --seed, so that its hold-out stays unseen)")
+    holdout: float = _holdout(0.1, " (use the classifier's, with the same --seed, so that its holdout stays unseen)")
 
 
 @dataclasses.dataclass

@@ -5,9 +5,9 @@ classifier use the result: initialise it from the MAE encoder (optionally frozen
 the VAE's latent space.
 
 A run writes to its folder (as a classifier run does: a new runs/<date>-<time>-mae unless --out names one):
-`config.json`, `metrics.jsonl` (train and hold-out loss per epoch), the plot, and the checkpoint (`mae.npz` or
+`config.json`, `metrics.jsonl` (train and holdout loss per epoch), the plot, and the checkpoint (`mae.npz` or
 `vae.npz`: weights, model config, the preprocessing it was trained with, and the loop's state, so that
-`--resume` continues it), rewritten after every epoch. The hold-out is the one the classifier takes with the same
+`--resume` continues it), rewritten after every epoch. The holdout is the one the classifier takes with the same
 `--holdout` and `--seed`, so a classifier fine-tuned with those settings is selected on rows pretraining never saw.
 """
 
@@ -36,7 +36,7 @@ BatchLoss = Callable[[nn.Module, np.ndarray, np.random.Generator], tuple[Any, di
 
 class Pretrainer(Run):
     """A pretraining run: the training rows (features only) through `batch_loss`, with AdamW (weight decay by the
-    package's one rule), a linear warm-up and cosine decay; after every epoch the hold-out loss is measured (in eval
+    package's one rule), a linear warm-up and cosine decay; after every epoch the holdout loss is measured (in eval
     mode, with the same masks / noise every epoch) and the checkpoint rewritten."""
 
     config: PretrainConfig
@@ -82,7 +82,7 @@ class Pretrainer(Run):
 
     @tg.no_grad()
     def _evaluate(self) -> dict[str, Any]:
-        """Row-weighted mean hold-out loss (and its terms) in eval mode; the same masks / noise every epoch."""
+        """Row-weighted mean holdout loss (and its terms) in eval mode; the same masks / noise every epoch."""
         if self.data.holdout is None:
             return {}
         features, batch_size = self.data.holdout.features, self.config.run.eval_batch_size
@@ -238,7 +238,7 @@ def _check_preprocessing(source: str, checkpoint: dict[str, Any], config: TrainC
                          f"{config.data.preprocess}; pass --preprocess {saved['mode']}")
     if saved != data.preprocessor.to_dict():
         log(f"warning: {source} was pretrained with preprocessing fitted on other rows (a different --holdout or "
-            "--seed?); its hold-out may overlap this run's")
+            "--seed?); its holdout may overlap this run's")
 
 
 def load_mae_encoder(model: nn.Module, config: TrainConfig, data: unsw.UNSWData,

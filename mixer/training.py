@@ -1,4 +1,4 @@
-"""The classifier: its model, loss and metrics, and `Trainer`, the run that trains it -- hold-out model selection,
+"""The classifier: its model, loss and metrics, and `Trainer`, the run that trains it -- holdout model selection,
 best and last checkpoints, plots, predictions -- on the one training loop (`mixer.loop`) that pretraining uses too.
 """
 
@@ -148,12 +148,12 @@ def write_predictions(path: Path, model: nn.Module, split: unsw.Split, class_nam
 # -- the run -----------------------------------------------------------------------------------------------------
 class Trainer(Run):
     """One classifier run: data, model, optimiser and schedule from a config, trained epoch by epoch; after each
-    epoch the metrics line, `last.npz` and (when the hold-out score improved) `best.npz` are written to the run
+    epoch the metrics line, `last.npz` and (when the holdout score improved) `best.npz` are written to the run
     folder, at the end the plots, `result.json` and the predictions for the unlabelled file.
 
     Building a Trainer validates everything (folder, data, model, pretrained checkpoints) and writes nothing; `fit`
-    writes. Model selection never looks at the test file: the hold-out's ROC-AUC (accuracy for multiclass), or
-    without a hold-out the training loss."""
+    writes. Model selection never looks at the test file: the holdout's ROC-AUC (accuracy for multiclass), or
+    without a holdout the training loss."""
 
     kind = CLASSIFIER
     config_class = TrainConfig
@@ -243,8 +243,8 @@ class Trainer(Run):
                               f"{self.resumed[0]}: the selection starts again at epoch {self.resumed[1] + 1}")
 
     def selection_score(self, record: dict[str, Any]) -> float:
-        """Model selection never looks at the test file: hold-out ROC-AUC (accuracy for multiclass), or minus the
-        training loss without a hold-out. An undefined score (one class in the hold-out) counts as the worst."""
+        """Model selection never looks at the test file: holdout ROC-AUC (accuracy for multiclass), or minus the
+        training loss without a holdout. An undefined score (one class in the holdout) counts as the worst."""
         if "holdout" in record:
             score = record["holdout"]["roc_auc"] if self.data.task == "binary" else record["holdout"]["accuracy"]
         else:
@@ -253,7 +253,7 @@ class Trainer(Run):
 
     def selection_rule(self) -> str:
         if self.data.holdout is None:
-            return "the lowest training loss (no hold-out)"
+            return "the lowest training loss (no holdout)"
         return "the best holdout " + ("ROC-AUC" if self.data.task == "binary" else "accuracy")
 
     def save(self, record: dict[str, Any]) -> bool:

@@ -37,7 +37,7 @@ LABEL_COLUMN = "label"
 ATTACK_CATEGORY_COLUMN = "attack_cat"
 BINARY_CLASS_NAMES: tuple[str, ...] = ("normal", "attack")
 
-# The roles of the files: "train" (fits everything, and gives the hold-out), "test" (labelled, reported only: testing1
+# The roles of the files: "train" (fits everything, and gives the holdout), "test" (labelled, reported only: testing1
 # of the coursework) and "unlabelled" (rows to predict: testing2).
 COURSEWORK_FILES: dict[str, str] = {
     "train": "UNSWNB15_training_coursework.csv",

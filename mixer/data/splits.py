@@ -1,4 +1,4 @@
-"""UNSW-NB15 splits: train, hold-out, test and unlabelled rows, preprocessed by a fit on the training rows only.
+"""UNSW-NB15 splits: train, holdout, test and unlabelled rows, preprocessed by a fit on the training rows only.
 
 The last of the data layers (files -> preprocessing -> splits), and the one the rest of the package uses: `load_unsw`
 for training, `load_prediction_csv` for a trained model's input, `data_state` / `preprocessing_from_state` to keep a
@@ -76,14 +76,14 @@ class UNSWData:
 
 def holdout_split(frame_or_array: pd.DataFrame | np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
                                                                                                    np.ndarray]:
-    """Row indices (train, hold-out) with about `fraction` of the rows held out, chosen by `seed`.
+    """Row indices (train, holdout) with about `fraction` of the rows held out, chosen by `seed`.
 
     Identical rows (same features and label; `id` and `attack_cat` of a frame are ignored) are kept on the same side,
-    so that the hold-out never contains a copy of a training row. Groups of rows are drawn in a random order until
-    the hold-out is as close to `fraction` of the rows as the group sizes allow.
+    so that the holdout never contains a copy of a training row. Groups of rows are drawn in a random order until
+    the holdout is as close to `fraction` of the rows as the group sizes allow.
     """
     if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"hold-out fraction must be in [0, 1), not {fraction}")
+        raise ValueError(f"holdout fraction must be in [0, 1), not {fraction}")
     if isinstance(frame_or_array, pd.DataFrame):
         content = frame_or_array.drop(columns=[ID_COLUMN, ATTACK_CATEGORY_COLUMN], errors="ignore")
         groups = content.groupby(list(content.columns), sort=False, dropna=False).ngroup().to_numpy()
@@ -99,7 +99,7 @@ def holdout_split(frame_or_array: pd.DataFrame | np.ndarray, fraction: float, se
     n_holdout_groups = int(np.argmin(np.abs(cumulative - fraction * n_rows))) + 1
     held = np.isin(groups, order[:n_holdout_groups])
     if held.all():
-        raise DataError(f"a hold-out fraction of {fraction} leaves no training rows")
+        raise DataError(f"a holdout fraction of {fraction} leaves no training rows")
     return np.flatnonzero(~held).astype(np.int64), np.flatnonzero(held).astype(np.int64)
 
 
@@ -183,7 +183,7 @@ def load_unsw(data_dir: str | Path | None = None, *, preprocess: str = DEFAULT_P
               holdout: float = 0.0, seed: int = 0, keep_codes: bool = False) -> UNSWData:
     """Load, validate and preprocess UNSW-NB15 (the coursework split when present, else the public one).
 
-    The category encoder and the preprocessor are fitted on the training rows left after removing the hold-out, and
+    The category encoder and the preprocessor are fitted on the training rows left after removing the holdout, and
     applied unchanged to every split; a fit that leaves most varying columns constant is a `DataError`. For
     `task="multiclass"` the labels are indices into `class_names`, the sorted attack categories of the training file.
     `keep_codes=True` leaves proto/service/state as integer category codes (0 for a category unseen in training) for a
