@@ -105,21 +105,21 @@ def test_seed_makes_runs_identical_and_resume_equals_uninterrupted(small_data, t
 @needs_data
 def test_resume_with_more_epochs_extends_a_finished_run_on_the_replanned_schedule(small_data, tmp_path, capsys):
     out = tmp_path / "run"
-    quiet(config(small_data, out, epochs=2)).fit()
+    quiet(config(small_data, out, epochs=1)).fit()
     finished = load_checkpoint(out / "last.npz")
-    assert finished["history"][-1]["lr"] == pytest.approx(1e-5)  # the 2-epoch cosine ended at eta_min
-    assert main(["--resume", str(out / "last.npz"), "--epochs", "4"]) == 0
+    assert finished["history"][-1]["lr"] == pytest.approx(1e-5)  # the 1-epoch cosine ended at eta_min
+    assert main(["--resume", str(out / "last.npz"), "--epochs", "3"]) == 0
     printed = capsys.readouterr().out
-    assert "resuming" in printed and "extending the run to 4 epochs" in printed
+    assert "resuming" in printed and "extending the run to 3 epochs" in printed
     history = lines(out / "metrics.jsonl")
-    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
-    assert history[:2] == [json.loads(json.dumps(r)) for r in finished["history"]]  # the first epochs kept as they were
-    expected = make_lr_curve(small_data, tmp_path / "planned", epochs=4)
-    assert [r["lr"] for r in history[2:]] == pytest.approx(expected[2:])  # epochs 3-4 follow a 4-epoch schedule
-    assert history[2]["lr"] > 10 * history[1]["lr"]
-    assert load_checkpoint(out / "last.npz")["config"]["epochs"] == 4
-    assert main(["--resume", str(out / "last.npz"), "--epochs", "3"]) == 1
-    assert "--epochs 3 is fewer than the 4 epochs" in capsys.readouterr().err
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert history[:1] == [json.loads(json.dumps(r)) for r in finished["history"]]  # the first epoch kept as it was
+    expected = make_lr_curve(small_data, tmp_path / "planned", epochs=3)
+    assert [r["lr"] for r in history[1:]] == pytest.approx(expected[1:])  # epochs 2-3 follow a 3-epoch schedule
+    assert history[1]["lr"] > 10 * history[0]["lr"]
+    assert load_checkpoint(out / "last.npz")["config"]["epochs"] == 3
+    assert main(["--resume", str(out / "last.npz"), "--epochs", "2"]) == 1
+    assert "--epochs 2 is fewer than the 3 epochs" in capsys.readouterr().err
 
 
 def make_lr_curve(folder, out, epochs):
