@@ -25,6 +25,16 @@ def format_metrics(metrics: dict[str, float]) -> str:
                                                                "roc_auc") if name in metrics)
 
 
+def _cell(value: float) -> str:
+    """A metric in at most 7 characters: 4 decimals below 10, fewer above (losses of pretraining can be large)."""
+    size = abs(value)
+    if size < 10:
+        return f"{value:.4f}"
+    if size < 1000:
+        return f"{value:.{3 if size < 100 else 2}f}"
+    return f"{value:.1e}"
+
+
 class EpochTable:
     """Short aligned epoch lines under a two-line header: the epoch, then per split the chosen metrics, the learning
     rate and the time; a `*` marks an epoch that became the selected one."""
@@ -34,15 +44,15 @@ class EpochTable:
         self.epoch_width = max(len("epoch"), 2 * len(str(epochs)) + 1)
 
     def header(self) -> str:
-        splits = " | ".join(f"{split:<{7 * len(names) - 1}}" for split, names in self.columns.items())
-        names = " | ".join(" ".join(f"{SHORT_NAMES.get(name, name):>6}" for name in names)
+        splits = " | ".join(f"{split:<{8 * len(names) - 1}}" for split, names in self.columns.items())
+        names = " | ".join(" ".join(f"{SHORT_NAMES.get(name, name):>7}" for name in names)
                            for names in self.columns.values())
-        return (f"{'':>{self.epoch_width}}  {splits}\n"
+        return (f"{'':>{self.epoch_width}}  {splits}".rstrip() + "\n"
                 f"{'epoch':>{self.epoch_width}}  {names} | {'lr':>8} {'time':>6}")
 
     def row(self, record: dict[str, Any], epochs: int, selected: bool = False) -> str:
         epoch = f"{record['epoch']}/{epochs}"
-        values = " | ".join(" ".join(f"{record[split][name]:6.4f}" for name in names)
+        values = " | ".join(" ".join(f"{_cell(record[split][name]):>7}" for name in names)
                             for split, names in self.columns.items())
         return (f"{epoch:>{self.epoch_width}}  {values} | {record['lr']:8.2e} {record['seconds']:5.1f}s"
                 + (" *" if selected else ""))

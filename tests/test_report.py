@@ -28,6 +28,11 @@ def test_epoch_lines_are_short_and_aligned_under_their_header():
     assert header[1].rindex("|") == rows[0].rindex("|") == rows[1].rindex("|")
     assert rows[0].lstrip().startswith("7/120") and rows[0].endswith(" *") and not rows[1].endswith("*")
     assert "holdout" in header[0] and "test" in header[0] and "AUC" in header[1]
+    pretraining = EpochTable({"train": ["loss", "kl"], "holdout": ["loss", "kl"]}, epochs=5)
+    large = {"epoch": 1, "lr": 1e-3, "seconds": 1.0, "train": {"loss": 10.3037, "kl": 1234.5},
+             "holdout": {"loss": 5.7632, "kl": 0.25}}
+    lines = [*pretraining.header().splitlines(), pretraining.row(large, 5)]
+    assert len({line.index("|") for line in lines[1:]}) == 1 and "10.304" in lines[2] and "1.2e+03" in lines[2]
 
 
 def test_the_confusion_matrix_shows_counts_and_row_percentages():
