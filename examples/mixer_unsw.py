@@ -27,5 +27,5 @@ for epoch in range(3):
         loss.backward()
         optim.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
-    print(f"epoch {epoch + 1}: last batch loss {loss.item():.4f} | testing1: "
-          + format_metrics(evaluate(model, data.valid)))             # predicted in eval mode
+    print(f"epoch {epoch + 1}: last batch loss {loss.item():.4f} | test: "
+          + format_metrics(evaluate(model, data.test)))              # predicted in eval mode

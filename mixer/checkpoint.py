@@ -1,7 +1,16 @@
-"""Checkpoints as ONE `.npz` of plain arrays: every ndarray of a nested state (model, optimiser,
-...) is stored under its path, and the rest -- numbers, strings, config -- as a JSON document in
-the same file. Loading never unpickles. Files are written to a temporary name and renamed, so a
-crash never leaves a half-written checkpoint."""
+"""Checkpoints: the file format, and the one schema that training, pretraining and seed import write and read.
+
+The format is ONE `.npz` of plain arrays: every ndarray of a nested state (model, optimiser, ...) is stored under its
+path, and the rest -- numbers, strings, config -- as a JSON document in the same file. Loading never unpickles. Files
+are written to a temporary name and renamed, so a crash never leaves a half-written checkpoint.
+
+The schema (`make_checkpoint`, `read_checkpoint`): every checkpoint holds "format" (which kind: a classifier of
+`train.py`, an MAE of `pretrain-mae`, a VAE of `pretrain-vae`), "version", "config" (every option of the run, flat),
+"model" (the state dict), "model_config" (pretrained models: their constructor's arguments), "preprocessing" (the
+fitted encoder and scaling, or None), "epoch" and "history" (the metrics records of the epochs so far). A checkpoint
+that can be resumed adds the training loop's "optimizer", "scheduler" and "rng" states; a classifier adds
+"class_names" and "best_score" (its model-selection score).
+"""
 
 from __future__ import annotations
 
@@ -9,19 +18,29 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
+
+from tinygrad_np import nn
 
 META_KEY = "__meta__.json"
 ARRAY_MARK = "__array__"
 
+CLASSIFIER, MAE, VAE = "tinygrad_np-mixer-checkpoint", "tinygrad_np-mixer-mae", "tinygrad_np-mixer-vae"
+KINDS: dict[str, str] = {CLASSIFIER: "a classifier checkpoint of `train.py`",
+                         MAE: "an MAE checkpoint of `train.py pretrain-mae`",
+                         VAE: "a VAE checkpoint of `train.py pretrain-vae`"}
+VERSION = 1
+
 
 class CheckpointError(ValueError):
-    """A checkpoint file that is missing, unreadable or not ours."""
+    """A checkpoint file that is missing, unreadable, not ours, or not the kind asked for."""
 
 
+# -- the file format ---------------------------------------------------------------------------------------------
 def _split(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
     """Replace every ndarray in a nested dict/list by a reference, collecting the arrays."""
     if isinstance(value, np.ndarray):
@@ -49,7 +68,7 @@ def _join(value: Any, arrays: Any) -> Any:
     return value
 
 
-def atomic_write(path: str | Path, write: Any) -> None:
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
     """Call `write(file)` on a temporary file beside `path`, then rename it over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -75,19 +94,116 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     atomic_write(path, lambda file: np.savez(file, **payload))
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read what `save_checkpoint` wrote (no pickles are ever loaded)."""
+def _what_it_is(path: Path) -> str:
+    """A guess at what a file that is not a checkpoint holds, for the error message."""
+    with open(path, "rb") as file:
+        start = file.read(64)
+    if start.startswith(b"\x93NUMPY"):
+        return "a single numpy array (.npy)"
+    if start[:1] == b"\x80":
+        return "a Python pickle"
+    try:
+        start.decode("utf-8")
+    except UnicodeDecodeError:
+        return "binary data"
+    return "text"
+
+
+def is_checkpoint(path: str | Path) -> bool:
+    """Whether `path` is a file in our checkpoint format (a zip holding the JSON document)."""
     path = Path(path)
-    if not path.is_file():
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return f"{META_KEY}.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read what `save_checkpoint` wrote (no pickles are ever loaded); anything else is a CheckpointError that says
+    what the file is instead."""
+    path = Path(path)
+    if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): not a tinygrad_np checkpoint (an interrupted copy?)")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is not a tinygrad_np checkpoint (a .npz written by train.py); it holds "
+                              f"{_what_it_is(path)}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if META_KEY not in archive.files:
-                raise CheckpointError(f"{path} is not a tinygrad_np checkpoint (no {META_KEY} inside)")
+                raise CheckpointError(f"{path} is not a tinygrad_np checkpoint: a .npz archive, but not one written "
+                                      "by train.py (it lacks the checkpoint's description)")
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        if isinstance(error, CheckpointError):
-            raise
-        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
-    meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
+        meta = json.loads(arrays.pop(META_KEY).tobytes().decode())
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as error:
+        reason = "it holds Python objects" if "allow_pickle" in str(error) else str(error)
+        raise CheckpointError(f"{path} is not a readable tinygrad_np checkpoint ({reason})") from None
     return _join(meta, arrays)
+
+
+# -- the schema --------------------------------------------------------------------------------------------------
+def make_checkpoint(kind: str, *, config: dict[str, Any], model: nn.Module, preprocessing: dict[str, Any] | None,
+                    epoch: int, history: list[dict[str, Any]], **parts: Any) -> dict[str, Any]:
+    """A checkpoint of `kind` (CLASSIFIER, MAE or VAE) in the schema described above; `parts` adds the entries of
+    its kind (optimizer, scheduler, rng, class_names, best_score, model_config, imported_from)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown checkpoint kind {kind!r}")
+    return {"format": kind, "version": VERSION, "config": config, "model": model.state_dict(),
+            "preprocessing": preprocessing, "epoch": epoch, "history": history, **parts}
+
+
+def read_checkpoint(path: str | Path, kind: str) -> dict[str, Any]:
+    """The checkpoint at `path`, which must be of `kind`; another kind is an error that says which it is."""
+    checkpoint = load_checkpoint(path)
+    found = checkpoint.get("format")
+    if found != kind:
+        what = KINDS.get(found, "a checkpoint of unknown kind")
+        raise CheckpointError(f"{path} is {what}, not {KINDS[kind]}")
+    if checkpoint.get("version") != VERSION:
+        raise CheckpointError(f"{path} has checkpoint version {checkpoint.get('version')!r}; this code reads "
+                              f"version {VERSION}")
+    checkpoint["history"] = [current_record(record) for record in checkpoint.get("history", [])]
+    return checkpoint
+
+
+def current_record(record: dict[str, Any]) -> dict[str, Any]:
+    """An epoch record in today's layout ({"train": {...}, "holdout": {...}, "test": {...}}) from the flat one of
+    earlier checkpoints ("train_loss", "holdout_loss", "valid" for the test file)."""
+    if "train" in record:
+        return record
+    current: dict[str, Any] = {}
+    for key, value in record.items():
+        split, _, metric = key.partition("_")
+        if key == "valid":
+            current["test"] = value
+        elif split in ("train", "holdout") and metric and not isinstance(value, dict):
+            current.setdefault(split, {})[metric] = value
+        else:
+            current[key] = value
+    return current
+
+
+def load_weights(model: nn.Module, weights: dict[str, np.ndarray], source: str | Path) -> None:
+    """Load a checkpoint's model state into `model`; tensors that are missing, unexpected or of another shape are one
+    short CheckpointError naming the first of each."""
+    own = dict(model.state_dict())
+    missing = [name for name in own if name not in weights]
+    unexpected = [name for name in weights if name not in own]
+    wrong = [name for name in own if name in weights and np.shape(weights[name]) != own[name].shape]
+    if missing or unexpected or wrong:
+        problems = []
+        if wrong:
+            problems.append(f"{len(wrong)} tensor(s) of another shape (first: {wrong[0]} is "
+                            f"{tuple(np.shape(weights[wrong[0]]))} in the file, {own[wrong[0]].shape} in the model)")
+        if missing:
+            problems.append(f"{len(missing)} missing (first: {missing[0]})")
+        if unexpected:
+            problems.append(f"{len(unexpected)} unexpected (first: {unexpected[0]})")
+        raise CheckpointError(f"{source}: the saved weights do not fit {type(model).__name__}: " + "; ".join(problems))
+    model.load_state_dict(weights)

@@ -1,157 +1,231 @@
-"""The command line of train.py: `train` (the default), `evaluate`, `predict`, `import-seed-checkpoint`,
-`pretrain-mae` and `pretrain-vae`."""
+"""The command line of train.py: `train` (the default: `python train.py --help` shows its flags), `evaluate`,
+`predict`, `import-seed-checkpoint`, `pretrain-mae` and `pretrain-vae`.
+
+Errors a user can fix print as one `error: ...` line (exit code 1); Ctrl-C prints what was saved and how to continue
+(exit code 130); neither prints a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from . import data as unsw
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, is_checkpoint
+from .config import ConfigError, Settings, read_config_file
+from .loop import TrainingDiverged
 from .metrics import confusion_matrix
-from .pretrain import PRETRAIN_FLAG_HELP, MAEPretrainConfig, VAEPretrainConfig, pretrain_mae, pretrain_vae
+from .pretrain import MAEPretrainer, VAEPretrainer
+from .report import format_confusion, format_metrics
+from .run import Run, RunFolderError
 from .seed_import import import_seed_checkpoint
-from .training import (
-    TrainConfig,
-    Trainer,
-    TrainingDiverged,
-    evaluate,
-    format_confusion,
-    format_metrics,
-    load_trained,
-    predict_proba,
-    write_predictions,
-)
+from .training import Trainer, evaluate, load_trained, predict_proba, predicted_classes, write_predictions
 
-FLAG_HELP = {
-    "model": "mlp-mixer | convnext | hybrid | resnext", "dim": "channels per token", "depth": "number of Mixer blocks",
-    "patch_size": "features per token (convolutional models: the stem's stride)",
-    "block": "conv block of --model hybrid: convnext | resnext | resnet",
-    "kernel_size": "conv kernel size of the convolutional models (0: the model's default)",
-    "num_stages": "stages of the convolutional models (each halves the length, doubles channels)",
-    "mixers_per_stage": "Mixer blocks after the conv blocks of each stage (--model hybrid)",
-    "dropout": "dropout inside the MLPs",
-    "drop_path": "stochastic-depth rate of the last block (rising linearly from 0)",
-    "epochs": "training epochs", "batch_size": "rows per micro-batch",
-    "accum_steps": "micro-batches accumulated per optimiser step (effective batch = batch_size * accum_steps)",
-    "optimizer": "adam | adamw | sgd", "lr": "peak learning rate", "weight_decay": "on weight matrices only",
-    "clip_grad_norm": "max global gradient norm (0: off)", "scheduler": "none | cosine | sharp-cosine | warm-restarts",
-    "warmup_epochs": "linear warm-up length (epochs, may be fractional)", "eta_min": "final learning rate",
-    "t0": "first restart period (epochs) for warm-restarts", "t_mult": "period growth for warm-restarts",
-    "preprocess": "quantile | log-standard | seed",
-    "categorical": "proto/service/state: embed (a learned vector per category, mlp-mixer) | numeric (codes scaled "
-                   "like numbers) | auto (embed where the model can)",
-    "task": "binary | multiclass (needs attack_cat)",
-    "seed": "makes the run repeatable bit for bit", "holdout": "fraction of train kept out for model selection",
-    "data_dir": "folder with the UNSW-NB15 CSVs", "out": "output folder", "eval_batch_size": "rows per eval batch",
-    "init_from_mae": "initialise the classifier's encoder from this `pretrain-mae` checkpoint (runs/NAME/mae.npz)",
-    "freeze_encoder": "with --init-from-mae: train only what the MAE did not provide (linear probe)",
-    "latent_noise": "std of the Gaussian noise added in the VAE's latent space to augment rows (0: off)",
-    "latent_model": "the `pretrain-vae` checkpoint (runs/NAME/vae.npz) used by --latent-noise",
-    "token_mixer": "mlp-mixer token mixing: mlp | lambda (LambdaLayer1D, Bello 2021)",
-    "stem": "mlp-mixer embedding: linear (patches) | inception (InceptionBlock1D, then patches)",
-    "sam": "sharpness-aware minimisation around the optimiser: none | sam | asam | ssam-f | ssam-d "
-           "(SparseSAM, Fisher / dynamic mask); doubles the forward and backward passes",
-    "sam_rho": "SAM's neighbourhood radius", "sam_sparsity": "SparseSAM: fraction of entries not perturbed",
-    "sam_update_freq": "SparseSAM: steps between mask refreshes",
-    "sam_num_samples": "ssam-f: steps whose squared gradients make the Fisher score (<= --sam-update-freq)",
-    "sam_drop_rate": "ssam-d: fraction of the mask dropped and regrown per refresh (cosine-decayed over the run)",
-    "noise_scale": "std of Gaussian noise added to every update (0: off)",
-    "noise_schedule": "noise std over steps: constant | cosine | power",
-    "noise_power": "power schedule: std * (t_ref / max(t, t_ref)) ** power",
-    "noise_reference_epochs": "power schedule: t_ref in epochs (constant noise before it)",
+COMMANDS = ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-mae", "pretrain-vae")
+METAVARS = {"data_dir": "DIR", "out": "DIR", "init_from_mae": "MAE.npz", "latent_model": "VAE.npz"}
+RESUMABLE = {"epochs", "data_dir", "out"}  # what --resume lets change
+
+
+# -- parsers -----------------------------------------------------------------------------------------------------
+def add_config_arguments(parser: argparse.ArgumentParser, config_class: type[Settings]) -> dict[str, Any]:
+    """One flag per option of `config_class`, in one argparse group per option group, with its help, type, real
+    `choices` and default shown; the default is None so that only the flags given count (a bool is a switch:
+    --name / --no-name). Returns the argparse groups by name."""
+    groups: dict[str, Any] = {}
+    classes = config_class.group_classes()
+    titles = config_class.group_titles
+    for key, option in config_class.options().items():
+        if option.group not in groups:
+            groups[option.group] = parser.add_argument_group(titles.get(option.group, option.group),
+                                                             classes[option.group].__doc__)
+        default = "none" if option.default is None else option.default
+        help_text = f"{option.help} (default: {default})"
+        if option.kind == "bool":
+            groups[option.group].add_argument(option.flag, dest=key, action=argparse.BooleanOptionalAction,
+                                              default=None, help=help_text)
+            continue
+        kind = {"int": int, "float": float}.get(option.kind, str)
+        groups[option.group].add_argument(option.flag, dest=key, type=kind, choices=option.choices, default=None,
+                                          metavar=METAVARS.get(key, "PATH" if option.kind == "path" else None),
+                                          help=help_text)
+    return groups
+
+
+def run_parser(prog: str, description: str, config_class: type[Settings], checkpoint: str) -> argparse.ArgumentParser:
+    """The parser of a training command: the options by group, and --config, --resume, --overwrite."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    groups = add_config_arguments(parser, config_class)
+    run = groups["run"]
+    run.add_argument("--config", metavar="FILE", help="a JSON or TOML file of settings, flat (dim = 16) or by group "
+                     "([model] dim = 16), under the flag names; flags given win (a run's config.json is one)")
+    run.add_argument("--resume", metavar="CKPT", help=f"continue the run saved in this checkpoint (runs/NAME/"
+                     f"{checkpoint}) in its own folder, with its own settings; --epochs N extends a finished or "
+                     "interrupted run to N epochs (the schedule then runs as planned for N epochs), --out continues "
+                     "it in a new folder, --data-dir reads the data from another folder")
+    run.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that holds a run: that "
+                     "run's files are replaced (other files are left alone); with --resume, continue in place even "
+                     "if the folder holds later epochs")
+    return parser
+
+
+def train_parser() -> argparse.ArgumentParser:
+    return run_parser("train.py", "Train a classifier on UNSW-NB15 (the default command; `python train.py train` is "
+                      "the same). Other commands: evaluate, predict, import-seed-checkpoint, pretrain-mae, "
+                      "pretrain-vae; `python train.py COMMAND --help` shows each.", Trainer.config_class, "last.npz")
+
+
+def pretrain_parser(command: str, description: str, run_class: type[Run]) -> argparse.ArgumentParser:
+    return run_parser(f"train.py {command}", description, run_class.config_class, run_class.checkpoint_name)
+
+
+def evaluate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="train.py evaluate", description="Metrics and confusion matrix of a "
+                                     "classifier checkpoint on the test file of its data, or on a labelled CSV.")
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="a classifier checkpoint "
+                        "(runs/NAME/best.npz: the selected epoch, or last.npz)")
+    parser.add_argument("--csv", help="a labelled CSV to evaluate on (default: the test file, testing1, of the "
+                        "run's data folder)")
+    parser.add_argument("--data-dir", metavar="DIR", help="the data folder whose test file is evaluated (default: "
+                        "the one the run recorded)")
+    return parser
+
+
+def predict_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="train.py predict", description="Write id, probability and predicted "
+                                     "label for every row of a CSV, preprocessed as the model's training data.")
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="a classifier checkpoint "
+                        "(runs/NAME/best.npz)")
+    parser.add_argument("--csv", required=True, help="the rows to predict (UNSW-NB15 columns; labels optional)")
+    parser.add_argument("--output", required=True, metavar="FILE", help="the CSV to write; never the input, a "
+                        "checkpoint or a folder")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    return parser
+
+
+def import_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="train.py import-seed-checkpoint", description="Convert a checkpoint "
+                                     "(.npy) of the original numpy code into a classifier checkpoint of ours.")
+    parser.add_argument("file", metavar="FILE.npy", help="a checkpoint saved by the original numpy code")
+    parser.add_argument("--dim", type=int, required=True, help="channels per token of the saved model")
+    parser.add_argument("--depth", type=int, required=True, help="Mixer blocks of the saved model")
+    parser.add_argument("--patch-size", type=int, required=True, help="features per token of the saved model")
+    parser.add_argument("--out", required=True, metavar="CKPT", help="the checkpoint to write (.npz)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--trust-pickle", action="store_true", help="the file is a pickle, and unpickling can run "
+                        "code from it: load it only if you trust its source")
+    parser.add_argument("--data-dir", metavar="DIR", help="UNSW-NB15 folder: store the preprocessing that evaluate "
+                        "and predict need (seed mode, fitted on its training CSV)")
+    parser.add_argument("--lr", type=float, help="learning rate for continued training (default 1e-3)")
+    parser.add_argument("--epochs", type=int, help="epochs a --resume of the imported checkpoint trains "
+                        "(default 20)")
+    return parser
+
+
+PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
+    "train": train_parser, "evaluate": evaluate_parser, "predict": predict_parser,
+    "import-seed-checkpoint": import_parser,
+    "pretrain-mae": lambda: pretrain_parser("pretrain-mae", "Pretrain a Mixer masked autoencoder (He et al. 2022) on "
+                                            "the training rows (labels unused).", MAEPretrainer),
+    "pretrain-vae": lambda: pretrain_parser("pretrain-vae", "Pretrain a tabular VAE (Kingma & Welling 2014) on the "
+                                            "training rows (labels unused).", VAEPretrainer),
 }
 
 
-def add_config_flags(parser: argparse.ArgumentParser, config_class: type, help_texts: dict[str, str]) -> None:
-    """One flag per dataclass field, default None so that only flags given override; a bool field is a switch
-    (--name / --no-name)."""
-    for field in dataclasses.fields(config_class):
-        flag = "--" + field.name.replace("_", "-")
-        help_text = f"{help_texts[field.name]} (default {field.default})"
-        if str(field.type) == "bool":
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
-            continue
-        kind = {"int": int, "float": float}.get(str(field.type), str)
-        parser.add_argument(flag, type=kind, default=None, help=help_text)
-
-
-def add_train_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field; default None so that only flags given override the config file."""
-    add_config_flags(parser, TrainConfig, FLAG_HELP)
-    parser.add_argument("--config", help="a JSON or TOML file of the same settings (flags win)")
-    parser.add_argument("--resume", help="continue the run saved in this checkpoint (e.g. runs/NAME/last.npz)")
-
-
-def read_config_file(path: str) -> dict[str, Any]:
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"config file {path} does not exist")
-    if file.suffix == ".toml":
-        try:
-            import tomllib
-        except ModuleNotFoundError:
-            raise ValueError("TOML config files need Python 3.11+; use JSON") from None
-        values = tomllib.loads(file.read_text())
-    else:
-        try:
-            values = json.loads(file.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"config file {path}: {error}") from None
-    return {key.replace("-", "_"): value for key, value in values.items()}
+# -- commands ----------------------------------------------------------------------------------------------------
+def _start(args: argparse.Namespace, run_class: type[Run]) -> Run:
+    """A new run from --config and the flags, or the run of --resume."""
+    config_class = run_class.config_class
+    flags = {key: getattr(args, key) for key in config_class.options() if getattr(args, key) is not None}
+    if args.resume:
+        if args.config:
+            raise ConfigError([f"--config does not go with --resume: {args.resume} continues with its own settings"])
+        fixed = sorted(set(flags) - RESUMABLE, key=list(config_class.options()).index)
+        if fixed:
+            shown = ", ".join(config_class.options()[key].flag for key in fixed)
+            raise ConfigError([f"--resume continues a run with its own settings; only --epochs (to extend it), "
+                               f"--data-dir and --out may be given, not {shown}"])
+        return run_class.resume(args.resume, epochs=flags.get("epochs"), out=flags.get("out"),
+                                data_dir=flags.get("data_dir"), overwrite=args.overwrite)
+    values = {}
+    if args.config:
+        values = config_class.typed_values(read_config_file(args.config), source=f"config file {args.config}")
+    config, notes = config_class.parse({**values, **flags}, given={*values, *flags})
+    return run_class(config, overwrite=args.overwrite, notes=notes)  # type: ignore[call-arg]
 
 
 def run_train(args: argparse.Namespace) -> int:
-    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-             if getattr(args, f.name) is not None}
-    if args.resume:
-        checkpoint = load_checkpoint(args.resume)
-        settings = {**checkpoint["config"], **{k: v for k, v in flags.items() if k in ("out", "data_dir")}}
-        if set(flags) - {"out", "data_dir"}:
-            raise ValueError("--resume continues a run with its own configuration; only --out and --data-dir "
-                             f"may be given, not {', '.join(sorted(set(flags) - {'out', 'data_dir'}))}")
-        trainer = Trainer(TrainConfig.from_dict(settings))
-        trainer.restore(checkpoint)
-        print(f"resuming {args.resume} after epoch {trainer.epoch}")
-    else:
-        settings = read_config_file(args.config) if args.config else {}
-        trainer = Trainer(TrainConfig.from_dict({**settings, **flags}))
-    trainer.fit()
+    _start(args, Trainer).fit()
     return 0
 
 
-def _split_for(checkpoint: dict[str, Any], csv: str, labelled: bool = True) -> unsw.Split:
-    """A CSV preprocessed exactly as the checkpoint's training data was."""
+def run_pretrain_mae(args: argparse.Namespace) -> int:
+    _start(args, MAEPretrainer).fit()
+    return 0
+
+
+def run_pretrain_vae(args: argparse.Namespace) -> int:
+    _start(args, VAEPretrainer).fit()
+    return 0
+
+
+def _split_for(checkpoint_path: str, checkpoint: dict[str, Any], csv: str | Path, labelled: bool = True) -> unsw.Split:
+    """A CSV preprocessed exactly as the checkpoint's training data was; its warnings go to stderr."""
+    if checkpoint["preprocessing"] is None:
+        raise CheckpointError(f"{checkpoint_path} holds no preprocessing (imported without --data-dir): import it "
+                              "again with --data-dir to evaluate or predict with it")
     encoder, preprocessor = unsw.preprocessing_from_state(checkpoint["preprocessing"])
     multiclass = labelled and checkpoint["config"]["task"] == "multiclass"
-    return unsw.load_prediction_csv(csv, encoder, preprocessor,
-                                    class_names=checkpoint["class_names"] if multiclass else None)
+    split = unsw.load_prediction_csv(csv, encoder, preprocessor,
+                                     class_names=checkpoint["class_names"] if multiclass else None)
+    for warning in split.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return split
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     model, checkpoint = load_trained(args.checkpoint)
-    csv = args.csv or unsw.dataset_files(unsw.find_data_dir(args.data_dir or checkpoint["config"]["data_dir"]))["valid"]
-    split = _split_for(checkpoint, csv)
+    if args.csv:
+        csv = Path(args.csv)
+    else:
+        csv = unsw.dataset_files(unsw.find_data_dir(args.data_dir or checkpoint["config"]["data_dir"]))["test"]
+    split = _split_for(args.checkpoint, checkpoint, csv)
     if split.labels is None:
         raise unsw.DataError(f"{csv} has no label column; use `predict` for unlabelled rows")
-    metrics = evaluate(model, split)
-    print(f"{split.source}: " + format_metrics(metrics))
-    probabilities = predict_proba(model, split.features)
-    predicted = probabilities >= 0.5 if probabilities.ndim == 1 else probabilities.argmax(axis=1)
-    print(format_confusion(confusion_matrix(split.labels, predicted.astype(int), len(checkpoint["class_names"])),
-                           checkpoint["class_names"]))
+    name = "test" if not args.csv else "labelled rows"
+    print(f"{name} ({csv}, {len(split.labels):,} rows), model of epoch {checkpoint['epoch']} ({args.checkpoint}): "
+          + format_metrics(evaluate(model, split)))
+    matrix = confusion_matrix(split.labels, predicted_classes(predict_proba(model, split.features)),
+                              len(checkpoint["class_names"]))
+    print("confusion matrix (rows: true class, columns: predicted; % of the row):")
+    print(format_confusion(matrix, checkpoint["class_names"]))
     return 0
 
 
+def _check_output(output: Path, inputs: dict[str, str], overwrite: bool) -> None:
+    """predict never writes onto its input, a checkpoint or a folder, nor onto any file without --overwrite."""
+    if output.is_dir():
+        raise ValueError(f"--output {output} is a folder; give the CSV file to write")
+    if not output.exists():
+        return
+    for flag, path in inputs.items():
+        if Path(path).exists() and output.resolve() == Path(path).resolve():
+            raise ValueError(f"--output {output} is the {flag} file; write the predictions elsewhere")
+    if is_checkpoint(output):
+        raise ValueError(f"--output {output} is a checkpoint; write the predictions elsewhere")
+    if not overwrite:
+        raise ValueError(f"--output {output} exists; pass --overwrite to replace it")
+
+
 def run_predict(args: argparse.Namespace) -> int:
+    output = Path(args.output)
+    _check_output(output, {"--csv": args.csv, "--checkpoint": args.checkpoint}, args.overwrite)
     model, checkpoint = load_trained(args.checkpoint)
-    split = _split_for(checkpoint, args.csv, labelled=False)
-    write_predictions(Path(args.output), model, split, checkpoint["class_names"])
-    print(f"wrote {len(split.ids)} predictions to {args.output}")
+    split = _split_for(args.checkpoint, checkpoint, args.csv, labelled=False)
+    write_predictions(output, model, split, checkpoint["class_names"])
+    print(f"wrote {len(split.ids):,} predictions to {output}")
     return 0
 
 
@@ -160,7 +234,7 @@ def run_import_seed_checkpoint(args: argparse.Namespace) -> int:
     overrides = {name: value for name, value in (("lr", args.lr), ("epochs", args.epochs)) if value is not None}
     checkpoint = import_seed_checkpoint(args.file, dim=args.dim, depth=args.depth, patch_size=args.patch_size,
                                         out=args.out, trust_pickle=args.trust_pickle, data_dir=args.data_dir,
-                                        config=overrides)
+                                        config=overrides, overwrite=args.overwrite)
     steps = sorted({entry["step"] for entry in checkpoint["optimizer"]["state"].values()})
     print(f"wrote {args.out}: {len(checkpoint['model'])} parameters of MLPMixer1D(dim={args.dim}, depth={args.depth}, "
           f"patch_size={args.patch_size}), Adam state with step counts {steps or 'none'}")
@@ -170,72 +244,22 @@ def run_import_seed_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
-def _given(args: argparse.Namespace, config_class: type) -> dict[str, Any]:
-    """The fields of `config_class` given on the command line."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(config_class)}
-    return {name: value for name, value in values.items() if value is not None}
-
-
-def run_pretrain_mae(args: argparse.Namespace) -> int:
-    """Pretrain a Mixer masked autoencoder on the training rows (no labels)."""
-    result = pretrain_mae(MAEPretrainConfig(**_given(args, MAEPretrainConfig)))
-    print(f"wrote {result['checkpoint']}; fine-tune with `python train.py --init-from-mae {result['checkpoint']}` "
-          "and the same --dim, --depth, --patch-size (add --freeze-encoder for a linear probe)")
-    return 0
-
-
-def run_pretrain_vae(args: argparse.Namespace) -> int:
-    """Pretrain a tabular VAE on the training rows (no labels)."""
-    result = pretrain_vae(VAEPretrainConfig(**_given(args, VAEPretrainConfig)))
-    print(f"wrote {result['checkpoint']}; augment a classifier with `python train.py --latent-model "
-          f"{result['checkpoint']} --latent-noise 0.5`")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="train.py", description="Train, evaluate and use MLP-Mixer models on "
-                                     "UNSW-NB15. With no subcommand: train the default model.")
-    commands = parser.add_subparsers(dest="command")
-    add_train_flags(commands.add_parser("train", help="train a model (the default)"))
-    evaluate_parser = commands.add_parser("evaluate", help="metrics of a checkpoint on testing1 or a labelled CSV")
-    evaluate_parser.add_argument("--checkpoint", required=True)
-    evaluate_parser.add_argument("--csv", help="a labelled CSV (default: the run's validation file)")
-    evaluate_parser.add_argument("--data-dir")
-    predict_parser = commands.add_parser("predict", help="write id, probability, predicted label for a CSV")
-    predict_parser.add_argument("--checkpoint", required=True)
-    predict_parser.add_argument("--csv", required=True)
-    predict_parser.add_argument("--output", required=True)
-    import_parser = commands.add_parser("import-seed-checkpoint", help="convert a checkpoint (.npy) of the original "
-                                        "numpy code into ours")
-    import_parser.add_argument("file", metavar="FILE.npy", help="a checkpoint saved by the original numpy code")
-    import_parser.add_argument("--dim", type=int, required=True, help="channels per token of the saved model")
-    import_parser.add_argument("--depth", type=int, required=True, help="Mixer blocks of the saved model")
-    import_parser.add_argument("--patch-size", type=int, required=True, help="features per token of the saved model")
-    import_parser.add_argument("--out", required=True, metavar="CKPT", help="the checkpoint to write (.npz)")
-    import_parser.add_argument("--trust-pickle", action="store_true", help="the file is a pickle, and unpickling "
-                               "can run code from it: load it only if you trust its source")
-    import_parser.add_argument("--data-dir", help="UNSW-NB15 folder: store the preprocessing that evaluate and "
-                               "predict need (seed mode, fitted on its training CSV)")
-    import_parser.add_argument("--lr", type=float, help="learning rate for continued training (default 1e-3)")
-    import_parser.add_argument("--epochs", type=int, help="epochs a --resume of the imported checkpoint trains")
-    add_config_flags(commands.add_parser("pretrain-mae", help="pretrain a Mixer masked autoencoder (He et al. 2022) "
-                                         "on the training rows"), MAEPretrainConfig, PRETRAIN_FLAG_HELP)
-    add_config_flags(commands.add_parser("pretrain-vae", help="pretrain a tabular VAE (Kingma & Welling 2014) on "
-                                         "the training rows"), VAEPretrainConfig, PRETRAIN_FLAG_HELP)
-    return parser
+RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "train": run_train, "evaluate": run_evaluate, "predict": run_predict,
+    "import-seed-checkpoint": run_import_seed_checkpoint, "pretrain-mae": run_pretrain_mae,
+    "pretrain-vae": run_pretrain_vae,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-mae",
-                                   "pretrain-vae", "-h", "--help"):
-        argv = ["train", *argv]
-    args = build_parser().parse_args(argv)
-    commands = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict,
-                "import-seed-checkpoint": run_import_seed_checkpoint, "pretrain-mae": run_pretrain_mae,
-                "pretrain-vae": run_pretrain_vae}
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
+    args = PARSERS[command]().parse_args(argv)
     try:
-        return commands[args.command](args)
-    except (unsw.DataError, CheckpointError, ValueError, TrainingDiverged, KeyError) as error:
+        return RUNNERS[command](args)
+    except KeyboardInterrupt as stop:
+        print(getattr(stop, "message", "interrupted before anything was written"), file=sys.stderr)
+        return 130
+    except (unsw.DataError, CheckpointError, ConfigError, RunFolderError, TrainingDiverged, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

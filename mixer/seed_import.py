@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import collections
-import dataclasses
 import functools
 import importlib
 import math
@@ -28,14 +27,13 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from . import data as unsw
-from .checkpoint import save_checkpoint
-from .training import TrainConfig, make_model, make_optimizer
+from .checkpoint import CLASSIFIER, is_checkpoint, make_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .training import make_model, make_optimizer
 
 ORIGINAL_BETAS = (0.9, 0.99)
 ORIGINAL_EPS = 1e-8
 ORIGINAL_LR = 1e-3
-CHECKPOINT_FORMAT = "tinygrad_np-mixer-checkpoint"  # what Trainer.state() writes and load_trained checks
-CHECKPOINT_VERSION = 1
 
 # Settings of an imported run that differ from TrainConfig's defaults: the original trained with plain
 # Adam (no weight decay, no schedule) on its global-max preprocessing, which the `seed` mode re-implements.
@@ -150,8 +148,9 @@ def read_seed_checkpoint(path: str | Path, trust_pickle: bool) -> dict[str, Any]
 
 
 def _fit_hint(config: TrainConfig) -> str:
-    return (f"the model here is MLPMixer1D(dim={config.dim}, depth={config.depth}, "
-            f"patch_size={config.patch_size}); check dim, depth and patch_size (--dim, --depth, --patch-size)")
+    model = config.model
+    return (f"the model here is MLPMixer1D(dim={model.dim}, depth={model.depth}, "
+            f"patch_size={model.patch_size}); check dim, depth and patch_size (--dim, --depth, --patch-size)")
 
 
 def seed_parameters(checkpoint: Mapping[str, Any], model: Any, hint: str = "") -> dict[str, np.ndarray]:
@@ -219,27 +218,37 @@ def seed_adam_state(checkpoint: Mapping[str, Any]) -> list[dict[str, Any] | None
 
 def import_seed_checkpoint(path: str | Path, dim: int, depth: int, patch_size: int, out: str | Path,
                            trust_pickle: bool, *, data_dir: str | Path | None = None,
-                           config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                           config: Mapping[str, Any] | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Convert a checkpoint of the original code into ours (written to `out`) and return it.
 
     Weights go into `MLPMixer1D(dim, depth, patch_size)` (binary head), Adam's moments and per-parameter
     step counts into `tinygrad_np.optim.Adam` with the original's betas (0.9, 0.99) and eps 1e-8, laid
     out as `make_optimizer` builds it, so `load_trained`, `train.py evaluate` and `train.py --resume`
-    read the result. The run settings are `IMPORT_DEFAULTS`, overridden by `config` (TrainConfig names).
+    read the result: a classifier checkpoint (`mixer.checkpoint.make_checkpoint`) at epoch 0. The run
+    settings are `IMPORT_DEFAULTS`, overridden by `config` (option names). `out` must not exist (unless
+    `overwrite`), and is never the input file or a folder.
 
     The original file holds no preprocessing. Given `data_dir`, the preprocessing a run with these
     settings fits (`seed` mode: the original's global-max rescaling, fitted on the training CSV) is
     stored, which `evaluate` and `predict` need; without it the checkpoint serves `load_trained` on
     already preprocessed arrays and `--resume` (which refits preprocessing from the data).
     """
+    target = Path(out)
+    if target.is_dir():
+        raise SeedCheckpointError(f"--out {out} is a folder; give the checkpoint file to write (e.g. {target}/"
+                                  "imported.npz)")
+    if target.exists() and target.resolve() == Path(path).resolve():
+        raise SeedCheckpointError(f"--out {out} is the file being imported; write the checkpoint elsewhere")
+    if target.exists() and not overwrite:
+        kind = "a checkpoint" if is_checkpoint(target) else "a file"
+        raise SeedCheckpointError(f"--out {out} already exists ({kind}); choose another name or pass --overwrite")
     settings = {**IMPORT_DEFAULTS, **(config or {}), "dim": dim, "depth": depth, "patch_size": patch_size,
-                "out": str(Path(out).parent)}
-    if data_dir is not None:
-        settings["data_dir"] = str(data_dir)
-    run_config = TrainConfig.from_dict(settings)
-    if run_config.task != "binary" or run_config.optimizer != "adam":
+                "out": str(target.parent)}
+    run_config = TrainConfig.from_dict(settings, given={*(config or {}), "dim", "depth", "patch_size"})
+    if run_config.data.task != "binary" or run_config.optimisation.optimizer != "adam":
         raise ValueError("import_seed_checkpoint: the original models are binary classifiers trained with Adam; "
-                         f"task={run_config.task!r}, optimizer={run_config.optimizer!r} cannot hold their state")
+                         f"task={run_config.data.task!r}, optimizer={run_config.optimisation.optimizer!r} cannot hold "
+                         "their state")
 
     original = read_seed_checkpoint(path, trust_pickle)
     class_names = list(unsw.BINARY_CLASS_NAMES)
@@ -257,20 +266,19 @@ def import_seed_checkpoint(path: str | Path, dim: int, depth: int, patch_size: i
 
     preprocessing = None
     if data_dir is not None:
-        data = unsw.load_unsw(data_dir, preprocess=run_config.preprocess, task=run_config.task,
-                              holdout=run_config.holdout, seed=run_config.seed)
+        data = unsw.load_unsw(data_dir, preprocess=run_config.data.preprocess, task=run_config.data.task,
+                              holdout=run_config.data.holdout, seed=run_config.run.seed)
         preprocessing = unsw.data_state(data)
+        run_config.data.data_dir = str(data.data_dir)
 
-    checkpoint = {
-        "format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, "config": dataclasses.asdict(run_config),
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": None,
+    seed = run_config.run.seed
+    checkpoint = make_checkpoint(
+        CLASSIFIER, config=run_config.flat(), model=model, preprocessing=preprocessing, epoch=0, history=[],
+        optimizer=optimizer.state_dict(), scheduler=None,
         # the random streams a fresh run with this seed starts from
-        "rng": {"global": np.random.PCG64(run_config.seed).state,
-                "order": np.random.default_rng(run_config.seed).bit_generator.state},
-        "preprocessing": preprocessing, "class_names": class_names,
-        "epoch": 0, "history": [], "best_score": -math.inf,
-        "imported_from": {"file": str(path), "format": "original numpy MLP-Mixer (pickled .npy)",
-                          "keys": list(original["model_state"])},
-    }
+        rng={"global": np.random.PCG64(seed).state, "order": np.random.default_rng(seed).bit_generator.state},
+        class_names=class_names, best_score=-math.inf,
+        imported_from={"file": str(path), "format": "original numpy MLP-Mixer (pickled .npy)",
+                       "keys": list(original["model_state"])})
     save_checkpoint(out, checkpoint)
     return checkpoint

@@ -7,6 +7,7 @@ independently with pandas/numpy, never copied from the code under test.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,8 +37,8 @@ from mixer.data import (
 )
 
 TRAIN_NAME = "UNSWNB15_training_coursework.csv"
-VALID_NAME = "UNSWNB15_testing1_coursework.csv"
-TEST_NAME = "UNSWNB15_testing2_coursework_no_label.csv"
+TEST_NAME = "UNSWNB15_testing1_coursework.csv"
+UNLABELLED_NAME = "UNSWNB15_testing2_coursework_no_label.csv"
 
 
 def _locate_coursework() -> Path | None:
@@ -76,8 +77,8 @@ def pandas_train() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def pandas_valid() -> pd.DataFrame:
-    return pd.read_csv(COURSEWORK_DIR / VALID_NAME)
+def pandas_test() -> pd.DataFrame:
+    return pd.read_csv(COURSEWORK_DIR / TEST_NAME)
 
 
 def _independent_matrix(frame: pd.DataFrame) -> pd.DataFrame:
@@ -93,19 +94,19 @@ def _independent_matrix(frame: pd.DataFrame) -> pd.DataFrame:
 @requires_data
 def test_coursework_shapes_and_dtypes(coursework: data.UNSWData) -> None:
     assert coursework.train.features.shape == (20_000, 42)
-    assert coursework.valid.features.shape == (4_000, 42)
-    assert coursework.test is not None and coursework.test.features.shape == (25, 42)
+    assert coursework.test.features.shape == (4_000, 42)
+    assert coursework.unlabelled is not None and coursework.unlabelled.features.shape == (25, 42)
     assert coursework.holdout is None
     assert coursework.train.features.dtype == np.float32 and coursework.train.labels.dtype == np.int64
-    assert coursework.test.labels is None and coursework.train.attack_cat is None
+    assert coursework.unlabelled.labels is None and coursework.train.attack_cat is None
     assert coursework.class_names == ["normal", "attack"] and coursework.task == "binary"
-    assert Path(coursework.valid.source).name == VALID_NAME
+    assert Path(coursework.test.source).name == TEST_NAME
 
 
 @requires_data
 def test_label_balance_matches_pandas_count(coursework: data.UNSWData, pandas_train: pd.DataFrame,
-                                            pandas_valid: pd.DataFrame) -> None:
-    for split, frame in ((coursework.train, pandas_train), (coursework.valid, pandas_valid)):
+                                            pandas_test: pd.DataFrame) -> None:
+    for split, frame in ((coursework.train, pandas_train), (coursework.test, pandas_test)):
         counts = frame["label"].value_counts()
         assert np.bincount(split.labels).tolist() == [counts[0], counts[1]]
         np.testing.assert_array_equal(split.ids, frame["id"].to_numpy())
@@ -113,11 +114,11 @@ def test_label_balance_matches_pandas_count(coursework: data.UNSWData, pandas_tr
 
 @requires_data
 def test_unseen_state_rst_gets_unknown_code_zero(coursework: data.UNSWData, pandas_train: pd.DataFrame,
-                                                 pandas_valid: pd.DataFrame) -> None:
+                                                 pandas_test: pd.DataFrame) -> None:
     assert "RST" not in set(pandas_train["state"])
-    is_rst = (pandas_valid["state"] == "RST").to_numpy()
+    is_rst = (pandas_test["state"] == "RST").to_numpy()
     assert is_rst.any()
-    codes = coursework.encoder.transform(read_table(COURSEWORK_DIR / VALID_NAME, require_label=True))
+    codes = coursework.encoder.transform(read_table(COURSEWORK_DIR / TEST_NAME, require_label=True))
     state = list(CATEGORICAL_COLUMNS).index("state")
     assert (codes[is_rst, state] == 0).all()
     assert (codes[~is_rst, state] >= 1).all()
@@ -146,22 +147,22 @@ def test_log_standard_train_columns_have_mean_zero_and_std_one(coursework: data.
 @requires_data
 @pytest.mark.parametrize("preprocess", ["log-standard", "quantile"])
 def test_preprocessing_is_fitted_on_train_only(preprocess: str, coursework: data.UNSWData,
-                                               coursework_quantile: data.UNSWData, pandas_valid: pd.DataFrame,
+                                               coursework_quantile: data.UNSWData, pandas_test: pd.DataFrame,
                                                tmp_path: Path) -> None:
     loaded = coursework if preprocess == "log-standard" else coursework_quantile
     (tmp_path / TRAIN_NAME).symlink_to(COURSEWORK_DIR / TRAIN_NAME)
-    (tmp_path / TEST_NAME).symlink_to(COURSEWORK_DIR / TEST_NAME)
-    changed = pandas_valid.copy()
+    (tmp_path / UNLABELLED_NAME).symlink_to(COURSEWORK_DIR / UNLABELLED_NAME)
+    changed = pandas_test.copy()
     numeric = [c for c in FEATURE_COLUMNS if c not in ("proto", "service", "state")]
     changed[numeric] = changed[numeric] * 1000 + 7
     changed.loc[:10, "proto"] = "never-seen-proto"
-    changed.to_csv(tmp_path / VALID_NAME, index=False)
+    changed.to_csv(tmp_path / TEST_NAME, index=False)
 
     altered = load_unsw(tmp_path, preprocess=preprocess, keep_codes=loaded.preprocessor.keep_codes)
     assert altered.encoder.to_dict() == loaded.encoder.to_dict()
     assert altered.preprocessor.to_dict() == loaded.preprocessor.to_dict()
     np.testing.assert_array_equal(altered.train.features, loaded.train.features)
-    assert not np.array_equal(altered.valid.features, loaded.valid.features)
+    assert not np.array_equal(altered.test.features, loaded.test.features)
 
 
 @requires_data
@@ -230,17 +231,17 @@ def test_state_round_trip_through_json_reproduces_transform_bitwise(preprocess: 
     state = json.loads(json.dumps(data_state(loaded)))
     encoder, preprocessor = preprocessing_from_state(state)
     assert preprocessor.to_dict() == loaded.preprocessor.to_dict()
-    split = load_prediction_csv(loaded.valid.source, encoder, preprocessor)
-    assert split.features.tobytes() == loaded.valid.features.tobytes()
-    np.testing.assert_array_equal(split.labels, loaded.valid.labels)
+    split = load_prediction_csv(loaded.test.source, encoder, preprocessor)
+    assert split.features.tobytes() == loaded.test.features.tobytes()
+    np.testing.assert_array_equal(split.labels, loaded.test.labels)
 
 
 @requires_data
 def test_load_prediction_csv_on_unlabelled_testing2(coursework: data.UNSWData) -> None:
-    split = load_prediction_csv(COURSEWORK_DIR / TEST_NAME, coursework.encoder, coursework.preprocessor)
+    split = load_prediction_csv(COURSEWORK_DIR / UNLABELLED_NAME, coursework.encoder, coursework.preprocessor)
     assert split.features.shape == (25, 42) and split.labels is None
-    np.testing.assert_array_equal(split.ids, pd.read_csv(COURSEWORK_DIR / TEST_NAME)["id"].to_numpy())
-    assert split.features.tobytes() == coursework.test.features.tobytes()
+    np.testing.assert_array_equal(split.ids, pd.read_csv(COURSEWORK_DIR / UNLABELLED_NAME)["id"].to_numpy())
+    assert split.features.tobytes() == coursework.unlabelled.features.tobytes()
 
 
 @requires_data
@@ -384,27 +385,27 @@ def _write_public_copy(source: Path, target: Path, rows: int, attack_names: list
 def test_public_format_with_attack_cat_loads_for_both_tasks(tmp_path: Path) -> None:
     train_names = _write_public_copy(COURSEWORK_DIR / TRAIN_NAME, tmp_path / "UNSW_NB15_training-set.csv", 300,
                                      PUBLIC_CATEGORIES)
-    valid_names = _write_public_copy(COURSEWORK_DIR / VALID_NAME, tmp_path / "UNSW_NB15_testing-set.csv", 100,
-                                     PUBLIC_CATEGORIES[:3])
+    test_names = _write_public_copy(COURSEWORK_DIR / TEST_NAME, tmp_path / "UNSW_NB15_testing-set.csv", 100,
+                                    PUBLIC_CATEGORIES[:3])
     assert find_data_dir(tmp_path) == tmp_path.resolve()
 
     binary = load_unsw(tmp_path)
-    assert binary.test is None and binary.class_names == ["normal", "attack"]
-    assert binary.valid.labels.tolist() == [int(name.strip() != "Normal") for name in valid_names]
+    assert binary.unlabelled is None and binary.class_names == ["normal", "attack"]
+    assert binary.test.labels.tolist() == [int(name.strip() != "Normal") for name in test_names]
 
     multiclass = load_unsw(tmp_path, task="multiclass")
     expected_names = sorted({name.strip() for name in train_names})
     assert multiclass.class_names == expected_names
     assert multiclass.train.labels.tolist() == [expected_names.index(n.strip()) for n in train_names]
-    assert multiclass.valid.labels.tolist() == [expected_names.index(n.strip()) for n in valid_names]
-    assert multiclass.valid.attack_cat.tolist() == [n.strip() for n in valid_names]
+    assert multiclass.test.labels.tolist() == [expected_names.index(n.strip()) for n in test_names]
+    assert multiclass.test.attack_cat.tolist() == [n.strip() for n in test_names]
     assert multiclass.train.features.shape == (300, 42)
 
 
 @requires_data
 def test_multiclass_category_unseen_in_train_is_an_error(tmp_path: Path) -> None:
     _write_public_copy(COURSEWORK_DIR / TRAIN_NAME, tmp_path / "UNSW_NB15_training-set.csv", 200, ["Generic"])
-    _write_public_copy(COURSEWORK_DIR / VALID_NAME, tmp_path / "UNSW_NB15_testing-set.csv", 50, ["Worms"])
+    _write_public_copy(COURSEWORK_DIR / TEST_NAME, tmp_path / "UNSW_NB15_testing-set.csv", 50, ["Worms"])
     with pytest.raises(DataError, match="'Worms'") as caught:
         load_unsw(tmp_path, task="multiclass")
     assert "UNSW_NB15_testing-set.csv" in str(caught.value) and "data row" in str(caught.value)
@@ -422,7 +423,7 @@ def _make_data_dir(directory: Path, file_name: str = TRAIN_NAME) -> Path:
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working directory under tmp_path, with no env var and a repository root that holds no data."""
     monkeypatch.delenv("UNSW_NB15_DIR", raising=False)
-    monkeypatch.setattr(data, "REPO_ROOT", tmp_path / "repo")
+    monkeypatch.setattr(data.files, "REPO_ROOT", tmp_path / "repo")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
@@ -471,21 +472,21 @@ def test_missing_data_dir_message_names_files_env_var_and_flag(isolated: Path) -
     with pytest.raises(DataError) as caught:
         find_data_dir()
     message = str(caught.value)
-    for expected in [TRAIN_NAME, VALID_NAME, TEST_NAME, "UNSW_NB15_training-set.csv", "UNSW_NB15_testing-set.csv",
+    for expected in [TRAIN_NAME, TEST_NAME, UNLABELLED_NAME, "UNSW_NB15_training-set.csv", "UNSW_NB15_testing-set.csv",
                      "UNSW_NB15_DIR", "--data-dir", "data/unsw-nb15"]:
         assert expected in message
 
 
 def test_coursework_dir_missing_a_file_is_an_error(tmp_path: Path) -> None:
     _make_data_dir(tmp_path)
-    (tmp_path / TEST_NAME).write_text("")
-    with pytest.raises(DataError, match=VALID_NAME):
+    (tmp_path / UNLABELLED_NAME).write_text("")
+    with pytest.raises(DataError, match=TEST_NAME):
         load_unsw(tmp_path)
 
 
 def test_file_name_constants_match_the_dataset() -> None:
-    assert COURSEWORK_FILES == {"train": TRAIN_NAME, "valid": VALID_NAME, "test": TEST_NAME}
-    assert PUBLIC_FILES == {"train": "UNSW_NB15_training-set.csv", "valid": "UNSW_NB15_testing-set.csv"}
+    assert COURSEWORK_FILES == {"train": TRAIN_NAME, "test": TEST_NAME, "unlabelled": UNLABELLED_NAME}
+    assert PUBLIC_FILES == {"train": "UNSW_NB15_training-set.csv", "test": "UNSW_NB15_testing-set.csv"}
     assert len(FEATURE_COLUMNS) == 42 and FEATURE_COLUMNS[1:4] == CATEGORICAL_COLUMNS
 
 
@@ -594,11 +595,11 @@ def test_keep_codes_passes_category_codes_through_every_mode() -> None:
 
 @requires_data
 def test_coursework_quantile_keeps_codes_with_unknown_zero(coursework_quantile: data.UNSWData,
-                                                           pandas_valid: pd.DataFrame) -> None:
-    codes = coursework_quantile.valid.features[:, list(CATEGORICAL_POSITIONS)]
-    expected = coursework_quantile.encoder.transform(read_table(COURSEWORK_DIR / VALID_NAME, require_label=True))
+                                                           pandas_test: pd.DataFrame) -> None:
+    codes = coursework_quantile.test.features[:, list(CATEGORICAL_POSITIONS)]
+    expected = coursework_quantile.encoder.transform(read_table(COURSEWORK_DIR / TEST_NAME, require_label=True))
     np.testing.assert_array_equal(codes, expected)
-    assert (codes[(pandas_valid["state"] == "RST").to_numpy(), 2] == 0).all()
+    assert (codes[(pandas_test["state"] == "RST").to_numpy(), 2] == 0).all()
     numeric = np.delete(coursework_quantile.train.features, list(CATEGORICAL_POSITIONS), axis=1)
     assert np.isfinite(numeric).all() and np.abs(numeric).max() < 5.2
     np.testing.assert_allclose(numeric.min(axis=0), special.ndtri(1e-7), rtol=1e-6)  # no constant column here
@@ -637,3 +638,70 @@ def test_holdout_split_on_arrays_keeps_copies_together() -> None:
     assert holdout_split(rows, 0.0, 0)[1].size == 0
     with pytest.raises(ValueError, match="fraction"):
         holdout_split(rows, 1.0, 0)
+
+
+# --------------------------------------------------------------------------------------------------- what users see
+
+def test_a_bad_cell_far_down_a_large_file_gives_our_error_and_no_pandas_warning(tmp_path: Path) -> None:
+    """pandas reads large files in chunks and warns (DtypeWarning) when a column's chunks disagree in type; the
+    error naming the cell must come alone."""
+    lines = _base_lines()
+    rows = [lines[1 + i % 50][:] for i in range(30_000)]
+    for i, row in enumerate(rows):
+        row[0] = str(i + 1)
+    rows[28_000][lines[0].index("sbytes")] = "12kB"
+    path = tmp_path / "large.csv"
+    path.write_text("\n".join(",".join(line) for line in [lines[0], *rows]) + "\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with pytest.raises(DataError, match=r"'sbytes', data row 28001 .*'12kB'"):
+            read_table(path, require_label=True)
+
+
+@requires_data
+def test_a_seed_fit_that_collapses_the_columns_is_an_error_naming_the_value(tmp_path: Path) -> None:
+    _write_public_copy(COURSEWORK_DIR / TRAIN_NAME, tmp_path / "UNSW_NB15_training-set.csv", 300, ["Generic"])
+    _write_public_copy(COURSEWORK_DIR / TEST_NAME, tmp_path / "UNSW_NB15_testing-set.csv", 50, ["Generic"])
+    assert load_unsw(tmp_path, preprocess="seed").train.features.std(axis=0).max() > 0.1  # the plain file works
+    frame = pd.read_csv(tmp_path / "UNSW_NB15_training-set.csv", dtype=str)
+    frame.loc[16, "sbytes"] = "1e30"
+    frame.to_csv(tmp_path / "UNSW_NB15_training-set.csv", index=False)
+    with pytest.raises(DataError) as caught:
+        load_unsw(tmp_path, preprocess="seed")
+    message = str(caught.value)
+    for fragment in ("--preprocess seed", "constant", "sbytes = 1e+30", "data row 17", "UNSW_NB15_training-set.csv",
+                     "--preprocess quantile"):
+        assert fragment in message, (fragment, message)
+    loaded = load_unsw(tmp_path, preprocess="quantile")  # rank-based: one huge value changes nothing else
+    assert not data.collapsed_columns(data.feature_matrix(read_table(tmp_path / "UNSW_NB15_training-set.csv", True),
+                                                          loaded.encoder), loaded.train.features)
+
+
+def test_collapsed_columns_names_the_columns_that_lost_their_variation() -> None:
+    raw = np.zeros((4, 42))
+    raw[:, 0] = [1, 2, 3, 4]       # varies, stays varied
+    raw[:, 5] = [1, 2, 3, 4]       # varies, scaled to a constant
+    scaled = raw.astype(np.float32)
+    scaled[:, 5] = 0.25
+    assert data.collapsed_columns(raw, scaled) == [FEATURE_COLUMNS[5]]
+
+
+@requires_data
+def test_rows_unlike_the_training_rows_get_one_warning_line_per_kind_with_counts(coursework: data.UNSWData,
+                                                                                  tmp_path: Path) -> None:
+    frame = pd.read_csv(COURSEWORK_DIR / TEST_NAME, nrows=40, dtype=str)
+    frame.loc[[1, 5, 9], "state"] = "XYZ"
+    frame.loc[[2], "proto"] = "made-up"
+    maximum = coursework.preprocessor.maximum[FEATURE_COLUMNS.index("sbytes")]
+    frame.loc[[3, 4], "sbytes"] = str(3 * maximum)      # beyond max + (max - min)
+    frame.loc[[6], "dur"] = str(1.5 * coursework.preprocessor.maximum[0])  # outside the range, but not far
+    frame.to_csv(tmp_path / "odd.csv", index=False)
+    split = load_prediction_csv(tmp_path / "odd.csv", coursework.encoder, coursework.preprocessor)
+    assert len(split.warnings) == 2 and all("\n" not in line for line in split.warnings)
+    unseen, far = split.warnings
+    assert "4 row(s)" in unseen and "state 'XYZ' x3" in unseen and "proto 'made-up' x1" in unseen
+    assert "in 1 column(s): sbytes 2 row(s)" in far and "dur" not in far
+    plain = load_prediction_csv(COURSEWORK_DIR / UNLABELLED_NAME, coursework.encoder, coursework.preprocessor)
+    assert plain.warnings == []
+    restored = preprocessing_from_state(json.loads(json.dumps(data_state(coursework))))[1]
+    np.testing.assert_array_equal(restored.maximum, coursework.preprocessor.maximum)

@@ -149,7 +149,7 @@ def test_features_are_unmasked_and_the_classifier_starts_from_the_encoder(encode
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     """200 training rows (every 100th, so both classes) and 100 testing1 rows."""
-    return sample_folder(tmp_path_factory.mktemp("unsw"), train=(200, 100), valid=(100, 40), test_rows=25)
+    return sample_folder(tmp_path_factory.mktemp("unsw"), train=(200, 100), test=(100, 40), unlabelled_rows=25)
 
 
 TINY = {"dim": 8, "depth": 2, "patch_size": 3}
@@ -169,7 +169,7 @@ def pretrained(small_data, tmp_path_factory):
 def fine_tune_config(folder, out, checkpoint, **overrides):
     values = dict(**TINY, epochs=1, batch_size=64, warmup_epochs=0.5, seed=4, data_dir=str(folder), out=str(out),
                   init_from_mae=str(checkpoint) if checkpoint else None)
-    return TrainConfig(**{**values, **overrides})
+    return TrainConfig.from_dict({**values, **overrides})
 
 
 @needs_data
@@ -178,13 +178,13 @@ def test_pretraining_writes_checkpoint_metrics_and_plot_and_repeats_with_the_see
         assert (pretrained / name).is_file(), name
     history = [json.loads(line) for line in (pretrained / "metrics.jsonl").read_text().splitlines()]
     assert [record["epoch"] for record in history] == [1, 2]
-    assert all(np.isfinite(record["train_loss"]) and np.isfinite(record["holdout_loss"]) for record in history)
+    assert all(np.isfinite(record["train"]["loss"]) and np.isfinite(record["holdout"]["loss"]) for record in history)
     model, checkpoint = load_mae(pretrained / "mae.npz")
     assert checkpoint["epoch"] == 2 and model.norm_pix_loss and model.len_keep == 7
     assert checkpoint["config"]["holdout"] == 0.1  # the classifier's hold-out stays out of pretraining
-    again = pretrain_mae(MAEPretrainConfig(epochs=2, dim=8, depth=2, patch_size=3, decoder_dim=8, batch_size=64,
-                                           warmup_epochs=0.5, seed=4, norm_pix_loss=True, data_dir=str(small_data),
-                                           out=str(tmp_path / "again")), log=lambda text: None)
+    again = pretrain_mae(MAEPretrainConfig.from_dict(dict(
+        epochs=2, dim=8, depth=2, patch_size=3, decoder_dim=8, batch_size=64, warmup_epochs=0.5, seed=4,
+        norm_pix_loss=True, data_dir=str(small_data), out=str(tmp_path / "again"))), log=lambda text: None)
     repeated, _ = load_mae(again["checkpoint"])
     for (name, array), other in zip(model.state_dict().items(), repeated.state_dict().values(), strict=True):
         np.testing.assert_array_equal(array, other, err_msg=name)
@@ -227,6 +227,21 @@ def test_fine_tuning_refuses_a_classifier_of_another_shape_and_freezing_without_
                                                                                             tmp_path):
     with pytest.raises(ValueError, match="--dim 8"):
         Trainer(fine_tune_config(small_data, tmp_path / "wide", pretrained / "mae.npz", dim=16), log=lambda t: None)
-    with pytest.raises(ValueError, match="freeze_encoder"):
-        TrainConfig(freeze_encoder=True)
+    with pytest.raises(ValueError, match="--freeze-encoder does not apply without --init-from-mae"):
+        TrainConfig.from_dict({"freeze_encoder": True})
     assert main(["--freeze-encoder", "--out", str(tmp_path / "x"), "--data-dir", str(small_data)]) == 1
+
+
+@needs_data
+def test_pretraining_is_resumed_and_extended_like_a_classifier_run(pretrained, tmp_path, capsys):
+    """mae.npz carries the loop's state: --resume --epochs 3 continues the 2-epoch run into a new folder."""
+    out = tmp_path / "longer"
+    assert main(["pretrain-mae", "--resume", str(pretrained / "mae.npz"), "--epochs", "3", "--out", str(out)]) == 0
+    assert "extending the run to 3 epochs" in capsys.readouterr().out
+    before = [json.loads(line) for line in (pretrained / "metrics.jsonl").read_text().splitlines()]
+    after = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [record["epoch"] for record in after] == [1, 2, 3] and after[:2] == before
+    model, checkpoint = load_mae(out / "mae.npz")
+    assert checkpoint["epoch"] == 3 and checkpoint["config"]["epochs"] == 3
+    assert main(["pretrain-mae", "--resume", str(pretrained / "mae.npz"), "--dim", "16"]) == 1
+    assert "only --epochs (to extend it), --data-dir and --out may be given, not --dim" in capsys.readouterr().err

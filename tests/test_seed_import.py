@@ -13,7 +13,7 @@ import pytest
 
 from mixer import data as unsw
 from mixer import seed_import
-from mixer.checkpoint import load_checkpoint
+from mixer.checkpoint import CLASSIFIER, load_checkpoint
 from mixer.cli import main
 from mixer.seed_import import SeedCheckpointError, import_seed_checkpoint, read_seed_checkpoint
 from mixer.training import TrainConfig, load_trained, loss_fn, make_model, make_optimizer
@@ -45,6 +45,23 @@ def test_imported_model_gives_the_original_logits(tmp_path):
     np.testing.assert_allclose(model(expected["inputs"]).data, expected["logits"], rtol=0, atol=1e-5)
     assert checkpoint["config"]["optimizer"] == "adam" and checkpoint["config"]["preprocess"] == "seed"
     assert checkpoint["preprocessing"] is None and checkpoint["epoch"] == 0
+    # the classifier checkpoint schema that training writes (mixer.checkpoint.make_checkpoint), plus its origin
+    assert checkpoint["format"] == CLASSIFIER and set(checkpoint) == {
+        "format", "version", "config", "model", "preprocessing", "epoch", "history", "optimizer", "scheduler", "rng",
+        "class_names", "best_score", "imported_from"}
+
+
+@needs_fixture
+def test_an_imported_checkpoint_without_preprocessing_says_how_to_evaluate_with_it(tmp_path, capsys):
+    out = tmp_path / "imported.npz"
+    import_seed_checkpoint(ORIGINAL, **SHAPE, out=out, trust_pickle=True)
+    assert main(["evaluate", "--checkpoint", str(out), "--csv", str(ORIGINAL)]) == 1
+    assert "holds no preprocessing (imported without --data-dir): import it again with --data-dir" in (
+        capsys.readouterr().err)
+    with pytest.raises(SeedCheckpointError, match="already exists"):  # never onto an existing file
+        import_seed_checkpoint(ORIGINAL, **SHAPE, out=out, trust_pickle=True)
+    with pytest.raises(SeedCheckpointError, match="is a folder"):
+        import_seed_checkpoint(ORIGINAL, **SHAPE, out=tmp_path, trust_pickle=True)
 
 
 @needs_fixture

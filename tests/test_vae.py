@@ -97,21 +97,22 @@ def test_latent_noise_has_the_set_scale_and_mixes_decoded_rows_with_originals():
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
     """200 training rows (every 100th, so both classes) and 100 testing1 rows."""
-    return sample_folder(tmp_path_factory.mktemp("unsw"), train=(200, 100), valid=(100, 40), test_rows=25)
+    return sample_folder(tmp_path_factory.mktemp("unsw"), train=(200, 100), test=(100, 40), unlabelled_rows=25)
 
 
 @pytest.fixture(scope="module")
 def vae_checkpoint(small_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("vae")
-    result = pretrain_vae(VAEPretrainConfig(epochs=2, batch_size=64, warmup_epochs=0.5, latent_dim=4, hidden=16,
-                                            seed=5, data_dir=str(small_data), out=str(out)), log=lambda text: None)
+    result = pretrain_vae(VAEPretrainConfig.from_dict(dict(epochs=2, batch_size=64, warmup_epochs=0.5, latent_dim=4,
+                                                           hidden=16, seed=5, data_dir=str(small_data), out=str(out))),
+                          log=lambda text: None)
     return Path(result["checkpoint"])
 
 
 def classifier_config(folder, out, **overrides):
     values = dict(dim=8, depth=1, patch_size=3, epochs=2, batch_size=64, warmup_epochs=0.5, seed=5, dropout=0.1,
                   categorical="numeric", data_dir=str(folder), out=str(out))
-    return TrainConfig(**{**values, **overrides})
+    return TrainConfig.from_dict({**values, **overrides})
 
 
 def trained_state(config):
@@ -120,20 +121,26 @@ def trained_state(config):
     return trainer.state()
 
 
+@pytest.fixture(scope="module")
+def plain(small_data, tmp_path_factory):
+    """The classifier's state after a run without latent augmentation."""
+    return trained_state(classifier_config(small_data, tmp_path_factory.mktemp("plain") / "run"))
+
+
 @needs_data
 def test_vae_pretraining_writes_checkpoint_metrics_and_plot(vae_checkpoint):
     out = vae_checkpoint.parent
     for name in ("vae.npz", "metrics.jsonl", "elbo_loss.png", "config.json"):
         assert (out / name).is_file(), name
     history = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert len(history) == 2 and {"train_reconstruction", "train_kl", "holdout_loss"} <= set(history[0])
+    assert len(history) == 2 and {"loss", "reconstruction", "kl"} == set(history[0]["train"]) == set(
+        history[0]["holdout"])
     model, checkpoint = load_vae(vae_checkpoint)
     assert model.latent_dim == 4 and checkpoint["epoch"] == 2
 
 
 @needs_data
-def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, vae_checkpoint, tmp_path):
-    plain = trained_state(classifier_config(small_data, tmp_path / "plain"))
+def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, vae_checkpoint, plain, tmp_path):
     off = trained_state(classifier_config(small_data, tmp_path / "off", latent_noise=0.0,
                                           latent_model=str(vae_checkpoint)))
     for name, array in plain["model"].items():
@@ -142,8 +149,8 @@ def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, v
 
 
 @needs_data
-def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small_data, vae_checkpoint, tmp_path):
-    plain = trained_state(classifier_config(small_data, tmp_path / "plain"))
+def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small_data, vae_checkpoint, plain,
+                                                                          tmp_path):
     settings = {"latent_noise": 0.5, "latent_model": str(vae_checkpoint)}
     on = trained_state(classifier_config(small_data, tmp_path / "on", **settings))
     again = trained_state(classifier_config(small_data, tmp_path / "again", **settings))
@@ -155,8 +162,8 @@ def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small
 
 @needs_data
 def test_latent_augmentation_needs_a_vae_with_the_same_preprocessing(small_data, vae_checkpoint, tmp_path):
-    with pytest.raises(ValueError, match="latent_noise"):
-        TrainConfig(latent_noise=0.5)
+    with pytest.raises(ValueError, match="--latent-noise 0.5 needs --latent-model"):
+        TrainConfig.from_dict({"latent_noise": 0.5})
     with pytest.raises(ValueError, match="--preprocess quantile"):
         Trainer(classifier_config(small_data, tmp_path / "seed", preprocess="seed", latent_noise=0.5,
                                   latent_model=str(vae_checkpoint)), log=lambda text: None)

@@ -13,7 +13,8 @@ try:
     REAL: dict[str, Path] | None = unsw.dataset_files(unsw.find_data_dir())
 except unsw.DataError:
     REAL = None
-needs_data = pytest.mark.skipif(REAL is None or REAL.get("test") is None, reason="UNSW-NB15 coursework CSVs not found")
+needs_data = pytest.mark.skipif(REAL is None or REAL.get("unlabelled") is None,
+                                reason="UNSW-NB15 coursework CSVs not found")
 
 
 def head(source: Path, target: Path, rows: int, step: int = 1) -> None:
@@ -28,10 +29,11 @@ def head(source: Path, target: Path, rows: int, step: int = 1) -> None:
                 writer.writerow(row)
 
 
-def sample_folder(folder: Path, train: tuple[int, int], valid: tuple[int, int], test_rows: int) -> Path:
-    """A data folder with (rows, step) samples of train and testing1 and the first rows of testing2."""
+def sample_folder(folder: Path, train: tuple[int, int], test: tuple[int, int], unlabelled_rows: int) -> Path:
+    """A data folder with (rows, step) samples of train and test (testing1) and the first rows of the unlabelled
+    file (testing2)."""
     head(REAL["train"], folder / REAL["train"].name, *train)
-    head(REAL["valid"], folder / REAL["valid"].name, *valid)
-    if REAL.get("test") is not None:
-        head(REAL["test"], folder / REAL["test"].name, test_rows)
+    head(REAL["test"], folder / REAL["test"].name, *test)
+    if REAL.get("unlabelled") is not None:
+        head(REAL["unlabelled"], folder / REAL["unlabelled"].name, unlabelled_rows)
     return folder

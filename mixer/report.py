@@ -1,0 +1,147 @@
+"""What a run shows: the console lines (metrics, the epoch table, the confusion matrix) and the plots.
+
+The splits are named as everywhere else: "train", "holdout" (rows of the training file kept out for model selection),
+"test" (the labelled test file, testing1: reported, never used to choose). Each split keeps its colour in every plot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SPLIT_COLOURS = {"train": "tab:blue", "holdout": "tab:orange", "test": "tab:green"}
+METRIC_NAMES = {"loss": "loss", "accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
+                "roc_auc": "ROC-AUC", "reconstruction": "reconstruction", "kl": "KL"}
+SHORT_NAMES = {"loss": "loss", "accuracy": "acc", "roc_auc": "AUC", "f1": "F1", "reconstruction": "recon",
+               "kl": "KL"}
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    """"loss 0.3437 accuracy 0.8708 ..." for the metrics present."""
+    return " ".join(f"{name} {metrics[name]:.4f}" for name in ("loss", "accuracy", "precision", "recall", "f1",
+                                                               "roc_auc") if name in metrics)
+
+
+def _cell(value: float) -> str:
+    """A metric in at most 7 characters: 4 decimals below 10, fewer above (losses of pretraining can be large)."""
+    size = abs(value)
+    if size < 10:
+        return f"{value:.4f}"
+    if size < 1000:
+        return f"{value:.{3 if size < 100 else 2}f}"
+    return f"{value:.1e}"
+
+
+class EpochTable:
+    """Short aligned epoch lines under a two-line header: the epoch, then per split the chosen metrics, the learning
+    rate and the time; a `*` marks an epoch that became the selected one."""
+
+    def __init__(self, columns: dict[str, Sequence[str]], epochs: int):
+        self.columns = {split: list(names) for split, names in columns.items() if names}
+        self.epoch_width = max(len("epoch"), 2 * len(str(epochs)) + 1)
+
+    def header(self) -> str:
+        splits = " | ".join(f"{split:<{8 * len(names) - 1}}" for split, names in self.columns.items())
+        names = " | ".join(" ".join(f"{SHORT_NAMES.get(name, name):>7}" for name in names)
+                           for names in self.columns.values())
+        return (f"{'':>{self.epoch_width}}  {splits}".rstrip() + "\n"
+                f"{'epoch':>{self.epoch_width}}  {names} | {'lr':>8} {'time':>6}")
+
+    def row(self, record: dict[str, Any], epochs: int, selected: bool = False) -> str:
+        epoch = f"{record['epoch']}/{epochs}"
+        values = " | ".join(" ".join(f"{_cell(record[split][name]):>7}" for name in names)
+                            for split, names in self.columns.items())
+        return (f"{epoch:>{self.epoch_width}}  {values} | {record['lr']:8.2e} {record['seconds']:5.1f}s"
+                + (" *" if selected else ""))
+
+
+def format_confusion(matrix: np.ndarray, class_names: Sequence[str]) -> str:
+    """Counts with the row percentages (of each true class), rows true, columns predicted."""
+    matrix = np.asarray(matrix)
+    totals = matrix.sum(axis=1, keepdims=True)
+    cells = [[f"{count:,} ({100 * count / total:.1f}%)" if total else f"{count:,}" for count, total in
+              zip(row, np.broadcast_to(row_total, row.shape), strict=True)]
+             for row, row_total in zip(matrix, totals, strict=True)]
+    width = max(8, *(len(name) for name in class_names), *(len(cell) for row in cells for cell in row)) + 2
+    corner = "true \\ predicted"
+    label = max(len(corner), *(len(name) for name in class_names))
+    lines = [f"{corner:<{label}}" + "".join(f"{name:>{width}}" for name in class_names)]
+    lines += [f"{name:<{label}}" + "".join(f"{cell:>{width}}" for cell in row)
+              for name, row in zip(class_names, cells, strict=True)]
+    return "\n".join(lines)
+
+
+# -- plots -------------------------------------------------------------------------------------------------------
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_history(path: Path, history: list[dict[str, Any]], panels: Sequence[str], title: str,
+                 selected_epoch: int | None = None) -> None:
+    """One panel per metric (e.g. loss, accuracy, ROC-AUC) against the epoch, a curve per split that has it, each
+    split in its colour in every panel; integer epoch ticks; the selected epoch marked in every panel."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt = _pyplot()
+    epochs = [record["epoch"] for record in history]
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), squeeze=False)
+    for ax, metric in zip(axes[0], panels, strict=True):
+        for split, colour in SPLIT_COLOURS.items():
+            if history and metric in history[0].get(split, {}):
+                ax.plot(epochs, [record[split][metric] for record in history], marker="o", markersize=3,
+                        color=colour, label=split)
+        if selected_epoch is not None:
+            ax.axvline(selected_epoch, color="black", linestyle="--", linewidth=1,
+                       label=f"selected (epoch {selected_epoch})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(xlabel="epoch", ylabel=METRIC_NAMES.get(metric, metric), title=METRIC_NAMES.get(metric, metric))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _luminance(rgba: Sequence[float]) -> float:
+    """Relative luminance of an sRGB colour (WCAG 2)."""
+    channels = np.asarray(rgba[:3], dtype=np.float64)
+    linear = np.where(channels <= 0.03928, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def _readable_on(background: Sequence[float]) -> str:
+    """Black or white, whichever contrasts more with `background`."""
+    luminance = _luminance(background)
+    return "black" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "white"
+
+
+def plot_confusion(path: Path, matrix: np.ndarray, class_names: Sequence[str], title: str) -> None:
+    """The confusion matrix coloured by row percentage, each cell with its count and row percentage in black or white,
+    whichever contrasts more with the cell."""
+    plt = _pyplot()
+    matrix = np.asarray(matrix)
+    totals = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
+    size = len(class_names)
+    figure, axes = plt.subplots(figsize=(1.3 * size + 3, 1.1 * size + 2))
+    image = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    for (i, j), count in np.ndenumerate(matrix):
+        colour = _readable_on(image.cmap(image.norm(share[i, j])))
+        axes.text(j, i, f"{count:,}\n{100 * share[i, j]:.1f}%", ha="center", va="center", color=colour, fontsize=9)
+    axes.set(xticks=range(size), yticks=range(size), xlabel="predicted", ylabel="true")
+    axes.set_xticklabels(class_names, rotation=45 if size > 2 else 0, ha="right" if size > 2 else "center")
+    axes.set_yticklabels(class_names)
+    axes.set_title(title, fontsize=10)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of the true class")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
