@@ -1,8 +1,9 @@
-"""The fused float32 kernels against float64 references, at the float32 accuracy standard.
+"""The fused float32 kernels (GELU, LayerNorm) against float64 references, at the float32 accuracy standard.
 
 GELU: within 2e-6 absolute of the exact x Phi(x) for every float32 input (PyTorch's own float32 GELU is off by about
-1e-6), its slope Phi(x) + x phi(x) within 5e-6. The fused op also agrees with its textbook composition from engine
-ops (`Gelu.composed`), and float64 stays exact.
+1e-6), its slope Phi(x) + x phi(x) within 5e-6. LayerNorm: within 1.5x PyTorch's own float32 error (measured against
+float64 on the same inputs, quoted at each test). Each fused op also agrees with its textbook composition from
+engine ops (`Gelu.composed`, `LayerNorm.composed`), and float64 stays exact.
 """
 
 import math
@@ -16,6 +17,7 @@ import tinygrad_np.functional as F
 from tinygrad_np import Tensor
 from tinygrad_np.ops.elementwise import Gelu
 from tinygrad_np.ops.kernels import gelu_forward
+from tinygrad_np.ops.nn import LayerNorm
 
 GELU_TOLERANCE, SLOPE_TOLERANCE = 2e-6, 5e-6
 
@@ -105,15 +107,90 @@ def test_gelu_fused_agrees_with_composed(dtype, value_tolerance, slope_tolerance
     assert (np.abs(fused_grad - composed_grad) / scale).max() <= slope_tolerance
 
 
+# -- LayerNorm ---------------------------------------------------------------------------------
+def layer_norm_case(rows: int, dim: int, offset: float, spread: float, seed: int = 0):
+    """Inputs (already float32-representable, so float64 sees the same numbers), a random upstream gradient."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, dim)) * spread + offset * (1 + 0.1 * rng.standard_normal((rows, 1)))
+    arrays = x, rng.standard_normal(dim), rng.standard_normal(dim), rng.standard_normal((rows, dim))
+    return [a.astype(np.float32).astype(np.float64) for a in arrays]
+
+
+def layer_norm_run(op, x, weight, bias, upstream, dtype):
+    """Output and the gradients of x, weight, bias (weight or bias None: left out)."""
+    tensors = [None if a is None else Tensor(a, dtype=dtype, requires_grad=True) for a in (x, weight, bias)]
+    y = op(tensors[0], tensors[1], tensors[2], eps=1e-5)
+    y.backward(upstream.astype(dtype))
+    return [y.data] + [t.grad for t in tensors if t is not None]
+
+
+def worst_relative_error(results, references):
+    """Each result's largest error over its reference's largest magnitude; the worst of them."""
+    return max(np.abs(r - ref).max() / np.abs(ref).max() for r, ref in zip(results, references, strict=True))
+
+
+@pytest.mark.parametrize("dim", [7, 42, 48, 101, 198, 199])
+@pytest.mark.parametrize("affine", ["weight and bias", "weight", "bias", "none"])
+def test_layer_norm_float32_within_pytorch_error(dim, affine):
+    """PyTorch 2.13's float32 layer_norm, measured against float64 on these inputs (rows of 7-199 channels, mean 0
+    or 10 sd, sd 1 or 100), is off by up to 1.7e-6 of the largest value in the output, the input gradient and the
+    weight and bias gradients: the tolerance is 1.5 times that."""
+    weight_on, bias_on = affine in ("weight and bias", "weight"), affine in ("weight and bias", "bias")
+    for offset, spread in [(0, 1), (10, 1), (0, 100)]:
+        x, weight, bias, upstream = layer_norm_case(2000, dim, offset, spread)
+        weight, bias = (weight if weight_on else None), (bias if bias_on else None)
+        reference = layer_norm_run(F.layer_norm, x, weight, bias, upstream, np.float64)
+        result = layer_norm_run(F.layer_norm, x, weight, bias, upstream, np.float32)
+        assert all(r.dtype == np.float32 for r in result)
+        assert worst_relative_error(result, reference) <= 2.5e-6, (offset, spread)
+
+
+def test_layer_norm_float32_rows_far_from_zero():
+    """Rows with a mean of 1000 sd lose digits to the float32 centring in any implementation: PyTorch's float32
+    error there is up to 2.2e-4 of the largest value (measured as above); the tolerance is 1.5 times that."""
+    for dim in (7, 48, 198):
+        x, weight, bias, upstream = layer_norm_case(2000, dim, 1000, 1)
+        reference = layer_norm_run(F.layer_norm, x, weight, bias, upstream, np.float64)
+        result = layer_norm_run(F.layer_norm, x, weight, bias, upstream, np.float32)
+        assert worst_relative_error(result, reference) <= 3.3e-4
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-13), (np.float32, 2.5e-6)])
+def test_layer_norm_fused_agrees_with_composed(dtype, tolerance):
+    x, weight, bias, upstream = layer_norm_case(300, 198, 3, 2, seed=4)
+    fused = layer_norm_run(F.layer_norm, x, weight, bias, upstream, dtype)
+    composed = layer_norm_run(LayerNorm.composed, x, weight, bias, upstream, dtype)
+    assert worst_relative_error(fused, composed) <= tolerance
+
+
+def test_layer_norm_float64_matches_the_closed_forms():
+    x, weight, bias, upstream = layer_norm_case(50, 9, 2, 3, seed=5)
+    out, grad_x, grad_weight, grad_bias = layer_norm_run(F.layer_norm, x, weight, bias, upstream, np.float64)
+    rstd = 1 / np.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
+    xhat = (x - x.mean(axis=1, keepdims=True)) * rstd
+    g = upstream * weight
+    np.testing.assert_allclose(out, xhat * weight + bias, rtol=1e-12)
+    expected = rstd * (g - g.mean(axis=1, keepdims=True) - xhat * (g * xhat).mean(axis=1, keepdims=True))
+    np.testing.assert_allclose(grad_x, expected, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(grad_weight, (upstream * xhat).sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(grad_bias, upstream.sum(axis=0), rtol=1e-12)
+
+
+def test_layer_norm_eval_gives_the_same_bits():
+    x, weight, bias, _ = (a.astype(np.float32) for a in layer_norm_case(700, 48, 0, 1, seed=6))
+    training = F.layer_norm(Tensor(x, requires_grad=True), Tensor(weight), Tensor(bias)).data
+    with tg.no_grad():
+        np.testing.assert_array_equal(F.layer_norm(Tensor(x), Tensor(weight), Tensor(bias)).data, training)
+
+
 def test_kernels_give_the_same_bits_on_any_number_of_threads():
-    rng = np.random.default_rng(7)
-    x, upstream = (rng.standard_normal((3000, 198)).astype(np.float32) for _ in range(2))
+    x, weight, bias, upstream = (a.astype(np.float32) for a in layer_norm_case(3000, 198, 0, 1, seed=7))
 
     def run():
-        t = Tensor(x, requires_grad=True)
-        y = F.gelu(t)
+        tensors = [Tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        y = F.layer_norm(F.gelu(tensors[0]), tensors[1], tensors[2])
         y.backward(upstream)
-        return [y.data, t.grad]
+        return [y.data] + [t.grad for t in tensors]
 
     single = run()
     try:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import special
+from scipy.linalg import blas
 
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 CHUNK = 1 << 15  # elements per chunk of an element-wise kernel: its ~8 arrays of 128 KiB stay in L2
@@ -77,24 +78,57 @@ def map_chunks(kernel: Callable[..., None], *arrays: np.ndarray, scratch: int = 
     _spread(work, size, 1024)
 
 
-def map_row_blocks(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
-    """Call `kernel(block_index, *row_blocks)` over blocks of about ROW_BLOCK elements' worth of
-    rows of 2-D arrays with the same number of rows, spread over the thread pool. Blocks do
-    not depend on the number of threads, so per-block partial sums add up the same way."""
+def map_row_blocks(kernel: Callable[..., None], *arrays: np.ndarray, scratch: int = 0) -> None:
+    """Call `kernel(block_index, *row_blocks, scratch_blocks)` over blocks of about ROW_BLOCK elements' worth of
+    rows of 2-D arrays with the same number of rows, spread over the thread pool; `scratch_blocks` holds `scratch`
+    scratch arrays of a block's shape (one set per thread). Blocks do not depend on the number of threads, so
+    per-block partial sums add up the same way."""
     rows, width = arrays[0].shape
-    block = max(1, ROW_BLOCK // max(width, 1))
+    block = block_rows(width)
 
     def work(start: int, stop: int) -> None:
+        space = np.empty((scratch, min(block, stop - start), width), dtype=arrays[0].dtype)
         for lo in range(start, stop, block):
-            kernel(lo // block, *(a[lo:lo + block] for a in arrays))
+            hi = min(lo + block, stop)
+            kernel(lo // block, *(a[lo:hi] for a in arrays), space[:, :hi - lo])
 
     _spread(work, rows, block, width)
 
 
+def block_rows(width: int) -> int:
+    """Rows per block of `map_row_blocks` for rows of `width` elements."""
+    return max(1, ROW_BLOCK // max(width, 1))
+
+
 def row_blocks(rows: int, width: int) -> int:
     """How many blocks `map_row_blocks` cuts `rows` rows of `width` elements into."""
-    block = max(1, ROW_BLOCK // max(width, 1))
-    return -(-rows // block)
+    return -(-rows // block_rows(width))
+
+
+# BLAS matrix products for rank-1 matrices: an outer product u v^T, or a rank-1 update A += alpha u v^T, as a
+# product of inner size 1 (gemm). numpy's broadcasting runs one short inner loop per row, and its matmul takes a slow
+# path for inner size 1: both cost two to four times as much per element. gemm rather than ger (BLAS's own rank-1
+# update): OpenBLAS runs ger on all its threads from 32K elements up, which on a busy machine can take a thousand
+# times longer; gemm keeps one thread up to 256K multiply-adds, more than a block of rows.
+_GEMM = {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}
+
+
+def outer_into(out: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
+    """out[i, j] = u[i] * v[j], into a C-contiguous matrix."""
+    gemm = _GEMM.get(out.dtype)
+    if gemm is None or out.size == 0:
+        np.multiply(u[:, None], v, out=out)
+        return
+    gemm(1.0, v[:, None], u[None, :], beta=0.0, c=out.T, overwrite_c=True)  # out^T = v u^T, F-ordered
+
+
+def add_outer(a: np.ndarray, u: np.ndarray, v: np.ndarray, alpha: float = 1.0) -> None:
+    """a[i, j] += alpha * u[i] * v[j], in place, for a C-contiguous matrix."""
+    gemm = _GEMM.get(a.dtype)
+    if gemm is None or a.size == 0:
+        a += a.dtype.type(alpha) * u[:, None] * v
+        return
+    gemm(alpha, v[:, None], u[None, :], beta=1.0, c=a.T, overwrite_c=True)
 
 
 # -- GELU in float32 --------------------------------------------------------------------------
