@@ -34,13 +34,16 @@ class LayerNorm(Function):
                 raise ValueError(f"layer_norm: {name} of shape {p.shape} does not fit the last axis "
                                  f"of input shape {x.shape}")
         rows = np.ascontiguousarray(x).reshape(-1, dim)
-        centered, out = np.empty_like(rows), np.empty_like(rows)
-        rstd = np.empty(len(rows), dtype=x.dtype)
+        keep = any(self.needs_input_grad)  # the backward needs x - mean and rstd; without it, a block's worth will do
+        centered = np.empty_like(rows) if keep else None
+        out, rstd = np.empty_like(rows), np.empty(len(rows), dtype=x.dtype)
         ones, eps = np.ones(dim, dtype=x.dtype), x.dtype.type(eps)
         ones_rows = np.ones(min(len(rows), block_rows(dim)), dtype=x.dtype)
         scale = ones if weight is None else weight
 
-        def normalize(_, x, centered, rstd, out, scratch):
+        def normalize(_, x, rstd, out, *rest):
+            *kept, scratch = rest
+            centered = kept[0] if kept else scratch[0]
             mean = x @ ones
             mean /= dim
             np.copyto(centered, x)
@@ -56,8 +59,8 @@ class LayerNorm(Function):
                 add_outer(out, ones_rows[:len(x)], bias)
 
         if rows.size:
-            map_row_blocks(normalize, rows, centered, rstd, out)
-        if any(self.needs_input_grad):
+            map_row_blocks(normalize, rows, rstd, out, *([centered] if keep else []), scratch=0 if keep else 1)
+        if keep:
             self.centered, self.rstd, self.weight, self.has_bias = centered, rstd, weight, bias is not None
         return out.reshape(x.shape)
 
@@ -77,17 +80,17 @@ class LayerNorm(Function):
         ones_rows = np.ones(min(rows, block_rows(dim)), dtype=centered.dtype)
 
         def backward_block(k, grad, centered, rstd, *rest):
-            *grad_x, scratch = rest
+            *kept, scratch = rest
             if needs_bias:
                 np.matmul(ones_rows[:len(grad)], grad, out=bias_parts[k])
-            if not (needs_weight or grad_x):
+            if not (needs_weight or needs_x):
                 return
             product = scratch[0]
             np.multiply(grad, centered, out=product)  # grad * xhat / rstd
             if needs_weight:
                 np.matmul(rstd, product, out=weight_parts[k])
-            if grad_x:
-                (out,) = grad_x
+            if needs_x:
+                (out,) = kept
                 rstd_mean_g = grad @ scale  # rstd * mean(g), per row
                 rstd_mean_g *= rstd / dim
                 factor = product @ scale  # rstd^3 * mean(g * (x - mean)), per row: (x - mean) * factor is
