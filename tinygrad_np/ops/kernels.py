@@ -150,10 +150,11 @@ _TAIL_COEFFICIENTS = (-0.008514287676317673, 0.5725613800560126, -0.398782780026
 # the leading coefficient 1 saves a multiply.
 _TAIL_SCALE = (-_TAIL_COEFFICIENTS[4]) ** 0.25
 _NEG_TAIL = tuple(np.float32(-b / _TAIL_SCALE**j) for j, b in enumerate(_TAIL_COEFFICIENTS[:4]))
+_SHIFT32, _SCALE32 = np.float32(_TAIL_SHIFT), np.float32(_TAIL_SCALE)
+_HALF32, _MINUS_HALF32, _INV_SQRT_2PI32 = np.float32(0.5), np.float32(-0.5), np.float32(INV_SQRT_2PI)
 # |x| is clamped here: exp(-x^2/2) is already 0 in float32, and an infinite x then gives no inf * 0.
 _GELU_CLAMP = 16.0
 _SIGN_BIT = np.uint32(0x80000000)
-_F32 = np.float32
 
 
 def _gelu_chunk(x: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
@@ -175,10 +176,10 @@ def _gelu_kernel(x: np.ndarray, out: np.ndarray, slope: np.ndarray | None, scrat
     z, t, e, r, zeros, clamp = scratch
     np.abs(x, out=z)
     np.minimum(z, clamp, out=z)  # against a constant array: twice as fast as against a scalar
-    np.add(z, _F32(_TAIL_SHIFT), out=t)
-    np.divide(_F32(_TAIL_SCALE), t, out=t)
+    np.add(z, _SHIFT32, out=t)
+    np.divide(_SCALE32, t, out=t)
     np.square(z, out=e)
-    e *= _F32(-0.5)
+    e *= _MINUS_HALF32
     np.exp(e, out=e)
     a0, a1, a2, a3 = _NEG_TAIL
     np.add(t, a3, out=r)
@@ -191,14 +192,14 @@ def _gelu_kernel(x: np.ndarray, out: np.ndarray, slope: np.ndarray | None, scrat
     r *= e  # r = -q
     if slope is not None:
         e *= z
-        e *= _F32(INV_SQRT_2PI)
+        e *= _INV_SQRT_2PI32
         e += r
-        e += _F32(0.5)  # 1/2 - q + |x| phi(x)
+        e += _HALF32  # 1/2 - q + |x| phi(x)
         sign = t.view(np.uint32)
         np.bitwise_and(x.view(np.uint32), _SIGN_BIT, out=sign)
         flipped = e.view(np.uint32)
         flipped ^= sign
-        np.add(e, _F32(0.5), out=slope)
+        np.add(e, _HALF32, out=slope)
     r *= z
     np.maximum(x, zeros, out=out)
     out += r
