@@ -205,16 +205,25 @@ class Erf(Function):
 
 
 class Gelu(Function):
-    """Exact GELU, x * Phi(x) with Phi the normal CDF (not the tanh approximation); see
-    `kernels.gelu_forward` for how float32 is computed fast."""
+    """Exact GELU, x * Phi(x) with Phi the normal CDF (not the tanh approximation).
+
+    The forward also computes the slope Phi(x) + x phi(x) that the backward multiplies by, sharing one exp with
+    the CDF, unless no input needs a gradient (eval, `no_grad`). See `kernels.gelu_forward` for how float32 is
+    computed fast; `Gelu.composed` is the same function written as a learner would, from engine ops."""
 
     def forward(self, x):
-        out, self.cdf = gelu_forward(x)
-        self.x = x
+        out, self.slope = gelu_forward(x, with_slope=self.needs_input_grad[0])
         return out
 
     def backward(self, grad):
-        return gelu_backward(grad, self.x, self.cdf)
+        return gelu_backward(grad, self.slope)
+
+    @staticmethod
+    def composed(x):
+        """The textbook GELU, x * (1 + erf(x / sqrt 2)) / 2, built from the engine's Erf, Mul and Add ops: autograd
+        derives its backward from theirs. Same function as the fused op (tests/test_kernels.py checks it); slower,
+        because every op is a pass over memory with its own saved arrays."""
+        return x * 0.5 * (1 + Erf.apply(x * (1 / math.sqrt(2))))
 
 
 class Tanh(Function):
