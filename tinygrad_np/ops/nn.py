@@ -116,9 +116,9 @@ class LayerNorm(Function):
         """The textbook LayerNorm built from engine ops (mean, sub, mul, add, sqrt, div): autograd derives its
         backward from theirs. Same function as the fused op (tests/test_kernels.py checks it); slower, with a dozen
         passes and saved arrays where the fused op has a few."""
-        mean = x.mean(-1, keepdims=True)
+        mean = x.mean(-1, keepdim=True)
         centered = x - mean
-        variance = (centered * centered).mean(-1, keepdims=True)  # biased, as LayerNorm's definition has it
+        variance = (centered * centered).mean(-1, keepdim=True)  # biased, as LayerNorm's definition has it
         out = centered / (variance + eps).sqrt()
         if weight is not None:
             out = out * weight
