@@ -97,7 +97,7 @@ class Function:
     def __init__(self, *parents: Tensor):
         self.parents = parents
         # inside no_grad nothing needs a gradient, so a forward can skip what only its backward would use
-        self.needs_input_grad = tuple(p.requires_grad and _grad_enabled for p in parents)
+        self.needs_input_grad = tuple([p.requires_grad for p in parents]) if _grad_enabled else (False,) * len(parents)
 
     def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:
         raise NotImplementedError
@@ -118,9 +118,14 @@ class Function:
         """Drop the saved arrays, keep the op's inputs as ghosts (shape, dtype, the op that made them), so
         `explain()` and `viz` still show the graph; a later backward through here fails clearly. `ghosts` holds
         one ghost per input tensor, shared by every op that used it."""
-        parents = tuple(ghosts.get(id(p)) or ghosts.setdefault(id(p), Ghost(p)) for p in self.parents)
+        parents = []
+        for p in self.parents:
+            ghost = ghosts.get(id(p))
+            if ghost is None:
+                ghost = ghosts[id(p)] = Ghost(p)
+            parents.append(ghost)
         self.__dict__.clear()
-        self.parents, self.released = parents, True
+        self.parents, self.released = tuple(parents), True
 
 
 class Ghost:
