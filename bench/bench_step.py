@@ -1,30 +1,63 @@
-"""Time one MLP-Mixer training step (forward, BCE-with-logits, backward, Adam step) and one
-evaluation pass, ours against PyTorch and against the "matmul floor", side by side in one run.
+"""Time one MLP-Mixer training step (forward, BCE-with-logits, backward, Adam step) and one evaluation pass:
+ours, PyTorch eager, HIPS autograd, MyGrad and the "matmul floor", side by side in one run, with peak memory.
 
-    python bench/bench_step.py            # configs (a), (b), (c), eval, peak RSS; a few minutes
-    python bench/bench_step.py --quick    # fewer repeats, no RSS epochs; under a minute
-    python bench/bench_step.py --configs a b --json results.jsonl
-    python bench/bench_step.py --profile c   # time per op class, forward and backward
+    python bench/bench_step.py                 # configs (a), (b), (c), eval and memory; about 8 minutes
+    python bench/bench_step.py --quick         # fewer repeats, no memory rows; about 2-3 minutes
+    python bench/bench_step.py --configs a b   # some of: a b c eval memory
+    python bench/bench_step.py --markdown      # the table as the README prints it
+    python bench/bench_step.py --json results.jsonl
+    python bench/bench_step.py --profile b     # time per op class, ops per step, Python per op
 
-The matmul floor is the same GEMMs as one of our steps (every Linear's forward product and
-its two gradient products, shapes recorded from a real forward pass) run alone with numpy
-into preallocated outputs: no step can be faster than that without faster GEMMs. PyTorch
-(CPU build, if importable) runs the same model with the same weights, written as a PyTorch
-user would write it. Each config runs in a fresh process; each measurement is the median of
-repeated steps after warm-up, over several rounds; min/median/max over rounds are printed and
-written as JSON lines.
+Configs: (a) dim 198, depth 10, patch 3, batch 32; (b) dim 48, depth 10, patch 1, batch 64; (c) dim 198,
+depth 10, patch 3, batch 1024; eval: 4,000 rows at (a) in chunks of 4,096, no gradient.
+
+Every engine runs the same step from the same weights (our model's, seed 0): exact erf GELU, LayerNorm eps 1e-5,
+mean BCE-with-logits, PyTorch's Adam (lr 1e-4, betas (0.9, 0.99), eps 1e-8). Each is checked against ours before
+it is timed: its logits (of the batch's first 64 rows, or of the 4,000 eval rows) within LOGIT_ATOL (the tanh GELU
+would fail this), its first loss and its loss after one Adam step (gradients and update together) within
+LOSS_RTOL; the gaps are in its JSON record.
+Written as each library's users write it:
+
+- PyTorch: nn.Module, torch.optim.Adam (CPU build, all cores).
+- HIPS autograd: a pure function of a dict of arrays in autograd.numpy with autograd.scipy.special.erf, and
+  value_and_grad; the Adam update is torch's, in numpy (autograd's own `adam` drives a whole loop of flattened
+  parameters, so it cannot time one step).
+- MyGrad: the same numpy-style code on mygrad tensors (float32 constants, since MyGrad would turn float32 into
+  float64 for a Python float), `backward()`, the same numpy Adam on `.data`. MyGrad has no erf: it is a custom
+  `Operation` (scipy's erf forward, 2/sqrt(pi) exp(-x^2) backward), as MyGrad's docs show for new ops.
+
+The matmul floor is the same GEMMs as one of our steps (every Linear's forward product and its gradient
+products, shapes recorded from a real forward pass) run alone with numpy into preallocated outputs: no step is
+faster than that without faster GEMMs.
+
+Each (config, engine) runs in a fresh process, so no engine inherits another's heap; all share the process
+settings made here (OPENBLAS_THREAD_TIMEOUT, and the engine's explicit speed settings: threads and heap reuse),
+which can only help the others. A measurement is the median over rounds of the per-round median step time; a
+round is as many steps as fill ROUND_SECONDS (at least one), and there are as many rounds as fit BUDGET_SECONDS
+(within MIN_ROUNDS..ROUNDS). With --quick, a step that alone exceeds the budget is timed once (the second step of
+the check), and eval is timed on its first, cold call (10-30% slower than warm for PyTorch and MyGrad): a rough
+view; the full run is the one to quote. Min/median/max and the checks go to --json lines.
+Memory: peak RSS (VmHWM) of one training epoch of 20,000 rows at (c), ours and PyTorch, each in a fresh process,
+with its rise over the RSS at the start of the epoch (PyTorch's process holds ~300 MiB more of libraries, so the
+rise is the ratio shown); and ours' RSS and live tensors after 10 and after 100 steps at (a) (a leak of one
+step's graph would add megabytes per step).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import gc
+import importlib.metadata
+import importlib.util
 import json
+import math
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,96 +73,144 @@ import tinygrad_np as tg  # noqa: E402
 import tinygrad_np.nn.functional as F  # noqa: E402
 from mixer.models import MLPMixer1D  # noqa: E402
 from tinygrad_np import optim  # noqa: E402
-from tinygrad_np.ops import linalg  # noqa: E402
-
-tg.set_num_threads(os.cpu_count() or 1)  # the engine's speed settings, as train.py makes them
-tg.enable_memory_reuse()
 
 CONFIGS = {  # name: (dim, depth, patch_size, batch)
     "a": (198, 10, 3, 32),
     "b": (48, 10, 1, 64),
     "c": (198, 10, 3, 1024),
 }
-SEED_NUMPY_SECONDS = {"a": 0.35, "b": 0.59, "c": 15.5}  # the hand-written numpy, as quoted in the speed issue
-SEQ_LEN, EVAL_ROWS = 42, 4000
+CONFIG_TITLES = {"a": "(a) dim 198, depth 10, patch 3, batch 32", "b": "(b) dim 48, depth 10, patch 1, batch 64",
+                 "c": "(c) dim 198, depth 10, patch 3, batch 1024", "eval": "eval, 4,000 rows at (a)"}
+ENGINES = ("ours", "torch", "autograd", "mygrad", "floor")
+PACKAGES = {"torch": "torch", "autograd": "autograd", "mygrad": "mygrad"}
+SEQ_LEN, EVAL_ROWS, EVAL_CHUNK, EPOCH_ROWS = 42, 4000, 4096, 20000
+LR, BETAS, EPS, LN_EPS = 1e-4, (0.9, 0.99), 1e-8, 1e-5
+LOSS_RTOL = 1e-5  # float32 losses of the same step from the same weights: a few 1e-7 relative apart
+LOGIT_ATOL = 1e-5  # logits of order 0.5: ours and PyTorch about 3e-7 apart; the tanh GELU would move them 1e-4
+CHECK_ROWS = 64  # the training check compares the logits of the batch's first rows (eval compares all 4,000)
+# per mode (key: --quick): rounds, seconds per round, steps per round at most, seconds per measurement
+ROUNDS, MIN_ROUNDS, ROUND_SECONDS = {False: 5, True: 3}, {False: 3, True: 1}, {False: 3.0, True: 0.5}
+MAX_STEPS, BUDGET_SECONDS = {False: 30, True: 10}, {False: 15.0, True: 1.5}
 
 
-def timed(fn: Callable[[], object], steps: int, rounds: int, warmup: int) -> dict[str, float]:
-    """min / median / max over rounds of the per-round median step time (seconds)."""
-    for _ in range(warmup):
-        fn()
-    medians = []
-    for _ in range(rounds):
-        times = []
-        for _ in range(steps):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        medians.append(statistics.median(times))
-    return {"min": min(medians), "median": statistics.median(medians), "max": max(medians)}
+def use_engine_speed_settings() -> None:
+    """The engine's speed settings, explicit calls as train.py makes them (importing the engine changes nothing)."""
+    tg.set_num_threads(os.cpu_count() or 1)
+    tg.enable_memory_reuse()
 
 
-def make_batch(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def time_once(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def timed(fn: Callable[[], object], estimate: float, quick: bool) -> dict[str, float]:
+    """min / median / max over rounds of the per-round median time of fn(); `estimate` is one call's time (warm,
+    except eval with --quick) and sets the steps per round and the rounds. With --quick, a call that alone exceeds
+    the budget is the measurement."""
+    estimate = max(estimate, 1e-9)
+    if quick and estimate >= BUDGET_SECONDS[quick]:
+        return {"min": estimate, "median": estimate, "max": estimate, "steps_per_round": 1, "rounds": 1}
+    steps = max(1, min(MAX_STEPS[quick], round(ROUND_SECONDS[quick] / estimate)))
+    rounds = max(MIN_ROUNDS[quick], min(ROUNDS[quick], int(BUDGET_SECONDS[quick] / (steps * estimate))))
+    medians = [statistics.median(time_once(fn) for _ in range(steps)) for _ in range(rounds)]
+    return {"min": min(medians), "median": statistics.median(medians), "max": max(medians),
+            "steps_per_round": steps, "rounds": rounds}
+
+
+def check_same(engine: str, logits: np.ndarray, losses: list[float], reference) -> dict:
+    """Fail unless `engine`'s logits of the batch (same weights, before any step) are within LOGIT_ATOL of ours and
+    its losses (first step, and after one Adam step) within LOSS_RTOL of ours; returns the gaps."""
+    logit_gap = float(np.max(np.abs(np.asarray(logits, dtype=np.float64) - reference["logits"])))
+    loss_gaps = [abs(a - b) / abs(b) for a, b in zip(losses, reference["losses"], strict=True)]
+    if logit_gap > LOGIT_ATOL or max(loss_gaps, default=0.0) > LOSS_RTOL:
+        raise RuntimeError(f"{engine} does not compute the same step as ours: logits differ by up to {logit_gap:.2e} "
+                           f"(allowed {LOGIT_ATOL}), losses {losses} against ours {list(reference['losses'])} "
+                           f"(relative gaps {loss_gaps}, allowed {LOSS_RTOL})")
+    return {"max_logit_gap": logit_gap, "loss_rel_gaps": loss_gaps}
+
+
+def make_batch(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((batch, SEQ_LEN, 1)).astype(np.float32)
-    y = (rng.random(batch) < 0.5).astype(np.float32)
+    x = rng.standard_normal((rows, SEQ_LEN, 1)).astype(np.float32)
+    y = (rng.random(rows) < 0.5).astype(np.float32)
     return x, y
 
 
-# -- ours ----------------------------------------------------------------------------------
-def our_model(dim: int, depth: int, patch: int) -> MLPMixer1D:
+def our_model(config: str) -> MLPMixer1D:
+    """Seed 0: every engine starts from these weights."""
+    dim, depth, patch, _ = CONFIGS[config]
     tg.manual_seed(0)
     return MLPMixer1D(seq_len=SEQ_LEN, dim=dim, depth=depth, patch_size=patch)
 
 
-def our_step(model: MLPMixer1D, x: np.ndarray, y: np.ndarray) -> Callable[[], None]:
-    opt = optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
-    inputs = tg.Tensor(x)
+def weights_of(model: MLPMixer1D) -> dict[str, np.ndarray]:
+    """Our parameters by name, copied (float32)."""
+    return {name: np.array(p.detach().numpy(), dtype=np.float32) for name, p in model.named_parameters()}
 
-    def step() -> None:
+
+def in_chunks(logits_of: Callable[[np.ndarray], np.ndarray], rows: np.ndarray) -> np.ndarray:
+    return np.concatenate([logits_of(rows[i:i + EVAL_CHUNK]) for i in range(0, len(rows), EVAL_CHUNK)])
+
+
+# An engine: logits(rows) from the current weights (eval mode, no gradient, chunks of EVAL_CHUNK rows), and step()
+# (one training step on its batch, returning the loss).
+Engine = tuple[Callable[[np.ndarray], np.ndarray], Callable[[], float]]
+
+
+# -- ours -------------------------------------------------------------------------------------
+def ours_engine(model: MLPMixer1D, x: np.ndarray, y: np.ndarray) -> Engine:
+    opt = optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    inputs, targets = tg.Tensor(x), tg.Tensor(y)
+
+    def logits(rows: np.ndarray) -> np.ndarray:
+        model.eval()
+        with tg.no_grad():
+            out = in_chunks(lambda chunk: model(tg.Tensor(chunk)).numpy()[:, 0], rows)
+        model.train()
+        return out
+
+    def step() -> float:
         opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(model(inputs)[:, 0], y)
+        loss = F.binary_cross_entropy_with_logits(model(inputs)[:, 0], targets)
         loss.backward()
         opt.step()
+        return loss.item()
 
-    return step
-
-
-def our_eval(model: MLPMixer1D, x: np.ndarray) -> Callable[[], None]:
-    from mixer.training import predict_proba
-
-    return lambda: predict_proba(model, x)
+    return logits, step
 
 
-# -- the matmul floor ------------------------------------------------------------------------
+# -- the matmul floor ---------------------------------------------------------------------------
 def recorded_linears(model: MLPMixer1D, x: np.ndarray) -> list[tuple[tuple[int, ...], tuple[int, int], int, bool]]:
-    """(input shape, weight shape, axis, input needs grad) of every Linear in one forward pass."""
+    """(input shape, weight shape, dim mixed (-1 or 0), input needs grad) of every Linear in one forward pass."""
     calls = []
-    original = linalg.Linear.forward
+    original = tg.nn.Linear.forward
 
-    def record(self, x, weight, bias=None, axis=-1):
-        calls.append((x.shape, weight.shape, axis, self.needs_input_grad[0]))
-        return original(self, x, weight, bias, axis)
+    def record(self, inputs):
+        mixes = getattr(self, "dim", getattr(self, "axis", -1))  # the dim it mixes (named `axis` before the API change)
+        calls.append((tuple(inputs.shape), tuple(self.weight.shape), mixes, inputs.requires_grad))
+        return original(self, inputs)
 
-    linalg.Linear.forward = record
+    tg.nn.Linear.forward = record
     try:
         model(tg.Tensor(x))
     finally:
-        linalg.Linear.forward = original
+        tg.nn.Linear.forward = original
     return calls
 
 
 def floor_step(calls, rng: np.random.Generator) -> tuple[Callable[[], None], float]:
-    """One step's GEMMs alone (forward, grad of input, grad of weight) and their FLOP count."""
+    """One step's GEMMs alone (forward, grad of weight, grad of input where needed) and their FLOP count."""
     products = []
     flops = 0.0
     for x_shape, (out_features, in_features), axis, needs_x in calls:
-        other = int(np.prod(x_shape)) // in_features
+        other = math.prod(x_shape) // in_features
         w = rng.standard_normal((out_features, in_features)).astype(np.float32)
-        if axis == -1:  # x (other, in): y = x W^T, dx = g W, dW = g^T x
+        if axis == -1:  # x (other, in): y = x W^T, dW = g^T x, dx = g W
             x, g = (rng.standard_normal(s).astype(np.float32) for s in ((other, in_features), (other, out_features)))
             shapes = [(x, w.T), (g.T, x)] + ([(g, w)] if needs_x else [])
-        else:  # x (in, other): y = W x, dx = W^T g, dW = g x^T
+        else:  # x (in, other): y = W x, dW = g x^T, dx = W^T g
             x, g = (rng.standard_normal(s).astype(np.float32) for s in ((in_features, other), (out_features, other)))
             shapes = [(w, x), (g, x.T)] + ([(w.T, g)] if needs_x else [])
         for a, b in shapes:
@@ -143,11 +224,13 @@ def floor_step(calls, rng: np.random.Generator) -> tuple[Callable[[], None], flo
     return step, flops
 
 
-# -- PyTorch -----------------------------------------------------------------------------------
-def torch_model(ours: MLPMixer1D, torch):
-    """The same MLP-Mixer in PyTorch (batch-first, transposes around the token MLP, as PyTorch
-    code usually writes it), loaded with our weights so both compute the same function."""
+# -- PyTorch ------------------------------------------------------------------------------------
+def torch_model(config: str, weights: dict[str, np.ndarray], torch):
+    """The same MLP-Mixer in PyTorch (batch-first, transposes around the token MLP, as PyTorch code usually
+    writes it; parameter names match ours), loaded with our weights."""
     nn = torch.nn
+    dim, depth, patch, _ = CONFIGS[config]
+    tokens = SEQ_LEN // patch
 
     class Mlp(nn.Module):
         def __init__(self, features, hidden):
@@ -158,286 +241,586 @@ def torch_model(ours: MLPMixer1D, torch):
             return self.fc2(nn.functional.gelu(self.fc1(x)))
 
     class Block(nn.Module):
-        def __init__(self, tokens, dim, token_hidden, channel_hidden):
+        def __init__(self):
             super().__init__()
-            self.token_norm, self.token_mixing = nn.LayerNorm(dim), Mlp(tokens, token_hidden)
-            self.channel_norm, self.channel_mixing = nn.LayerNorm(dim), Mlp(dim, channel_hidden)
+            self.token_norm, self.token_mixing = nn.LayerNorm(dim), Mlp(tokens, 4 * tokens)
+            self.channel_norm, self.channel_mixing = nn.LayerNorm(dim), Mlp(dim, dim // 2)
 
         def forward(self, x):
             x = x + self.token_mixing(self.token_norm(x).transpose(1, 2)).transpose(1, 2)
             return x + self.channel_mixing(self.channel_norm(x))
 
     class Mixer(nn.Module):
-        def __init__(self, model):
+        def __init__(self):
             super().__init__()
-            block = model.blocks[0]
-            self.tokens, self.patch = model.num_tokens, model.patch_size
-            self.proj = nn.Linear(model.proj.in_features, model.proj.out_features)
-            self.blocks = nn.Sequential(*[Block(model.num_tokens, model.norm.dim, block.token_mixing.fc1.out_features,
-                                                block.channel_mixing.fc1.out_features) for _ in model.blocks])
-            self.norm, self.head = nn.LayerNorm(model.norm.dim), nn.Linear(model.norm.dim, 1)
+            self.proj = nn.Linear(patch, dim)
+            self.blocks = nn.Sequential(*[Block() for _ in range(depth)])
+            self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, 1)
 
         def forward(self, x):
-            x = self.proj(x.reshape(x.shape[0], self.tokens, self.patch))
+            x = self.proj(x.reshape(x.shape[0], tokens, patch))
             return self.head(self.norm(self.blocks(x)).mean(dim=1))
 
-    model = Mixer(ours)
-    with torch.no_grad():
-        for theirs, mine in zip(model.parameters(), ours.parameters(), strict=True):
-            theirs.copy_(torch.from_numpy(mine.data.copy()))
+    model = Mixer()
+    model.load_state_dict({name: torch.from_numpy(w) for name, w in weights.items()})
     return model
 
 
-def torch_step(model, x: np.ndarray, y: np.ndarray, torch) -> Callable[[], None]:
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
-    inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step() -> None:
-        opt.zero_grad()
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(inputs)[:, 0], targets)
-        loss.backward()
-        opt.step()
-
-    return step
-
-
-def torch_eval(model, x: np.ndarray, torch) -> Callable[[], None]:
-    inputs = torch.from_numpy(x)
-
-    def run() -> None:
-        with torch.no_grad():
-            model.eval()
-            torch.cat([torch.sigmoid(model(inputs[i:i + 4096])) for i in range(0, len(inputs), 4096)])
-            model.train()
-
-    return run
-
-
 def import_torch():
-    try:
-        import torch
-    except ImportError:
-        return None
+    import torch
+
     torch.set_num_threads(os.cpu_count() or 1)
     return torch
 
 
-# -- memory ----------------------------------------------------------------------------------
-def peak_rss_of_epoch(config: str) -> dict[str, float]:
-    """Run one training epoch (20,000 rows) in a fresh process; its peak RSS and its RSS before."""
-    result = subprocess.run([sys.executable, __file__, "--rss-child", config], capture_output=True, text=True,
-                            check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def torch_engine(config: str, weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Engine:
+    torch = import_torch()
+    model = torch_model(config, weights, torch)
+    opt = torch.optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
 
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory (VmHWM; getrusage's ru_maxrss would include the parent's peak,
-    which survives exec)."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def rss_child(config: str) -> None:
-    dim, depth, patch, batch = CONFIGS[config]
-    model = our_model(dim, depth, patch)
-    opt = optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
-    x, y = make_batch(20000)
-    before = peak_rss_mib()
-    for start in range(0, len(x), batch):
-        opt.zero_grad()
-        logits = model(tg.Tensor(x[start:start + batch]))
-        F.binary_cross_entropy_with_logits(logits[:, 0], y[start:start + batch]).backward()
-        opt.step()
-    peak = peak_rss_mib()
-    print(json.dumps({"rss_before_mib": round(before, 1), "peak_rss_mib": round(peak, 1)}))
-
-
-# -- where the time goes --------------------------------------------------------------------
-def profile_ops(config: str, steps: int) -> None:
-    """Print the time per op class (forward and backward) and in the optimiser over `steps` steps."""
-    from tinygrad_np import tensor
-
-    forward_time: dict[str, float] = {}
-    backward_time: dict[str, float] = {}
-    apply = tensor.Function.apply.__func__
-
-    def timed_apply(cls, *inputs, **options):
-        start = time.perf_counter()
-        out = apply(cls, *inputs, **options)
-        forward_time[cls.__name__] = forward_time.get(cls.__name__, 0.0) + time.perf_counter() - start
+    def logits(rows: np.ndarray) -> np.ndarray:
+        model.eval()
+        with torch.no_grad():
+            out = in_chunks(lambda chunk: model(torch.from_numpy(chunk))[:, 0].numpy(), rows)
+        model.train()
         return out
 
-    def timed_backward(backward):
-        def run(self, grad):
-            start = time.perf_counter()
-            grads = backward(self, grad)
-            name = type(self).__name__
-            backward_time[name] = backward_time.get(name, 0.0) + time.perf_counter() - start
-            return grads
-        return run
+    def step() -> float:
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(inputs)[:, 0], targets)
+        loss.backward()
+        opt.step()
+        return loss.item()
 
-    def subclasses(cls):
-        for sub in cls.__subclasses__():
-            yield sub
-            yield from subclasses(sub)
+    return logits, step
 
-    dim, depth, patch, batch = CONFIGS[config]
-    x, y = make_batch(batch)
-    model = our_model(dim, depth, patch)
-    opt = optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.99))
-    inputs = tg.Tensor(x)
-    originals = {cls: cls.__dict__["backward"] for cls in set(subclasses(tensor.Function))
-                 if "backward" in cls.__dict__}
-    tensor.Function.apply = classmethod(timed_apply)
-    for cls, backward in originals.items():
-        cls.backward = timed_backward(backward)
-    optimizer_time = 0.0
-    try:
-        for step in range(steps + 1):
-            if step == 1:  # the first step warms up
-                forward_time.clear()
-                backward_time.clear()
-                optimizer_time, start = 0.0, time.perf_counter()
+
+# -- HIPS autograd and MyGrad: the same numpy-style model -------------------------------------------------
+def numpy_style_logits(xp, erf, params: dict, x, config: str):
+    """The Mixer in numpy style, batch-first, for any numpy-like namespace `xp` (autograd.numpy, mygrad, numpy) and
+    its `erf`: what a user of either library writes. float32 constants keep float32 arrays float32 in all three."""
+    _, depth, patch, _ = CONFIGS[config]
+    one, half, inv_sqrt2, eps = np.float32(1), np.float32(0.5), np.float32(1 / math.sqrt(2)), np.float32(LN_EPS)
+
+    def linear(h, name):
+        return h @ params[name + ".weight"].T + params[name + ".bias"]
+
+    def gelu(h):
+        return half * h * (one + erf(h * inv_sqrt2))
+
+    def layer_norm(h, name):
+        centred = h - xp.mean(h, axis=-1, keepdims=True)
+        variance = xp.mean(centred * centred, axis=-1, keepdims=True)
+        return centred / xp.sqrt(variance + eps) * params[name + ".weight"] + params[name + ".bias"]
+
+    def mlp(h, name):
+        return linear(gelu(linear(h, name + ".fc1")), name + ".fc2")
+
+    h = linear(xp.reshape(x, (x.shape[0], SEQ_LEN // patch, patch)), "proj")
+    for i in range(depth):
+        block = f"blocks.{i}"
+        h = h + xp.swapaxes(mlp(xp.swapaxes(layer_norm(h, block + ".token_norm"), 1, 2), block + ".token_mixing"),
+                            1, 2)
+        h = h + mlp(layer_norm(h, block + ".channel_norm"), block + ".channel_mixing")
+    return linear(xp.mean(layer_norm(h, "norm"), axis=1), "head")[:, 0]
+
+
+def numpy_style_bce(xp, logits, y):
+    """Mean BCE-with-logits, the stable form: max(z, 0) - z y + log1p(exp(-|z|))."""
+    return xp.mean(xp.maximum(logits, np.float32(0)) - logits * y + xp.log1p(xp.exp(-xp.abs(logits))))
+
+
+class NumpyAdam:
+    """torch.optim.Adam's update (no weight decay) on numpy arrays in place, for the engines without an optimiser."""
+
+    def __init__(self, params: list[np.ndarray]):
+        self.params, self.step_count = params, 0
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+
+    def step(self, grads: list[np.ndarray]) -> None:
+        self.step_count += 1
+        beta1, beta2 = BETAS
+        step_size = LR / (1 - beta1**self.step_count)
+        correction2_sqrt = math.sqrt(1 - beta2**self.step_count)
+        for p, g, m, v in zip(self.params, grads, self.m, self.v, strict=True):
+            m *= beta1
+            m += (1 - beta1) * g
+            v *= beta2
+            v += (1 - beta2) * g * g
+            p -= step_size * m / (np.sqrt(v) / correction2_sqrt + EPS)
+
+
+def autograd_engine(config: str, weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Engine:
+    import autograd
+    import autograd.numpy as anp
+    from autograd.scipy.special import erf
+
+    params = {name: w.copy() for name, w in weights.items()}
+    loss_and_grad = autograd.value_and_grad(
+        lambda p: numpy_style_bce(anp, numpy_style_logits(anp, erf, p, x, config), y))
+    adam = NumpyAdam(list(params.values()))
+
+    def logits(rows: np.ndarray) -> np.ndarray:
+        return in_chunks(lambda chunk: numpy_style_logits(anp, erf, params, chunk, config), rows)
+
+    def step() -> float:
+        loss, grads = loss_and_grad(params)
+        adam.step([grads[name] for name in params])
+        return float(loss)
+
+    return logits, step
+
+
+def mygrad_erf():
+    """erf as a MyGrad Operation (MyGrad has none): scipy's erf forward, 2/sqrt(pi) exp(-x^2) backward."""
+    import mygrad as mg
+    import scipy.special
+    from mygrad.operation_base import Operation
+
+    two_over_sqrt_pi = np.float32(2 / math.sqrt(math.pi))
+
+    class Erf(Operation):
+        def __call__(self, x):
+            self.variables = (x,)
+            return scipy.special.erf(x.data)
+
+        def backward_var(self, grad, index, **kwargs):
+            x = self.variables[index].data
+            return grad * two_over_sqrt_pi * np.exp(-x * x)
+
+    return lambda x: mg.Tensor._op(Erf, x)
+
+
+def mygrad_engine(config: str, weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Engine:
+    import mygrad as mg
+
+    erf = mygrad_erf()
+    params = {name: mg.tensor(w.copy()) for name, w in weights.items()}
+    adam = NumpyAdam([p.data for p in params.values()])
+
+    def logits(rows: np.ndarray) -> np.ndarray:
+        with mg.no_autodiff:
+            return in_chunks(lambda chunk: np.asarray(numpy_style_logits(mg, erf, params, chunk, config)), rows)
+
+    def step() -> float:
+        loss = numpy_style_bce(mg, numpy_style_logits(mg, erf, params, x, config), y)
+        loss.backward()
+        adam.step([p.grad for p in params.values()])
+        return loss.item()
+
+    return logits, step
+
+
+def build_engine(engine: str, config: str, x: np.ndarray, y: np.ndarray) -> Engine:
+    """`engine` at `config` from our seed-0 weights, training on (x, y)."""
+    model = our_model(config)
+    if engine == "ours":
+        return ours_engine(model, x, y)
+    builders = {"torch": torch_engine, "autograd": autograd_engine, "mygrad": mygrad_engine}
+    return builders[engine](config, weights_of(model), x, y)
+
+
+# -- one measurement per process -------------------------------------------------------------------
+def measure(config: str, engine: str, quick: bool, reference: Path) -> dict:
+    """One engine at one config (or eval) in this process. Ours writes the reference (its logits of the batch
+    before any step, and its two losses); any other engine is checked against it before it is timed."""
+    record = {"config": config, "what": engine}
+    x, y = make_batch(EVAL_ROWS, seed=1) if config == "eval" else make_batch(CONFIGS[config][3])
+    model_config = "a" if config == "eval" else config
+    if engine == "floor":
+        step, flops = floor_step(recorded_linears(our_model(model_config), x), np.random.default_rng(0))
+        step()
+        timing = timed(step, time_once(step), quick)
+        return {**record, **timing, "gflop": flops / 1e9, "gflop_per_s": flops / 1e9 / timing["median"]}
+    logits, step = build_engine(engine, model_config, x, y)
+    losses = []
+    if config == "eval":  # the check's call is the warm-up, or with --quick the (cold) measurement
+        start = time.perf_counter()
+        first_logits = logits(x)
+        estimate = time.perf_counter() - start
+        run, estimate = (lambda: logits(x)), estimate if quick else time_once(lambda: logits(x))
+    else:
+        first_logits = logits(x[:CHECK_ROWS])
+        losses.append(step())
+        start = time.perf_counter()
+        losses.append(step())
+        run, estimate = step, time.perf_counter() - start
+    if engine == "ours":
+        np.savez(reference, logits=first_logits.astype(np.float64), losses=np.array(losses))
+        check = {}
+    else:
+        with np.load(reference) as ours:
+            check = check_same(engine, first_logits, losses, ours)
+    return {**record, "losses": losses, **check, **timed(run, estimate, quick)}
+
+
+def vm_mib(field: str) -> float:
+    """This process's VmHWM (peak) or VmRSS (now) in MiB, from /proc (getrusage's peak would include the
+    parent's, which survives exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status: the memory rows need Linux")
+
+
+def epoch_memory(engine: str, config: str) -> dict:
+    """Peak RSS over one training epoch (20,000 rows) in this fresh process, and RSS before it."""
+    x, y = make_batch(EPOCH_ROWS)
+    batch = CONFIGS[config][3]
+    model = our_model(config)
+    if engine == "ours":
+        opt = optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+
+        def train_on(xb: np.ndarray, yb: np.ndarray) -> None:
             opt.zero_grad()
-            F.binary_cross_entropy_with_logits(model(inputs)[:, 0], y).backward()
-            begin = time.perf_counter()
+            F.binary_cross_entropy_with_logits(model(tg.Tensor(xb))[:, 0], tg.Tensor(yb)).backward()
             opt.step()
-            optimizer_time += time.perf_counter() - begin
-        total = (time.perf_counter() - start) / steps
-    finally:
-        tensor.Function.apply = classmethod(apply)
-        for cls, backward in originals.items():
-            cls.backward = backward
-    print(f"config ({config}): {total * 1e3:.1f} ms per step")
-    print("| op | forward (ms) | backward (ms) | share |\n|---|---|---|---|")
-    names = sorted(set(forward_time) | set(backward_time),
-                   key=lambda n: -(forward_time.get(n, 0) + backward_time.get(n, 0)))
-    for name in names:
-        spent = (forward_time.get(name, 0.0) + backward_time.get(name, 0.0)) / steps
-        if spent * 1e3 >= 0.05:
-            print(f"| {name} | {forward_time.get(name, 0.0) / steps * 1e3:.1f} | "
-                  f"{backward_time.get(name, 0.0) / steps * 1e3:.1f} | {spent / total:.0%} |")
-    print(f"| Adam step | {optimizer_time / steps * 1e3:.1f} | - | {optimizer_time / steps / total:.0%} |")
+    else:
+        torch = import_torch()
+        theirs = torch_model(config, weights_of(model), torch)
+        del model
+        opt = torch.optim.Adam(theirs.parameters(), lr=LR, betas=BETAS, eps=EPS)
+
+        def train_on(xb: np.ndarray, yb: np.ndarray) -> None:
+            opt.zero_grad()
+            logits = theirs(torch.from_numpy(xb))[:, 0]
+            torch.nn.functional.binary_cross_entropy_with_logits(logits, torch.from_numpy(yb)).backward()
+            opt.step()
+    before = vm_mib("VmRSS")
+    for start in range(0, len(x), batch):
+        train_on(x[start:start + batch], y[start:start + batch])
+    return {"config": config, "what": f"{engine}_epoch_memory", "rss_before_mib": round(before, 1),
+            "peak_rss_mib": round(vm_mib("VmHWM"), 1)}
 
 
-# -- main ------------------------------------------------------------------------------------
-def measure_config(name: str, quick: bool, torch) -> list[dict]:
-    """Floor, ours and PyTorch for one config (run in a fresh process by `main`)."""
-    dim, depth, patch, batch = CONFIGS[name]
-    small = batch <= 64
-    steps, rounds = (10 if small else 2, 3) if quick else (30 if small else 5, 5)
-    warmup = 3 if small else 1
+def leak_check(config: str = "a", steps: int = 100) -> dict:
+    """Ours: RSS and live tensors after step 10 and after step `steps`, batches taken in turn from 20,000 rows."""
+    x, y = make_batch(EPOCH_ROWS)
+    batch = CONFIGS[config][3]
+    model = our_model(config)
+    opt = optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    seen = {}
+    for step in range(1, steps + 1):
+        start = (step - 1) * batch % len(x)
+        opt.zero_grad()
+        F.binary_cross_entropy_with_logits(model(tg.Tensor(x[start:start + batch]))[:, 0],
+                                           tg.Tensor(y[start:start + batch])).backward()
+        opt.step()
+        if step in (10, steps):
+            gc.collect()
+            seen[step] = (round(vm_mib("VmRSS"), 1), sum(isinstance(o, tg.Tensor) for o in gc.get_objects()))
+    return {"config": config, "what": "ours_leak_check", "steps": steps,
+            "rss_after_10_mib": seen[10][0], f"rss_after_{steps}_mib": seen[steps][0],
+            "live_tensors_after_10": seen[10][1], f"live_tensors_after_{steps}": seen[steps][1]}
+
+
+# -- where the time goes ------------------------------------------------------------------------------
+def profile_ops(config: str) -> None:
+    """Print where ours' step spends its time at `config`: op bodies per class (forward and backward), the
+    optimiser, and the engine's Python around the ops, per op; then the same at batch 1, where numpy's arithmetic
+    is negligible."""
+    use_engine_speed_settings()
+    print(f"# profile of ours at {CONFIG_TITLES[config]}; {machine_line()}")
+    full, single = profile_at(config, CONFIGS[config][3]), profile_at(config, 1)
+    total = full["instrumented_step_s"]
+    print(f"\nstep {full['step_s'] * 1e3:.2f} ms (median, not instrumented), {total * 1e3:.2f} ms instrumented "
+          f"(mean; the timer costs {full['timer_cost_us_per_call']:.2f} us per call, subtracted below); "
+          f"{full['forward_ops']} ops per step, {full['backward_ops']} backward calls")
+    print("\n| op | calls per step | forward (ms) | backward (ms) | share of the step |\n|---|---|---|---|---|")
+    rows = sorted(full["ops"].items(), key=lambda item: -(item[1]["forward_s"] + item[1]["backward_s"]))
+    for name, op in rows:
+        spent = op["forward_s"] + op["backward_s"]
+        print(f"| {name} | {op['calls']} | {op['forward_s'] * 1e3:.2f} | {op['backward_s'] * 1e3:.2f} | "
+              f"{spent / total:.0%} |")
+    print(f"| optimiser (zero_grad + Adam step) | - | {full['optimiser_s'] * 1e3:.2f} | - | "
+          f"{full['optimiser_s'] / total:.0%} |")
+    print(f"| engine Python around the ops | {full['forward_ops']} ops | {full['python_s'] * 1e3:.2f} | - | "
+          f"{full['python_s'] / total:.0%} |")
+    print("\n| Python per op | step (ms) | op bodies (ms) | optimiser (ms) | around the ops (ms) | us per op |")
+    print("|---|---|---|---|---|---|")
+    for label, run in ((CONFIG_TITLES[config], full), (f"({config}) at batch 1", single)):
+        print(f"| {label} | {run['instrumented_step_s'] * 1e3:.2f} | {run['bodies_s'] * 1e3:.2f} | "
+              f"{run['optimiser_s'] * 1e3:.2f} | {run['python_s'] * 1e3:.2f} | "
+              f"{run['python_s'] / run['forward_ops'] * 1e6:.1f} |")
+    print(f"\nAt batch 1 the whole step is {single['step_s'] / single['forward_ops'] * 1e6:.1f} us per op "
+          f"({single['step_s'] * 1e3:.2f} ms not instrumented): Python, numpy's per-call cost and tiny arithmetic. "
+          "\"Around the ops\" is the instrumented step less the op bodies, the optimiser and the timer's own cost: "
+          "Function.apply, the tape, the backward walk with its un-broadcast sums and gradient additions, and the "
+          "modules' forward calls; us per op divides it by the forward ops.")
+
+
+class OpTimer:
+    """Times the bodies of every Function subclass's forward and backward (wrapping them while active), and knows
+    its own cost per call, so that the time outside the bodies can be corrected for it."""
+
+    def __init__(self):
+        self.seconds: dict[str, dict[str, float]] = {"forward": {}, "backward": {}}
+        self.calls: dict[str, dict[str, int]] = {"forward": {}, "backward": {}}
+        self.depth = 0
+        self.inside_cost, self.outside_cost = self.calibrate()
+
+    def wrap(self, method: Callable, kind: str) -> Callable:
+        def timed_method(op, *args, **kwargs):
+            if self.depth:  # a subclass calling its parent's method: counted once, in the outer call
+                return method(op, *args, **kwargs)
+            self.depth += 1
+            start = time.perf_counter()
+            try:
+                return method(op, *args, **kwargs)
+            finally:
+                spent = time.perf_counter() - start
+                name = type(op).__name__
+                self.seconds[kind][name] = self.seconds[kind].get(name, 0.0) + spent
+                self.calls[kind][name] = self.calls[kind].get(name, 0) + 1
+                self.depth -= 1
+        return timed_method
+
+    def calibrate(self, calls: int = 20000) -> tuple[float, float]:
+        """Seconds per call the wrapper adds inside the timed span (counted as op body) and outside it."""
+        class Probe:
+            def forward(self, array):
+                return array
+
+        probe, array, plain = Probe(), np.zeros(1), Probe.__dict__["forward"]
+        best_plain = best_wrapped = best_recorded = math.inf
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(calls):
+                probe.forward(array)
+            best_plain = min(best_plain, (time.perf_counter() - start) / calls)
+            Probe.forward = self.wrap(plain, "forward")
+            self.seconds["forward"].clear()
+            start = time.perf_counter()
+            for _ in range(calls):
+                probe.forward(array)
+            best_wrapped = min(best_wrapped, (time.perf_counter() - start) / calls)
+            best_recorded = min(best_recorded, self.seconds["forward"]["Probe"] / calls)
+            Probe.forward = plain
+        self.seconds["forward"].clear()
+        self.calls["forward"].clear()
+        return max(0.0, best_recorded - best_plain), max(0.0, best_wrapped - best_recorded)
+
+    def __enter__(self) -> OpTimer:
+        self.originals = []
+        stack = [tg.Function]
+        while stack:
+            for cls in stack.pop().__subclasses__():
+                stack.append(cls)
+                self.originals += [(cls, kind, cls.__dict__[kind]) for kind in ("forward", "backward")
+                                   if kind in cls.__dict__]
+        for cls, kind, method in self.originals:
+            setattr(cls, kind, self.wrap(method, kind))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for cls, kind, method in self.originals:
+            setattr(cls, kind, method)
+
+    def clear(self) -> None:
+        for table in (*self.seconds.values(), *self.calls.values()):
+            table.clear()
+
+
+def profile_at(config: str, batch: int) -> dict:
+    """Ours' step at `config` with `batch` rows: its time without instrumentation (median), and, over the same
+    number of instrumented steps, the op bodies, the optimiser and the rest (the engine's Python around the ops:
+    apply, tape, backward walk, un-broadcast, gradient sums, modules), corrected for the timer's own cost."""
     x, y = make_batch(batch)
-    model = our_model(dim, depth, patch)
-    config = {"config": name, "dim": dim, "depth": depth, "patch": patch, "batch": batch}
-    calls = recorded_linears(model, x)
-    # ours first: the floor's preallocated arrays, alive on the heap, slowed the next step by 10-30%
-    ours_t = timed(our_step(model, x, y), steps, rounds, warmup)
-    floor, flops = floor_step(calls, np.random.default_rng(0))
-    floor_t = timed(floor, steps, rounds, warmup)
-    records = [{**config, "what": "matmul_floor", **floor_t, "gflops": flops / 1e9,
-                "gflop_per_s": flops / 1e9 / floor_t["median"]},
-               {**config, "what": "ours_step", **ours_t, "step_over_floor": ours_t["median"] / floor_t["median"],
-                "seed_numpy_quoted_s": SEED_NUMPY_SECONDS[name],
-                "speedup_over_seed_numpy": SEED_NUMPY_SECONDS[name] / ours_t["median"]}]
-    if torch is None:
-        return records + [{**config, "what": "torch_step", "torch": "not installed"}]
-    theirs = torch_model(our_model(dim, depth, patch), torch)
-    with torch.no_grad():
-        gap = np.abs(theirs(torch.from_numpy(x)).numpy() - our_model(dim, depth, patch)(x).data).max()
-    torch_t = timed(torch_step(theirs, x, y, torch), steps, rounds, warmup)
-    return records + [{**config, "what": "torch_step", **torch_t, "max_logit_gap": float(gap),
-                       "ours_over_torch": ours_t["median"] / torch_t["median"]}]
+    model = our_model(config)
+    opt = optim.Adam(model.parameters(), lr=LR, betas=BETAS, eps=EPS)
+    inputs, targets = tg.Tensor(x), tg.Tensor(y)
+    optimiser_time = [0.0]
+
+    def step() -> None:
+        begin = time.perf_counter()
+        opt.zero_grad()
+        middle = time.perf_counter()
+        loss = F.binary_cross_entropy_with_logits(model(inputs)[:, 0], targets)
+        loss.backward()
+        end = time.perf_counter()
+        opt.step()
+        optimiser_time[0] += middle - begin + time.perf_counter() - end
+
+    step()
+    steps = max(5, min(50, round(2.0 / max(1e-9, time_once(step)))))
+    step_s = statistics.median(time_once(step) for _ in range(steps))
+    timer = OpTimer()
+    with timer:
+        step()
+        timer.clear()
+        optimiser_time[0] = 0.0
+        total = sum(time_once(step) for _ in range(steps)) / steps
+    calls = {kind: sum(table.values()) / steps for kind, table in timer.calls.items()}
+    ops = {name: {"calls": timer.calls["forward"].get(name, 0) // steps,
+                  **{f"{kind}_s": (timer.seconds[kind].get(name, 0.0) / steps
+                                   - timer.inside_cost * timer.calls[kind].get(name, 0) / steps)
+                     for kind in ("forward", "backward")}}
+           for name in set(timer.seconds["forward"]) | set(timer.seconds["backward"])}
+    bodies = sum(op["forward_s"] + op["backward_s"] for op in ops.values())
+    optimiser = optimiser_time[0] / steps
+    timer_cost = (timer.inside_cost + timer.outside_cost) * (calls["forward"] + calls["backward"])
+    return {"batch": batch, "step_s": step_s, "instrumented_step_s": total, "ops": ops, "bodies_s": bodies,
+            "optimiser_s": optimiser, "python_s": total - timer_cost - bodies - optimiser,
+            "forward_ops": round(calls["forward"]), "backward_ops": round(calls["backward"]),
+            "timer_cost_us_per_call": (timer.inside_cost + timer.outside_cost) * 1e6}
 
 
-def measure_eval(quick: bool, torch) -> list[dict]:
-    """One evaluation pass over 4,000 rows at config (a), ours and PyTorch."""
-    eval_x, _ = make_batch(EVAL_ROWS, seed=1)
-    dim, depth, patch, _ = CONFIGS["a"]
-    model = our_model(dim, depth, patch)
-    ours_eval = timed(our_eval(model, eval_x), 1 if quick else 3, 3, 1)
-    record = {"config": "a", "what": "ours_eval_4000_rows", **ours_eval, "seed_numpy_quoted_s": 11.0}
-    if torch is None:
-        return [record]
-    torch_eval_t = timed(torch_eval(torch_model(model, torch), eval_x, torch), 1 if quick else 3, 3, 1)
-    record["ours_over_torch"] = ours_eval["median"] / torch_eval_t["median"]
-    return [{"config": "a", "what": "torch_eval_4000_rows", **torch_eval_t}, record]
+# -- the run ------------------------------------------------------------------------------------------
+def installed(engine: str) -> bool:
+    return engine not in PACKAGES or importlib.util.find_spec(PACKAGES[engine]) is not None
 
 
-def in_fresh_process(*args: str) -> list[dict]:
-    """The JSON records a child run of this script prints: each measurement starts from a fresh heap,
-    as a training run would (after other configs, fragmentation slowed config (c) by up to 40%)."""
+def version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine_line() -> str:
+    return (f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {cpu_model()}, {os.cpu_count()} cores "
+            f"(shared with other jobs: timings are noisy, compare ratios within one run), Python "
+            f"{platform.python_version()}, numpy {np.__version__}, torch {version('torch')}, autograd "
+            f"{version('autograd')}, mygrad {version('mygrad')}")
+
+
+def in_fresh_process(*args: str) -> dict:
+    """The JSON record a child run of this script prints; a failed child gives {"error": its last stderr line}."""
     result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"bench child {args} failed:\n{result.stderr}")
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode or not lines:
+        message = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": message}
+    return json.loads(lines[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and no RSS epochs")
+    parser.add_argument("--configs", nargs="+", choices=[*CONFIGS, "eval", "memory"],
+                        help="what to run (default: a b c eval memory; with --quick, a b c eval)")
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
-    parser.add_argument("--json", help="also append the JSON lines to this file")
-    parser.add_argument("--profile", choices=list(CONFIGS), help="only print where one config's step spends time")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--rss-child", help=argparse.SUPPRESS)
+    parser.add_argument("--json", help="also append the JSON records to this file")
+    parser.add_argument("--markdown", action="store_true", help="print only the README's table and its header line")
+    parser.add_argument("--profile", choices=list(CONFIGS), help="only print where ours' step spends its time")
+    parser.add_argument("--child", nargs=2, metavar=("CONFIG", "ENGINE"), help=argparse.SUPPRESS)
+    parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--memory-child", nargs=2, metavar=("ENGINE", "CONFIG"), help=argparse.SUPPRESS)
+    parser.add_argument("--leak-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile:
-        profile_ops(args.profile, 3 if CONFIGS[args.profile][3] > 64 else 20)
+        profile_ops(args.profile)
         return
-    if args.rss_child:
-        rss_child(args.rss_child)
-        return
-    torch = None if args.no_torch else import_torch()
-    if args.child:
-        records = measure_eval(args.quick, torch) if args.child == "eval" else measure_config(args.child, args.quick,
-                                                                                              torch)
-        for record in records:
-            print(json.dumps(record), flush=True)
+    if args.child or args.memory_child or args.leak_child:
+        use_engine_speed_settings()
+        if args.child:
+            record = measure(*args.child, args.quick, args.reference)
+        elif args.memory_child:
+            record = epoch_memory(*args.memory_child)
+        else:
+            record = leak_check()
+        print(json.dumps(record), flush=True)
         return
 
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}, "
-          f"torch {torch.__version__ if torch else 'not installed'}", flush=True)
-    flags = [flag for flag, on in (("--quick", args.quick), ("--no-torch", args.no_torch)) if on]
+    header = machine_line()
+    say = (lambda *a, **k: None) if args.markdown else print
+    say(f"# {header}", flush=True)
+    configs = args.configs or [*CONFIGS, "eval", *([] if args.quick else ["memory"])]
+    engines = [e for e in ENGINES if not (e == "torch" and args.no_torch)]
+    quick = ["--quick"] if args.quick else []
     records = []
-    for name in [*args.configs, "eval"]:
-        for record in in_fresh_process("--child", name, *flags):
-            records.append(record)
-            print(json.dumps(record), flush=True)
-    if not args.quick:
-        for name in ("a", "c"):
-            records.append({"config": name, "what": "peak_rss_training_epoch", **peak_rss_of_epoch(name)})
-            print(json.dumps(records[-1]), flush=True)
-    print_table(records, torch is not None)
+    with tempfile.TemporaryDirectory() as scratch:
+        for config in [c for c in configs if c != "memory"]:
+            reference = str(Path(scratch) / f"ours_{config}.npz")  # ours writes it, the others are checked against it
+            for engine in engines:
+                if engine == "floor" and config == "eval":
+                    continue
+                record = {"config": config, "what": engine}
+                if not installed(engine):
+                    record["error"] = "not installed"
+                else:
+                    record.update(in_fresh_process("--child", config, engine, "--reference", reference, *quick))
+                if engine == "ours" and "error" in record:
+                    sys.exit(f"ours failed at {config}: {record['error']}")
+                records.append(record)
+                say(json.dumps(record), flush=True)
+    if "memory" in configs:
+        for engine in ("ours", *([] if args.no_torch or not installed("torch") else ["torch"])):
+            records.append({"config": "c", "what": f"{engine}_epoch_memory",
+                            **in_fresh_process("--memory-child", engine, "c")})
+            say(json.dumps(records[-1]), flush=True)
+        records.append({"config": "a", "what": "ours_leak_check", **in_fresh_process("--leak-child")})
+        say(json.dumps(records[-1]), flush=True)
+    if args.markdown:
+        print(f"{header}\n")
+    else:
+        print()
+    print_table(records)
     if args.json:
         with open(args.json, "a") as file:
-            file.writelines(json.dumps(r) + "\n" for r in records)
+            file.writelines(json.dumps({**r, "machine": header}) + "\n" for r in records)
+    failed = [r for r in records if "error" in r and r["error"] != "not installed"]
+    if failed:
+        sys.exit("failed: " + "; ".join(f"{r.get('config')} {r.get('what')}: {r['error']}" for r in failed))
 
 
-def print_table(records: list[dict], have_torch: bool) -> None:
-    by = {(r["config"], r["what"]): r for r in records}
-    print("\n| config | ours (s) | torch (s) | floor (s) | ours/torch | step/floor | seed numpy / ours |")
-    print("|---|---|---|---|---|---|---|")
-    for name in CONFIGS:
-        ours, floor = by.get((name, "ours_step")), by.get((name, "matmul_floor"))
-        if ours is None:
+def print_table(records: list[dict]) -> None:
+    """One markdown table: time per step (or per eval pass) and the ratios; memory rows below."""
+    by = {(r.get("config"), r.get("what")): r for r in records}
+
+    def seconds(config: str, engine: str) -> float | None:
+        return by.get((config, engine), {}).get("median")
+
+    def cell(config: str, engine: str) -> str:
+        record = by.get((config, engine))
+        if record is None:
+            return "-"
+        if "median" in record:
+            return f"{record['median']:.4f}"
+        return "-" if record.get("error") == "not installed" else "failed"
+
+    def ratio(top: float | None, bottom: float | None) -> str:
+        return f"{top / bottom:.2f}" if top and bottom else "-"
+
+    print("| config | ours (s) | torch (s) | autograd (s) | mygrad (s) | floor (s) | ours/torch | step/floor | "
+          "autograd/ours | mygrad/ours |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for config in [*CONFIGS, "eval"]:
+        if (config, "ours") not in by:
             continue
-        theirs = by.get((name, "torch_step"), {})
-        torch_s = f"{theirs['median']:.4f}" if "median" in theirs else "not installed"
-        ratio = f"{ours['median'] / theirs['median']:.2f}" if "median" in theirs else "-"
-        print(f"| ({name}) | {ours['median']:.4f} | {torch_s} | {floor['median']:.4f} | {ratio} | "
-              f"{ours['step_over_floor']:.2f} | {ours['speedup_over_seed_numpy']:.1f}x |")
-    ours_eval = by.get(("a", "ours_eval_4000_rows"))
-    if ours_eval:
-        theirs = by.get(("a", "torch_eval_4000_rows"), {})
-        torch_s = f"{theirs['median']:.4f}" if have_torch else "not installed"
-        print(f"| eval 4,000 rows at (a) | {ours_eval['median']:.4f} | {torch_s} | - | "
-              f"{ours_eval.get('ours_over_torch', float('nan')):.2f} | - | {11.0 / ours_eval['median']:.0f}x |")
+        ours = seconds(config, "ours")
+        print(f"| {CONFIG_TITLES[config]} | " + " | ".join(cell(config, e) for e in ENGINES) + " | "
+              + " | ".join([ratio(ours, seconds(config, "torch")), ratio(ours, seconds(config, "floor")),
+                            ratio(seconds(config, "autograd"), ours), ratio(seconds(config, "mygrad"), ours)])
+              + " |")
+    memory = {engine: by.get(("c", f"{engine}_epoch_memory"), {}) for engine in ("ours", "torch")}
+    rise = {engine: record["peak_rss_mib"] - record["rss_before_mib"] for engine, record in memory.items()
+            if "peak_rss_mib" in record}
+    if memory["ours"]:
+        def mib(engine: str) -> str:
+            if engine not in rise:
+                return "failed" if "error" in memory[engine] else "-"
+            return f"{memory[engine]['peak_rss_mib']:.0f} MiB (+{rise[engine]:.0f})"
+
+        print(f"| peak RSS of a training epoch at (c) (+ rise over its start; ratio of the rises) | {mib('ours')} | "
+              f"{mib('torch')} | - | - | - | {ratio(rise.get('ours'), rise.get('torch'))} | - | - | - |")
+    leak = by.get(("a", "ours_leak_check"))
+    if leak and "steps" in leak:
+        steps = leak["steps"]
+        print(f"| RSS after step 10 / {steps} at (a), live tensors | {leak['rss_after_10_mib']:.0f} / "
+              f"{leak[f'rss_after_{steps}_mib']:.0f} MiB, {leak['live_tensors_after_10']} / "
+              f"{leak[f'live_tensors_after_{steps}']} | - | - | - | - | - | - | - | - |")
 
 
 if __name__ == "__main__":

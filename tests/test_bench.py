@@ -1,0 +1,86 @@
+"""The benchmark's harness (bench/bench_step.py) measures what it says: every engine takes the same training step
+from the same weights, the loss check catches a different model, and the matmul floor covers every Linear. No
+timing is asserted (benchmarks are never timed tests)."""
+
+import importlib.util
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.special
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_step.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    before = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    spec = importlib.util.spec_from_file_location("bench_step", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if before is None:  # the script sets it for its own processes; keep this one's environment as it was
+        os.environ.pop("OPENBLAS_THREAD_TIMEOUT", None)
+    module.CONFIGS["tiny"] = (24, 2, 3, 16)  # dim, depth, patch, batch: this module's own copy, for speed
+    return module
+
+
+@pytest.fixture(scope="module")
+def batch(bench):
+    return bench.make_batch(bench.CONFIGS["tiny"][3])
+
+
+@pytest.fixture(scope="module")
+def ours(bench, batch):
+    """Ours' logits of the batch before any step, first loss and loss after one Adam step: the reference every
+    other engine is checked against."""
+    logits, step = bench.build_engine("ours", "tiny", *batch)
+    return {"logits": logits(batch[0]).astype(np.float64), "losses": np.array([step(), step()])}
+
+
+def test_the_second_loss_checks_something(bench, ours):
+    """One Adam step moves the loss far more than the tolerance, so the second loss checks gradients and update."""
+    first, second = ours["losses"]
+    assert abs(second - first) > 100 * bench.LOSS_RTOL * first
+
+
+@pytest.mark.parametrize("engine", ["torch", "autograd", "mygrad"])
+def test_every_engine_takes_the_same_step_from_the_same_weights(bench, batch, ours, engine):
+    pytest.importorskip(engine)
+    logits, step = bench.build_engine(engine, "tiny", *batch)
+    first_logits = logits(batch[0])
+    losses = [step(), step()]
+    assert all(isinstance(loss, float) for loss in losses)
+    bench.check_same(engine, first_logits, losses, ours)  # raises on a gap above LOGIT_ATOL or LOSS_RTOL
+
+
+def test_the_check_catches_the_tanh_gelu(bench):
+    """At config (a), the numpy-style model (what autograd and MyGrad run) in plain numpy with scipy's erf passes
+    the check; with the tanh approximation of GELU it does not (at (a) that moves the first loss by less than
+    LOSS_RTOL, but the logits by more than LOGIT_ATOL)."""
+    x, y = bench.make_batch(bench.CONFIGS["a"][3])
+    weights = bench.weights_of(bench.our_model("a"))
+    our_logits, _ = bench.build_engine("ours", "a", x, y)
+
+    def tanh_erf(u):  # erf(u) as the tanh GELU approximates it: GELU(x) ~ x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))
+        x = u * np.float32(math.sqrt(2))
+        return np.tanh(np.float32(math.sqrt(2 / math.pi)) * (x + np.float32(0.044715) * x**3))
+
+    reference = {"logits": our_logits(x).astype(np.float64), "losses": []}
+    bench.check_same("numpy", bench.numpy_style_logits(np, scipy.special.erf, weights, x, "a"), [], reference)
+    with pytest.raises(RuntimeError, match="does not compute the same step"):
+        bench.check_same("numpy with tanh GELU", bench.numpy_style_logits(np, tanh_erf, weights, x, "a"), [],
+                         reference)
+
+
+def test_the_matmul_floor_covers_every_linear(bench, batch):
+    """Two Linears per MLP, two MLPs per block, plus the projection and the head; only the projection's input
+    (the raw features) needs no gradient, so the floor leaves out its input-gradient GEMM."""
+    depth = bench.CONFIGS["tiny"][1]
+    calls = bench.recorded_linears(bench.our_model("tiny"), batch[0])
+    assert len(calls) == 4 * depth + 2
+    assert [needs_x for *_, needs_x in calls] == [False] + [True] * (4 * depth + 1)
+    _, flops = bench.floor_step(calls, np.random.default_rng(0))
+    assert flops == sum(2.0 * math.prod(x_shape) * w_shape[0] * (3 if needs_x else 2)
+                        for x_shape, w_shape, _, needs_x in calls)
