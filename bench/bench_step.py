@@ -188,8 +188,7 @@ def recorded_linears(model: MLPMixer1D, x: np.ndarray) -> list[tuple[tuple[int, 
     original = tg.nn.Linear.forward
 
     def record(self, inputs):
-        mixes = getattr(self, "dim", getattr(self, "axis", -1))  # the dim it mixes (named `axis` before the API change)
-        calls.append((tuple(inputs.shape), tuple(self.weight.shape), mixes, inputs.requires_grad))
+        calls.append((tuple(inputs.shape), tuple(self.weight.shape), self.dim, inputs.requires_grad))
         return original(self, inputs)
 
     tg.nn.Linear.forward = record
