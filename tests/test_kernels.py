@@ -206,3 +206,19 @@ def test_kernels_give_the_same_bits_on_any_number_of_threads():
         tg.set_num_threads(1)
     for a, b in zip(single, pooled, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dim", [0, -1])
+def test_linear_bias_gradient_over_long_rows_meets_float32_accuracy(dim):
+    """The bias gradient sums the output gradient over 100,000 rows or columns with BLAS matrix-vector products:
+    within 1e-6 of the float64 sum, relative to its size (PyTorch's float32 sum: ~2e-7; numpy's: ~4e-6)."""
+    rng = np.random.default_rng(0)
+    rows, features = 100_000, 6
+    x = rng.standard_normal((features, rows) if dim == 0 else (rows, features)).astype(np.float32)
+    grad = (rng.standard_normal((4, rows) if dim == 0 else (rows, 4)) * 0.01 + 0.001).astype(np.float32)
+    weight, bias = (Tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+                    for shape in ((4, features), (4,)))
+    F.linear(Tensor(x), weight, bias, dim=dim).backward(grad)
+    exact = grad.astype(np.float64).sum(axis=1 if dim == 0 else 0)
+    assert bias.grad.dtype == np.float32
+    assert np.abs(bias.grad - exact).max() <= 1e-6 * np.abs(exact).max()

@@ -21,6 +21,22 @@ def swap(x: np.ndarray) -> np.ndarray:
     return x.swapaxes(-1, -2)
 
 
+SUM_BLOCK = 1024  # rows summed by one matrix-vector product before the partial sums are added
+
+
+def column_sums(a: np.ndarray) -> np.ndarray:
+    """a.sum(axis=0) of a 2-D array as matrix-vector products with ones over blocks of SUM_BLOCK rows, then the sum
+    of the blocks' sums: faster than numpy's reduction, and the error grows with SUM_BLOCK plus the number of
+    blocks rather than with the number of rows."""
+    rows, columns = a.shape
+    whole = rows - rows % SUM_BLOCK
+    ones = np.ones(min(rows, SUM_BLOCK), dtype=a.dtype)
+    total = ones[:rows - whole] @ a[whole:]
+    if whole:
+        total += (ones @ a[:whole].reshape(-1, SUM_BLOCK, columns)).sum(axis=0)
+    return total
+
+
 class Matmul(Function):
     """a @ b for operands of 2 or more dimensions with broadcast batch axes (1-D is promoted by
     `functional.matmul`). (..., n, k) @ (k, m) runs as one (N, k) @ (k, m) GEMM, and so does
@@ -54,7 +70,9 @@ class Linear(Function):
     """x @ weight.T + bias along the last axis (axis=-1, PyTorch's layout), or
     weight @ x + bias along the first axis (axis=0). Either way one GEMM forward and one per
     gradient, with no transposed copy: axis=0 lets a model keep (tokens, batch, channels)
-    and mix tokens without moving data."""
+    and mix tokens without moving data. The bias gradient, a sum over every row, runs as
+    matrix-vector products with ones (BLAS is several times faster than numpy's reduction,
+    and blocked like PyTorch's float32 sum, about as accurate)."""
 
     def forward(self, x, weight, bias=None, axis=-1):
         out_features, in_features = weight.shape
@@ -87,7 +105,7 @@ class Linear(Function):
             if needs_weight:
                 grad_weight = grad_2d.T @ x.reshape(-1, in_features)
             if needs_bias:
-                grad_bias = grad_2d.sum(axis=0)
+                grad_bias = column_sums(grad_2d)
         else:
             grad_2d = grad.reshape(out_features, -1)
             if needs_x:
@@ -95,5 +113,5 @@ class Linear(Function):
             if needs_weight:
                 grad_weight = grad_2d @ x.reshape(in_features, -1).T
             if needs_bias:
-                grad_bias = grad_2d.sum(axis=1)
+                grad_bias = grad_2d @ np.ones(grad_2d.shape[1], dtype=grad.dtype)  # row sums: one BLAS GEMV
         return (grad_x, grad_weight) if len(self.needs_input_grad) == 2 else (grad_x, grad_weight, grad_bias)
