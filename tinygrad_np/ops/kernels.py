@@ -38,7 +38,8 @@ def set_num_threads(threads: int) -> None:
     if _pool is not None:
         _pool.shutdown(wait=True)
     _threads = threads
-    _pool = ThreadPoolExecutor(threads, thread_name_prefix="tinygrad_np") if threads > 1 else None
+    # the calling thread works too: the pool holds the others
+    _pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="tinygrad_np") if threads > 1 else None
 
 
 def get_num_threads() -> int:
@@ -51,9 +52,12 @@ def _spread(work: Callable[[int, int], None], size: int, unit: int, elements_per
         work(0, size)
         return
     per_thread = -(-size // (_threads * unit)) * unit
-    futures = [_pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(0, size, per_thread)]
-    for future in futures:
-        future.result()
+    futures = [_pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(per_thread, size, per_thread)]
+    try:
+        work(0, min(per_thread, size))  # the first piece here, while the pool does the rest
+    finally:
+        for future in futures:
+            future.result()
 
 
 def map_chunks(kernel: Callable[..., None], *arrays: np.ndarray, scratch: int = 0,
