@@ -96,13 +96,12 @@ def test_released_graph_frees_intermediates_without_the_garbage_collector():
     try:
         x = leaf(np.ones(1000))
         hidden = x.exp()
-        probe = weakref.ref(hidden)
+        probe = weakref.ref(hidden.data)
         loss = (hidden * hidden).sum()
         del hidden
-        assert probe() is not None  # held by the tape
+        assert probe() is not None  # saved by Mul for its backward
         loss.backward()
-        del loss
-        assert probe() is None  # freed by reference counting alone: no cycles
+        assert probe() is None  # freed by reference counting alone (no cycles), while `loss` lives on
     finally:
         gc.enable()
 
@@ -125,12 +124,27 @@ def test_backward_frees_each_activation_once_its_ops_are_done():
     x = leaf(np.ones(1000))
     h = First.apply(x)
     for _ in range(3):
-        h = h.exp() * 0.5
-        probes.append(weakref.ref(h))
+        e = h.exp()  # Exp saves its output, and Mul its inputs, for their backward
+        probes.append(weakref.ref(e.data))
+        h = e * 0.5
     loss = h.sum()
-    del h
+    del h, e
+    assert all(probe() is not None for probe in probes)
     loss.backward()
     assert alive_at_the_first_op == [False, False, False]
+
+
+def test_an_input_no_op_saved_is_freed_during_the_forward():
+    """The graph keeps what backward needs of an intermediate tensor (shape, dtype, the op that made it), not its
+    array: Add saves nothing, so its inputs' arrays go as soon as the tensors do."""
+    x = leaf(np.ones(1000))
+    h = x + 1.0
+    probe = weakref.ref(h.data)
+    loss = ((h + 2.0) * 3.0).sum()
+    del h
+    assert probe() is None
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, np.full(1000, 3.0))
 
 
 def test_repeated_steps_do_not_grow_the_number_of_live_tensors():

@@ -110,43 +110,51 @@ class Function:
         ctx = cls(*inputs)
         out = Tensor._wrap(ctx.forward(*[t.data for t in inputs], **options))
         if any(ctx.needs_input_grad):
+            # The graph keeps a leaf that requires grad as itself (backward fills its .grad) and any other input as
+            # its Node (no array): an input's array lives on only if some op saved it for its backward.
+            ctx.parents = tuple([p if p._ctx is None and p.requires_grad else p._graph_node() for p in inputs])
             out.requires_grad = True
             out._ctx = ctx
+            out._node = Node(out)
         return out
 
-    def release(self, ghosts: dict[int, Ghost]) -> None:
-        """Drop the saved arrays, keep the op's inputs as ghosts (shape, dtype, the op that made them), so
-        `explain()` and `viz` still show the graph; a later backward through here fails clearly. `ghosts` holds
-        one ghost per input tensor, shared by every op that used it."""
+    def release(self, leaves: dict[int, Node]) -> None:
+        """Drop the saved arrays, keep the record of the inputs (leaves become Nodes too, one per leaf shared by
+        every op that used it), so `explain()` and `viz` still show the graph; a later backward through here fails
+        clearly."""
         parents = []
         for p in self.parents:
-            ghost = ghosts.get(id(p))
-            if ghost is None:
-                ghost = ghosts[id(p)] = Ghost(p)
-            parents.append(ghost)
+            if type(p) is not Node:
+                node = leaves.get(id(p))
+                if node is None:
+                    node = leaves[id(p)] = Node(p)
+                p = node
+            parents.append(p)
         self.__dict__.clear()
         self.parents, self.released = tuple(parents), True
 
 
-class Ghost:
-    """What a freed graph keeps of a tensor: its shape, dtype, whether it required grad, and the op that made it
-    (no array)."""
+class Node:
+    """A tensor as the graph remembers it: its shape, dtype, whether it requires grad and the op that made it, but not
+    its array (PyTorch's graph keeps only what the ops saved, too). `retained` is the tensor itself when
+    `retain_grad()` asked for its gradient."""
 
-    __slots__ = ("shape", "dtype", "requires_grad", "_ctx")
+    __slots__ = ("shape", "dtype", "requires_grad", "_ctx", "retained")
 
-    def __init__(self, tensor: Tensor | Ghost):
+    def __init__(self, tensor: Tensor | Node):
         self.shape, self.dtype, self.requires_grad, self._ctx = (tensor.shape, tensor.dtype, tensor.requires_grad,
                                                                  tensor._ctx)
+        self.retained: Tensor | None = None
 
     @property
     def is_leaf(self) -> bool:
         return self._ctx is None
 
 
-def topological_order(root: Tensor, follow_constants: bool = False) -> list[Tensor | Ghost]:
+def topological_order(root: Tensor | Node, follow_constants: bool = False) -> list[Tensor | Node]:
     """Every tensor `root` depends on, parents before children (iterative depth-first search, inputs in argument
     order); only those that require grad unless `follow_constants`."""
-    order: list[Tensor | Ghost] = []
+    order: list[Tensor | Node] = []
     visited = {id(root)}
     stack: list[tuple[Any, Iterator[Any]]] = [(root, iter(_parents(root)))]
     while stack:
@@ -162,7 +170,7 @@ def topological_order(root: Tensor, follow_constants: bool = False) -> list[Tens
     return order
 
 
-def _parents(node: Tensor | Ghost) -> tuple[Any, ...]:
+def _parents(node: Tensor | Node) -> tuple[Any, ...]:
     return node._ctx.parents if node._ctx is not None else ()
 
 
@@ -267,7 +275,7 @@ class Tensor:
     """
 
     __array_ufunc__ = None  # make `ndarray (op) Tensor` call our reflected operators
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retain_grad", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_node", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
         if isinstance(data, Tensor):
@@ -279,14 +287,14 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.requires_grad = requires_grad
         self._ctx: Function | None = None
-        self._retain_grad = False
+        self._node: Node | None = None
 
     @classmethod
     def _wrap(cls, array: np.ndarray) -> Tensor:
         """A tensor around an op's result, kept as it is (no dtype conversion, no copy)."""
         out = cls.__new__(cls)
         out.data = array if type(array) is np.ndarray else np.asarray(array)
-        out.grad, out.requires_grad, out._ctx, out._retain_grad = None, False, None, False
+        out.grad, out.requires_grad, out._ctx, out._node = None, False, None, None
         return out
 
     # -- the backward walk -------------------------------------------------------------------------------------
@@ -307,19 +315,21 @@ class Tensor:
         if grad.shape != self.shape:
             raise ValueError(f"backward(): gradient has shape {grad.shape}, output has shape {self.shape}")
 
-        grads: dict[int, np.ndarray] = {id(self): grad}
-        ghosts: dict[int, Ghost] = {}
-        order = topological_order(self)
+        root = self if self._ctx is None else self._node
+        grads: dict[int, np.ndarray] = {id(root): grad}
+        leaves: dict[int, Node] = {}
+        order = topological_order(root)
         while order:
-            node = order.pop()  # from the output back; dropped from the list, its arrays can go once it is done
+            node = order.pop()  # from the output back; the list lets go of each node once it is done
             g = grads.pop(id(node), None)
             if g is None:
                 continue
             ctx = node._ctx
-            if ctx is None or node._retain_grad:
+            if ctx is None:  # a leaf that requires grad
                 node._accumulate(g)
-            if ctx is None:
                 continue
+            if node.retained is not None:
+                node.retained._accumulate(g)
             if ctx.released:
                 raise RuntimeError("backward(): trying to go through a graph a second time after its "
                                    "saved arrays were freed; pass retain_graph=True to the first backward")
@@ -333,7 +343,7 @@ class Tensor:
                     key = id(parent)
                     grads[key] = grads[key] + pg if key in grads else pg
             if not retain_graph:
-                ctx.release(ghosts)
+                ctx.release(leaves)
 
     def _accumulate(self, g: np.ndarray) -> None:
         if self.grad is None:
@@ -342,8 +352,15 @@ class Tensor:
             self.grad += g
 
     def retain_grad(self) -> None:
-        """Keep `.grad` on this interior tensor after backward."""
-        self._retain_grad = True
+        """Keep `.grad` on this interior tensor after backward (a leaf keeps its gradient anyway)."""
+        if self._node is not None:
+            self._node.retained = self
+
+    def _graph_node(self) -> Node:
+        """The Node that stands for this tensor in graphs (made once, shared by every op that uses it)."""
+        if self._node is None:
+            self._node = Node(self)
+        return self._node
 
     def explain(self) -> str:
         """The ops backward() would run from here, one line each, in its order (see `tinygrad_np.viz`)."""

@@ -17,17 +17,22 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from .engine import Function, Ghost, Tensor, topological_order
+from .engine import Function, Node, Tensor, topological_order
 
 
-def _inputs(tensor: Tensor | Ghost) -> tuple[Tensor | Ghost, ...]:
+def _inputs(tensor: Tensor | Node) -> tuple[Tensor | Node, ...]:
     """Every input of the op that made `tensor`, constants included (none for a leaf)."""
     return tensor._ctx.parents if tensor._ctx is not None else ()
 
 
-def graph_order(tensor: Tensor) -> list[Tensor | Ghost]:
+def _root(tensor: Tensor) -> Tensor | Node:
+    """Where the graph of `tensor` starts: its Node when an op made it, else the tensor."""
+    return tensor._node if tensor._ctx is not None else tensor
+
+
+def graph_order(tensor: Tensor) -> list[Tensor | Node]:
     """Every tensor `tensor` was computed from, constants included, parents before children."""
-    return topological_order(tensor, follow_constants=True)
+    return topological_order(_root(tensor), follow_constants=True)
 
 
 def _op_name(ctx: Function) -> str:
@@ -35,7 +40,7 @@ def _op_name(ctx: Function) -> str:
     return f"{name} (arrays freed by backward)" if ctx.released else name
 
 
-def _tensor_label(name: str, tensor: Tensor | Ghost) -> str:
+def _tensor_label(name: str, tensor: Tensor | Node) -> str:
     if tensor.is_leaf:
         role = "leaf, requires_grad" if tensor.requires_grad else "leaf, constant"
     else:
@@ -66,7 +71,7 @@ def to_dot(tensor: Tensor) -> str:
 def format_tape(tensor: Tensor) -> str:
     """The ops `tensor.backward()` would run (or ran), in its order (output first): one line per op with its name,
     input shapes and output shape."""
-    ops = [t for t in reversed(topological_order(tensor)) if t._ctx is not None] if tensor.requires_grad else []
+    ops = [t for t in reversed(topological_order(_root(tensor))) if t._ctx is not None] if tensor.requires_grad else []
     if not ops:
         return "no ops on the tape: this tensor is a leaf or was computed without gradients"
     lines = []
