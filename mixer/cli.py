@@ -10,19 +10,32 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from tinygrad_np import nn
 
 from . import data as unsw
 from .checkpoint import CheckpointError, is_checkpoint
 from .config import ConfigError, Settings, read_config_file
 from .loop import TrainingDiverged
-from .metrics import confusion_matrix
+from .metrics import confusion_matrix, expected_calibration_error
 from .pretrain import MAEPretrainer, VAEPretrainer
-from .report import format_confusion, format_metrics
+from .report import format_confusion, format_metrics, format_threshold_table
 from .run import Run, RunFolderError
 from .seed_import import import_seed_checkpoint
-from .training import Trainer, evaluate, load_trained, predict_proba, predicted_classes, write_predictions
+from .training import (
+    Trainer,
+    checkpoint_threshold,
+    load_trained,
+    predict_proba,
+    predicted_classes,
+    split_metrics,
+    write_predictions,
+)
 
 COMMANDS = ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-mae", "pretrain-vae")
 METAVARS = {"data_dir": "DIR", "out": "DIR", "init_from_mae": "MAE.npz", "latent_model": "VAE.npz"}
@@ -81,23 +94,30 @@ def pretrain_parser(command: str, description: str, run_class: type[Run]) -> arg
     return run_parser(f"train.py {command}", description, run_class.config_class, run_class.checkpoint_name)
 
 
+CHECKPOINTS_HELP = ("one or more classifier checkpoints (runs/NAME/best.npz: the selected epoch, with the decision "
+                    "threshold chosen on its holdout; last.npz decides at 0.5). Several (e.g. the runs of several "
+                    "seeds) form an ensemble: each model preprocesses the CSV with its own saved fit, their "
+                    "probabilities are averaged, and the threshold is the mean of their stored thresholds")
+
+
 def evaluate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="train.py evaluate", description="Metrics and confusion matrix of a "
-                                     "classifier checkpoint on the test file of its data, or on a labelled CSV.")
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="a classifier checkpoint "
-                        "(runs/NAME/best.npz: the selected epoch, or last.npz)")
+    parser = argparse.ArgumentParser(prog="train.py evaluate", description="Metrics (at threshold 0.5 and at the "
+                                     "checkpoint's stored decision threshold), calibration (ECE) and the confusion "
+                                     "matrix of a classifier checkpoint, or an ensemble of several, on the test file "
+                                     "of its data or on a labelled CSV.")
+    parser.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT", help=CHECKPOINTS_HELP)
     parser.add_argument("--csv", help="a labelled CSV to evaluate on (default: the test file, testing1, of the "
                         "run's data folder)")
     parser.add_argument("--data-dir", metavar="DIR", help="the data folder whose test file is evaluated (default: "
-                        "the one the run recorded)")
+                        "the one the (first) run recorded)")
     return parser
 
 
 def predict_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="train.py predict", description="Write id, probability and predicted "
-                                     "label for every row of a CSV, preprocessed as the model's training data.")
-    parser.add_argument("--checkpoint", required=True, metavar="CKPT", help="a classifier checkpoint "
-                        "(runs/NAME/best.npz)")
+                                     "label (binary: attack where P(attack) >= the checkpoint's stored threshold) "
+                                     "for every row of a CSV, preprocessed as the model's training data.")
+    parser.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT", help=CHECKPOINTS_HELP)
     parser.add_argument("--csv", required=True, help="the rows to predict (UNSW-NB15 columns; labels optional)")
     parser.add_argument("--output", required=True, metavar="FILE", help="the CSV to write; never the input, a "
                         "checkpoint or a folder")
@@ -171,7 +191,8 @@ def run_pretrain_vae(args: argparse.Namespace) -> int:
     return 0
 
 
-def _split_for(checkpoint_path: str, checkpoint: dict[str, Any], csv: str | Path, labelled: bool = True) -> unsw.Split:
+def _split_for(checkpoint_path: str, checkpoint: dict[str, Any], csv: str | Path, labelled: bool = True,
+               warning_prefix: str = "") -> unsw.Split:
     """A CSV preprocessed exactly as the checkpoint's training data was; its warnings go to stderr."""
     if checkpoint["preprocessing"] is None:
         raise CheckpointError(f"{checkpoint_path} holds no preprocessing (imported without --data-dir): import it "
@@ -181,36 +202,96 @@ def _split_for(checkpoint_path: str, checkpoint: dict[str, Any], csv: str | Path
     split = unsw.load_prediction_csv(csv, encoder, preprocessor,
                                      class_names=checkpoint["class_names"] if multiclass else None)
     for warning in split.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {warning_prefix}{warning}", file=sys.stderr)
     return split
 
 
+@dataclass
+class Predictions:
+    """What one checkpoint, or an ensemble of several, predicts for the rows of a CSV."""
+
+    probabilities: np.ndarray  # P(attack) (N,), or class probabilities (N, C): the mean over the models
+    split: unsw.Split  # the rows (ids, labels) as the first model preprocessed them
+    checkpoints: list[dict[str, Any]]
+    threshold: float  # binary: attack where P(attack) >= threshold
+    who: str  # "model of epoch 7 (runs/X/best.npz)" or "ensemble of 3 models (...)"
+    threshold_rule: str  # where the threshold comes from, in words
+
+
+def load_models(paths: list[str]) -> list[tuple[nn.Module, dict[str, Any]]]:
+    """The models and checkpoints of `load_trained`; several (an ensemble) must predict one task's same classes."""
+    loaded = [load_trained(path) for path in paths]
+    first = loaded[0][1]
+    for path, (_, checkpoint) in zip(paths[1:], loaded[1:], strict=True):
+        if checkpoint["config"]["task"] != first["config"]["task"] or checkpoint["class_names"] != first["class_names"]:
+            raise CheckpointError(f"{path} predicts {checkpoint['config']['task']} classes {checkpoint['class_names']}"
+                                  f", {paths[0]} {first['config']['task']} classes {first['class_names']}: an "
+                                  "ensemble needs models of one task and one set of classes")
+    return loaded
+
+
+def predict_with(paths: list[str], loaded: list[tuple[nn.Module, dict[str, Any]]], csv: str | Path,
+                 labelled: bool = True) -> Predictions:
+    """The probabilities of the models loaded from `paths` (`load_models`) for a CSV. Several (a seed ensemble):
+    each preprocesses the CSV with its own saved fit (runs of other seeds fitted it on other rows), their
+    probabilities are averaged, and the decision threshold is the mean of their stored thresholds."""
+    first = loaded[0][1]
+    ensemble = len(paths) > 1
+    splits, probabilities = [], []
+    for path, (model, checkpoint) in zip(paths, loaded, strict=True):
+        splits.append(_split_for(path, checkpoint, csv, labelled, f"{path}: " if ensemble else ""))
+        probabilities.append(predict_proba(model, splits[-1].features))
+    checkpoints = [checkpoint for _, checkpoint in loaded]
+    thresholds = [checkpoint_threshold(checkpoint) for checkpoint in checkpoints]
+    if not ensemble:
+        threshold, rule = thresholds[0]
+        return Predictions(probabilities[0], splits[0], checkpoints, threshold,
+                           f"model of epoch {first['epoch']} ({paths[0]})", rule)
+    epochs = ", ".join(f"{path} (epoch {checkpoint['epoch']})" for path, checkpoint in zip(paths, checkpoints,
+                                                                                            strict=True))
+    shown = ", ".join(f"{value:.4f}" for value, _ in thresholds)
+    return Predictions(np.mean(probabilities, axis=0), splits[0], checkpoints,
+                       float(np.mean([value for value, _ in thresholds])),
+                       f"ensemble of {len(paths)} models (the mean of their probabilities): {epochs}",
+                       f"the mean of the {len(paths)} models' stored thresholds {shown}")
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    model, checkpoint = load_trained(args.checkpoint)
+    loaded = load_models(args.checkpoint)
     if args.csv:
         csv = Path(args.csv)
     else:
-        csv = unsw.dataset_files(unsw.find_data_dir(args.data_dir or checkpoint["config"]["data_dir"]))["test"]
-    split = _split_for(args.checkpoint, checkpoint, csv)
+        csv = unsw.dataset_files(unsw.find_data_dir(args.data_dir or loaded[0][1]["config"]["data_dir"]))["test"]
+    predictions = predict_with(args.checkpoint, loaded, csv)
+    split, probabilities, threshold = predictions.split, predictions.probabilities, predictions.threshold
     if split.labels is None:
         raise unsw.DataError(f"{csv} has no label column; use `predict` for unlabelled rows")
     name = "test" if not args.csv else "labelled rows"
-    print(f"{name} ({csv}, {len(split.labels):,} rows), model of epoch {checkpoint['epoch']} ({args.checkpoint}): "
-          + format_metrics(evaluate(model, split)))
-    matrix = confusion_matrix(split.labels, predicted_classes(predict_proba(model, split.features)),
-                              len(checkpoint["class_names"]))
-    print("confusion matrix (rows: true class, columns: predicted; % of the row):")
-    print(format_confusion(matrix, checkpoint["class_names"]))
+    class_names = predictions.checkpoints[0]["class_names"]
+    metrics = split_metrics(split.labels, probabilities)
+    header = f"{name} ({csv}, {len(split.labels):,} rows), {predictions.who}: "
+    if probabilities.ndim == 1:
+        metrics["ece"] = expected_calibration_error(split.labels, probabilities)
+        at_threshold = split_metrics(split.labels, probabilities, threshold)
+        print(header + format_metrics({key: metrics[key] for key in ("loss", "roc_auc", "ece")}))
+        print(f"decision threshold {threshold:.4f} ({predictions.threshold_rule}); at 0.5 and at it:")
+        print(format_threshold_table({name: metrics, f"{name}_at_threshold": at_threshold}, threshold))
+    else:
+        print(header + format_metrics(metrics))
+    matrix = confusion_matrix(split.labels, predicted_classes(probabilities, threshold), len(class_names))
+    at = f" at threshold {threshold:.4f}" if probabilities.ndim == 1 else ""
+    print(f"confusion matrix{at} (rows: true class, columns: predicted; % of the row):")
+    print(format_confusion(matrix, class_names))
     return 0
 
 
-def _check_output(output: Path, inputs: dict[str, str], overwrite: bool) -> None:
+def _check_output(output: Path, inputs: list[tuple[str, str]], overwrite: bool) -> None:
     """predict never writes onto its input, a checkpoint or a folder, nor onto any file without --overwrite."""
     if output.is_dir():
         raise ValueError(f"--output {output} is a folder; give the CSV file to write")
     if not output.exists():
         return
-    for flag, path in inputs.items():
+    for flag, path in inputs:
         if Path(path).exists() and output.resolve() == Path(path).resolve():
             raise ValueError(f"--output {output} is the {flag} file; write the predictions elsewhere")
     if is_checkpoint(output):
@@ -221,11 +302,18 @@ def _check_output(output: Path, inputs: dict[str, str], overwrite: bool) -> None
 
 def run_predict(args: argparse.Namespace) -> int:
     output = Path(args.output)
-    _check_output(output, {"--csv": args.csv, "--checkpoint": args.checkpoint}, args.overwrite)
-    model, checkpoint = load_trained(args.checkpoint)
-    split = _split_for(args.checkpoint, checkpoint, args.csv, labelled=False)
-    write_predictions(output, model, split, checkpoint["class_names"])
-    print(f"wrote {len(split.ids):,} predictions to {output}")
+    _check_output(output, [("--csv", args.csv), *(("--checkpoint", path) for path in args.checkpoint)],
+                  args.overwrite)
+    predictions = predict_with(args.checkpoint, load_models(args.checkpoint), args.csv, labelled=False)
+    split = predictions.split
+    write_predictions(output, predictions.probabilities, split.ids, predictions.checkpoints[0]["class_names"],
+                      predictions.threshold)
+    if predictions.probabilities.ndim == 1:
+        rule = (f"predicted label 1 where P(attack) >= {predictions.threshold:.4f}, the decision threshold "
+                f"({predictions.threshold_rule})")
+    else:
+        rule = "predicted label: the most probable class"
+    print(f"wrote {len(split.ids):,} predictions of the {predictions.who} to {output}; {rule}")
     return 0
 
 

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, TypeVar
 from tinygrad_np.optim.noise import NOISE_SCHEDULES
 
 from .data import DEFAULT_PREPROCESS, N_FEATURES, PREPROCESS_MODES, TASKS
+from .metrics import THRESHOLD_CRITERIA
 from .models import MODELS
 from .models.mae import ENCODER_TOKENS, kept_token_count
 
@@ -33,6 +34,7 @@ SAM_VARIANTS = ("none", "sam", "asam", "ssam-f", "ssam-d")  # ssam-*: SparseSAM'
 TOKEN_MIXERS = ("mlp", "lambda")
 STEMS = ("linear", "inception")
 CONV_BLOCKS = ("convnext", "resnext", "resnet")
+THRESHOLD_CHOICES = (*THRESHOLD_CRITERIA, "none")  # none: the threshold stays 0.5
 
 
 class ConfigError(ValueError):
@@ -435,6 +437,11 @@ def _with_power_noise(config: Any) -> str | None:
     return "without --noise-scale (> 0) and --noise-schedule power"
 
 
+def _binary_task(config: Any) -> str | None:
+    task = config.data.task
+    return None if task == "binary" else f"to --task {task} (it predicts the most probable class: no threshold)"
+
+
 def _with_mae(config: Any) -> str | None:
     return None if config.pretraining.init_from_mae is not None else "without --init-from-mae"
 
@@ -480,6 +487,12 @@ class DataOptions:
     task: str = option("binary", "binary (attack or not) | multiclass (the attack category; needs attack_cat)",
                        choices=TASKS)
     holdout: float = _holdout(0.1, "; the test file is never used to choose")
+    threshold_criterion: str = option("accuracy", "decision threshold on P(attack), chosen after training on the "
+                                                  "holdout only (never on the test file) for the selected model: the "
+                                                  "one maximising accuracy | f1 there; none, or a run without a "
+                                                  "holdout, keeps 0.5. Binary only (multiclass takes the most "
+                                                  "probable class)",
+                                      choices=THRESHOLD_CHOICES, applies=_binary_task)
 
 
 @dataclasses.dataclass

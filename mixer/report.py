@@ -14,7 +14,8 @@ import numpy as np
 
 SPLIT_COLOURS = {"train": "tab:blue", "holdout": "tab:orange", "test": "tab:green"}
 METRIC_NAMES = {"loss": "loss", "accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "F1",
-                "roc_auc": "ROC-AUC", "reconstruction": "reconstruction", "kl": "KL"}
+                "roc_auc": "ROC-AUC", "ece": "ECE", "reconstruction": "reconstruction", "kl": "KL"}
+THRESHOLD_METRICS = ("accuracy", "precision", "recall", "f1")  # the metrics that depend on the decision threshold
 SHORT_NAMES = {"loss": "loss", "accuracy": "acc", "roc_auc": "AUC", "f1": "F1", "reconstruction": "recon",
                "kl": "KL"}
 
@@ -22,7 +23,27 @@ SHORT_NAMES = {"loss": "loss", "accuracy": "acc", "roc_auc": "AUC", "f1": "F1", 
 def format_metrics(metrics: dict[str, float]) -> str:
     """"loss 0.3437 accuracy 0.8708 ..." for the metrics present."""
     return " ".join(f"{name} {metrics[name]:.4f}" for name in ("loss", "accuracy", "precision", "recall", "f1",
-                                                               "roc_auc") if name in metrics)
+                                                               "roc_auc", "ece") if name in metrics)
+
+
+def format_threshold_table(result: dict[str, Any], threshold: float) -> str:
+    """The rows of a binary result (result.json: every split that has a "<split>_at_threshold" entry, e.g. holdout
+    and test) at threshold 0.5 and at `threshold`, aligned: the threshold's metrics on every row, ROC-AUC and ECE
+    (which do not depend on it) on the 0.5 rows."""
+    splits = [name for name, value in result.items() if isinstance(value, dict) and f"{name}_at_threshold" in result]
+    width = max(len("split"), *map(len, splits))
+    header = f"{'split':<{width}} {'threshold':>9} " + " ".join(f"{METRIC_NAMES[name]:>9}"
+                                                                 for name in THRESHOLD_METRICS)
+    lines = [header + f" | {'ROC-AUC':>9} {'ECE':>9}"]
+    for split in splits:
+        rows = [(0.5, result[split])] + ([(threshold, result[f"{split}_at_threshold"])] if threshold != 0.5 else [])
+        for value, metrics in rows:
+            line = f"{split:<{width}} {value:>9.4f} " + " ".join(f"{metrics[name]:>9.4f}"
+                                                                 for name in THRESHOLD_METRICS)
+            if value == 0.5:
+                line += f" | {metrics['roc_auc']:>9.4f} {metrics['ece']:>9.4f}"
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def _cell(value: float) -> str:
@@ -106,6 +127,33 @@ def plot_history(path: Path, history: list[dict[str, Any]], panels: Sequence[str
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_reliability(path: Path, curves: dict[str, Any], eces: dict[str, float], title: str) -> None:
+    """The reliability diagram of each split (a `mixer.metrics.ReliabilityCurve`: fraction of attacks against mean
+    P(attack) per non-empty bin, with the split's ECE in the legend) over the diagonal of perfect calibration, and
+    below it the rows per bin, each split in its colour."""
+    plt = _pyplot()
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(5.5, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    top.plot([0, 1], [0, 1], color="black", linestyle="--", linewidth=1, label="perfectly calibrated")
+    names = list(curves)
+    for index, name in enumerate(names):
+        curve, colour = curves[name], SPLIT_COLOURS.get(name, "tab:grey")
+        filled = curve.count > 0
+        top.plot(curve.mean_probability[filled], curve.fraction_positive[filled], marker="o", markersize=4,
+                 color=colour, label=f"{name} (ECE {eces[name]:.4f})")
+        width = np.diff(curve.edges) / len(names)
+        bottom.bar(curve.edges[:-1] + index * width, curve.count, width=width, align="edge", color=colour,
+                   label=name)
+    top.set(ylabel="fraction of attacks", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title="reliability")
+    bottom.set(xlabel="predicted P(attack)", ylabel="rows per bin", yscale="log")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)

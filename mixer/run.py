@@ -24,7 +24,7 @@ from .report import EpochTable
 RUNS_DIR = Path("runs")
 # Everything a run of train.py writes into its folder (what --overwrite removes; other files are left alone).
 RUN_FILES = ("config.json", "metrics.jsonl", "result.json", "best.npz", "last.npz", "mae.npz", "vae.npz",
-             "loss_curves.png", "confusion_matrix.png", "reconstruction_loss.png", "elbo_loss.png",
+             "loss_curves.png", "confusion_matrix.png", "reliability.png", "reconstruction_loss.png", "elbo_loss.png",
              "predictions_testing2.csv")
 
 

@@ -30,14 +30,30 @@ from .checkpoint import (
 from .config import TrainConfig
 from .loop import StepLoss, TrainingLoop, UpdateMonitor, make_schedule, parameter_groups
 from .loop import make_optimizer as build_optimizer
-from .metrics import binary_metrics, confusion_matrix, multiclass_metrics
+from .metrics import (
+    best_threshold,
+    binary_metrics,
+    confusion_matrix,
+    expected_calibration_error,
+    multiclass_metrics,
+    reliability_curve,
+)
 from .models import MODELS, build_model
 from .pretrain import load_mae_encoder, make_latent_augmenter
-from .report import format_confusion, format_metrics, plot_confusion, plot_history
+from .report import (
+    THRESHOLD_METRICS,
+    format_confusion,
+    format_metrics,
+    format_threshold_table,
+    plot_confusion,
+    plot_history,
+    plot_reliability,
+)
 from .run import Run, RunFolder
 
-__all__ = ["Trainer", "category_sizes", "evaluate", "format_metrics", "load_trained", "loss_fn", "make_model",
-           "make_optimizer", "make_scheduler", "predict_proba", "write_predictions"]
+__all__ = ["Trainer", "category_sizes", "checkpoint_threshold", "evaluate", "format_metrics", "load_trained",
+           "loss_fn", "make_model", "make_optimizer", "make_scheduler", "predict_proba", "predicted_classes",
+           "split_metrics", "write_predictions"]
 
 MODEL_OPTIONS = ("block", "kernel_size", "num_stages", "mixers_per_stage", "token_mixer", "stem")
 
@@ -115,34 +131,52 @@ def predict_proba(model: nn.Module, features: np.ndarray, batch_size: int = 4096
     return np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
 
 
-def predicted_classes(probabilities: np.ndarray) -> np.ndarray:
-    return (probabilities >= 0.5 if probabilities.ndim == 1 else probabilities.argmax(axis=1)).astype(np.int64)
+def predicted_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Class indices: attack where P(attack) >= `threshold` (binary), else the most probable class."""
+    return (probabilities >= threshold if probabilities.ndim == 1 else probabilities.argmax(axis=1)).astype(np.int64)
 
 
-def evaluate(model: nn.Module, split: unsw.Split, batch_size: int = 4096) -> dict[str, float]:
-    """Loss and classification metrics of `model` on a labelled split."""
-    probabilities = predict_proba(model, split.features, batch_size)
+def split_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Cross-entropy loss and classification metrics of predicted probabilities; `threshold` is the binary decision
+    threshold on P(attack) (a multiclass model takes the most probable class and has none)."""
     eps = 1e-12
     if probabilities.ndim == 1:
         p = np.clip(probabilities, eps, 1 - eps)
-        loss = -np.mean(split.labels * np.log(p) + (1 - split.labels) * np.log(1 - p))
-        metrics = binary_metrics(split.labels, probabilities)
+        loss = -np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p))
+        metrics = binary_metrics(labels, probabilities, threshold)
     else:
-        loss = -np.mean(np.log(np.clip(probabilities[np.arange(len(split.labels)), split.labels], eps, None)))
-        metrics = multiclass_metrics(split.labels, probabilities)
+        if threshold != 0.5:
+            raise ValueError("a decision threshold applies to binary models only")
+        loss = -np.mean(np.log(np.clip(probabilities[np.arange(len(labels)), labels], eps, None)))
+        metrics = multiclass_metrics(labels, probabilities)
     return {"loss": float(loss), **metrics}
 
 
-def write_predictions(path: Path, model: nn.Module, split: unsw.Split, class_names: list[str]) -> None:
-    """CSV of id, probability (of attack, or of the predicted class) and predicted label."""
-    probabilities = predict_proba(model, split.features)
+def evaluate(model: nn.Module, split: unsw.Split, batch_size: int = 4096, threshold: float = 0.5) -> dict[str, float]:
+    """Loss and classification metrics of `model` on a labelled split (binary: attack where P(attack) >=
+    `threshold`)."""
+    return split_metrics(split.labels, predict_proba(model, split.features, batch_size), threshold)
+
+
+def write_predictions(path: Path, probabilities: np.ndarray, ids: np.ndarray, class_names: list[str],
+                      threshold: float = 0.5) -> None:
+    """CSV of id, probability (of attack, or of the predicted class) and predicted label (binary: 1 where
+    P(attack) >= `threshold`)."""
     if probabilities.ndim == 1:
-        rows = [f"{i},{p:.6f},{int(p >= 0.5)}" for i, p in zip(split.ids, probabilities, strict=True)]
+        rows = [f"{i},{p:.6f},{int(p >= threshold)}" for i, p in zip(ids, probabilities, strict=True)]
     else:
         best = probabilities.argmax(axis=1)
-        rows = [f"{i},{p[k]:.6f},{class_names[k]}" for i, p, k in zip(split.ids, probabilities, best, strict=True)]
+        rows = [f"{i},{p[k]:.6f},{class_names[k]}" for i, p, k in zip(ids, probabilities, best, strict=True)]
     text = "id,probability,predicted_label\n" + "".join(row + "\n" for row in rows)
     atomic_write(path, lambda file: file.write(text.encode()))
+
+
+def checkpoint_threshold(checkpoint: dict[str, Any]) -> tuple[float, str]:
+    """The decision threshold a classifier checkpoint holds, and where it came from: the one chosen on the holdout
+    when its run finished (best.npz), else 0.5 (last.npz, checkpoints of earlier versions, multiclass models)."""
+    if "threshold" in checkpoint:
+        return float(checkpoint["threshold"]), checkpoint.get("threshold_rule", "stored in the checkpoint")
+    return 0.5, "the checkpoint holds no threshold chosen on a holdout"
 
 
 # -- the run -----------------------------------------------------------------------------------------------------
@@ -287,33 +321,82 @@ class Trainer(Run):
         metrics = ["loss", "accuracy", "roc_auc"]
         return {"train": ["loss"], "holdout": metrics if self.data.holdout is not None else [], "test": metrics}
 
+    def choose_threshold(self, holdout_probabilities: np.ndarray | None) -> tuple[float, str]:
+        """The decision threshold of the selected binary model, from its holdout probabilities only (the test file
+        is never seen), by --threshold-criterion; and how it was chosen, in words. 0.5 with `none` or without a
+        holdout."""
+        criterion = self.config.data.threshold_criterion
+        if criterion == "none":
+            return 0.5, "--threshold-criterion none"
+        if holdout_probabilities is None:
+            return 0.5, "no holdout to choose it on"
+        name = "F1" if criterion == "f1" else criterion
+        return (best_threshold(self.data.holdout.labels, holdout_probabilities, criterion),
+                f"the best holdout {name} of the selected model, chosen on the holdout only")
+
     def finish(self) -> dict[str, Any]:
-        """Evaluate the selected model (best.npz) on the test file; write result.json, the plots and the
-        predictions for the unlabelled file."""
-        folder, data = self.folder.path, self.data
-        best = read_checkpoint(folder / "best.npz", CLASSIFIER)
+        """Evaluate the selected model (best.npz): binary, choose its decision threshold on the holdout and store it
+        in best.npz, and measure calibration; report the holdout and the test file at 0.5 and at the threshold;
+        write result.json, the plots and the predictions for the unlabelled file."""
+        folder, data, batch_size = self.folder.path, self.data, self.config.run.eval_batch_size
+        best_path = folder / "best.npz"
+        best = read_checkpoint(best_path, CLASSIFIER)
         model = make_model(self.config, len(data.class_names), self.categories)
-        load_weights(model, best["model"], folder / "best.npz")
+        load_weights(model, best["model"], best_path)
         epoch = best["epoch"]
-        result: dict[str, Any] = {"selected_epoch": epoch, "selected_by": self.selection_rule(),
-                                  "test": evaluate(model, data.test, self.config.run.eval_batch_size)}
-        matrix = confusion_matrix(data.test.labels, predicted_classes(predict_proba(model, data.test.features)),
+        splits = {name: split for name, split in (("holdout", data.holdout), ("test", data.test)) if split is not None}
+        probabilities = {name: predict_proba(model, split.features, batch_size) for name, split in splits.items()}
+        result: dict[str, Any] = {"selected_epoch": epoch, "selected_by": self.selection_rule()}
+        threshold, curves = 0.5, {}
+        if data.task == "binary":
+            threshold, rule = self.choose_threshold(probabilities.get("holdout"))
+            best["threshold"], best["threshold_rule"] = threshold, rule
+            save_checkpoint(best_path, best)  # atomically, as every checkpoint
+            result["threshold"], result["threshold_rule"] = threshold, rule
+            for name, split in splits.items():
+                p = probabilities[name]
+                result[name] = {**split_metrics(split.labels, p), "ece": expected_calibration_error(split.labels, p)}
+                at_threshold = binary_metrics(split.labels, p, threshold)
+                result[f"{name}_at_threshold"] = {key: at_threshold[key] for key in THRESHOLD_METRICS}
+                curves[name] = reliability_curve(split.labels, p)
+        else:
+            result["test"] = split_metrics(data.test.labels, probabilities["test"])
+        test_probabilities = probabilities["test"]
+        result["confusion_matrix"] = confusion_matrix(data.test.labels, predicted_classes(test_probabilities),
+                                                      len(data.class_names)).tolist()
+        matrix = confusion_matrix(data.test.labels, predicted_classes(test_probabilities, threshold),
                                   len(data.class_names))
-        result["confusion_matrix"] = matrix.tolist()
+        if data.task == "binary":
+            result["confusion_matrix_at_threshold"] = matrix.tolist()
         self.folder.write_json("result.json", result)
+
         test_name, rows = Path(data.test.source).name, len(data.test.labels)
+        at = "" if data.task != "binary" else " at threshold 0.5"
         self.log(f"selected epoch {epoch} of {self.epochs} ({self.selection_rule()}); on test ({test_name}, "
-                 f"{rows:,} rows): " + format_metrics(result["test"]))
-        self.log(f"confusion matrix on test, epoch {epoch} (rows: true class, columns: predicted; % of the row):")
+                 f"{rows:,} rows){at}: " + format_metrics(result["test"]))
+        if data.task == "binary":
+            self.log(f"decision threshold {threshold:.4f} ({result['threshold_rule']}), stored in best.npz:")
+            self.log(format_threshold_table(result, threshold))
+        shown = f", threshold {threshold:.4f}" if data.task == "binary" else ""
+        self.log(f"confusion matrix on test, epoch {epoch}{shown} (rows: true class, columns: predicted; % of the "
+                 "row):")
         self.log(format_confusion(matrix, data.class_names))
         plot_history(folder / "loss_curves.png", self.loop.history, ["loss", "accuracy", "roc_auc"],
                      f"{self.config.model.name}: train, holdout and test per epoch", selected_epoch=epoch)
         plot_confusion(folder / "confusion_matrix.png", matrix, data.class_names,
-                       f"test: {test_name} ({rows:,} rows)\nmodel of epoch {epoch} (best.npz, {self.selection_rule()})")
+                       f"test: {test_name} ({rows:,} rows)\nmodel of epoch {epoch} (best.npz, {self.selection_rule()})"
+                       + (f"\nthreshold {threshold:.4f} ({result['threshold_rule']})" if data.task == "binary"
+                          else ""))
         written = ["config.json", "metrics.jsonl", "best.npz", "last.npz", "result.json", "loss_curves.png",
                    "confusion_matrix.png"]
+        if curves:
+            eces = {name: result[name]["ece"] for name in curves}
+            plot_reliability(folder / "reliability.png", curves, eces, f"{self.config.model.name}: calibration of "
+                             f"the selected model (epoch {epoch}, best.npz)")
+            written.append("reliability.png")
         if data.unlabelled is not None:
-            write_predictions(folder / "predictions_testing2.csv", model, data.unlabelled, data.class_names)
+            write_predictions(folder / "predictions_testing2.csv", predict_proba(model, data.unlabelled.features),
+                              data.unlabelled.ids, data.class_names, threshold)
             written.append("predictions_testing2.csv")
         self.log(f"results in {folder}: {', '.join(written)}")
         return result
