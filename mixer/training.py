@@ -152,10 +152,9 @@ def split_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: floa
     return {"loss": float(loss), **metrics}
 
 
-def evaluate(model: nn.Module, split: unsw.Split, batch_size: int = 4096, threshold: float = 0.5) -> dict[str, float]:
-    """Loss and classification metrics of `model` on a labelled split (binary: attack where P(attack) >=
-    `threshold`)."""
-    return split_metrics(split.labels, predict_proba(model, split.features, batch_size), threshold)
+def evaluate(model: nn.Module, split: unsw.Split, batch_size: int = 4096) -> dict[str, float]:
+    """Loss and classification metrics of `model` on a labelled split (binary: at threshold 0.5)."""
+    return split_metrics(split.labels, predict_proba(model, split.features, batch_size))
 
 
 def write_predictions(path: Path, probabilities: np.ndarray, ids: np.ndarray, class_names: list[str],

@@ -7,7 +7,16 @@ import pytest
 from matplotlib import colors
 from matplotlib.figure import Figure
 
-from mixer.report import SPLIT_COLOURS, EpochTable, format_confusion, plot_confusion, plot_history
+from mixer.metrics import reliability_curve
+from mixer.report import (
+    SPLIT_COLOURS,
+    EpochTable,
+    format_confusion,
+    format_threshold_table,
+    plot_confusion,
+    plot_history,
+    plot_reliability,
+)
 
 matplotlib.use("Agg")
 
@@ -92,3 +101,45 @@ def test_confusion_plot_has_a_title_counts_percentages_and_readable_text_in_ever
         assert text.get_text() == f"{count:,}\n{100 * count / matrix[i].sum():.1f}%"
         cell = image.cmap(image.norm(image.get_array()[i, j]))
         assert contrast(colors.to_rgb(text.get_color()), cell) >= 4.5, (i, j)  # WCAG AA for normal text
+
+
+def test_the_threshold_table_labels_each_row_with_its_split_and_threshold():
+    result = {"holdout": {"accuracy": 0.9, "precision": 0.8, "recall": 0.7, "f1": 0.75, "roc_auc": 0.95, "ece": 0.04},
+              "holdout_at_threshold": {"accuracy": 0.92, "precision": 0.81, "recall": 0.72, "f1": 0.76},
+              "test": {"accuracy": 0.6, "precision": 0.5, "recall": 0.4, "f1": 0.45, "roc_auc": 0.85, "ece": 0.14},
+              "test_at_threshold": {"accuracy": 0.62, "precision": 0.51, "recall": 0.42, "f1": 0.46},
+              "confusion_matrix": [[1, 2], [3, 4]], "confusion_matrix_at_threshold": [[1, 2], [3, 4]]}
+    lines = format_threshold_table(result, 0.3125).splitlines()
+    assert [line.split() for line in lines[1:]] == [
+        ["holdout", "0.5000", "0.9000", "0.8000", "0.7000", "0.7500", "|", "0.9500", "0.0400"],
+        ["holdout", "0.3125", "0.9200", "0.8100", "0.7200", "0.7600"],
+        ["test", "0.5000", "0.6000", "0.5000", "0.4000", "0.4500", "|", "0.8500", "0.1400"],
+        ["test", "0.3125", "0.6200", "0.5100", "0.4200", "0.4600"]]
+    assert len({line.index("|") for line in lines if "|" in line}) == 1
+    assert len(format_threshold_table(result, 0.5).splitlines()) == 3  # at 0.5 the two rows would be one
+
+
+def test_reliability_plot_has_the_diagonal_both_splits_in_their_colours_and_the_bin_counts(saved_figures, tmp_path):
+    rng = np.random.default_rng(0)
+    curves = {}
+    for split, size in (("holdout", 300), ("test", 500)):
+        p = rng.random(size)
+        curves[split] = reliability_curve((rng.random(size) < p).astype(int), p, bins=10)
+    plot_reliability(tmp_path / "reliability.png", curves, {"holdout": 0.0123, "test": 0.0456}, "mixer (epoch 7)")
+    (figure,) = saved_figures
+    top, bottom = figure.axes
+    lines = {line.get_label(): line for line in top.get_lines()}
+    np.testing.assert_array_equal(lines["perfectly calibrated"].get_xydata(), [[0, 0], [1, 1]])
+    for split, ece in (("holdout", "0.0123"), ("test", "0.0456")):
+        line = lines[f"{split} (ECE {ece})"]
+        assert colors.same_color(line.get_color(), SPLIT_COLOURS[split])
+        filled = curves[split].count > 0
+        np.testing.assert_allclose(line.get_xdata(), curves[split].mean_probability[filled])
+        np.testing.assert_allclose(line.get_ydata(), curves[split].fraction_positive[filled])
+    heights = {split: [] for split in curves}
+    for container, split in zip(bottom.containers, curves, strict=True):
+        heights[split] = [bar.get_height() for bar in container]
+        assert colors.same_color(container[0].get_facecolor(), SPLIT_COLOURS[split])
+    for split, curve in curves.items():
+        np.testing.assert_array_equal(heights[split], curve.count)
+    assert "epoch 7" in figure._suptitle.get_text()
