@@ -182,11 +182,12 @@ def checkpoint_threshold(checkpoint: dict[str, Any]) -> tuple[float, str]:
 class Trainer(Run):
     """One classifier run: data, model, optimiser and schedule from a config, trained epoch by epoch; after each
     epoch the metrics line, `last.npz` and (when the holdout score improved) `best.npz` are written to the run
-    folder, at the end the plots, `result.json` and the predictions for the unlabelled file.
+    folder, at the end the selected model's decision threshold (chosen on the holdout, stored in `best.npz`), the
+    plots, `result.json` and the predictions for the unlabelled file.
 
     Building a Trainer validates everything (folder, data, model, pretrained checkpoints) and writes nothing; `fit`
-    writes. Model selection never looks at the test file: the holdout's ROC-AUC (accuracy for multiclass), or
-    without a holdout the training loss."""
+    writes. Model selection and the threshold never look at the test file: the holdout's ROC-AUC (accuracy for
+    multiclass), or without a holdout the training loss."""
 
     kind = CLASSIFIER
     config_class = TrainConfig
@@ -331,7 +332,7 @@ class Trainer(Run):
             return 0.5, "no holdout to choose it on"
         name = "F1" if criterion == "f1" else criterion
         return (best_threshold(self.data.holdout.labels, holdout_probabilities, criterion),
-                f"the best holdout {name} of the selected model, chosen on the holdout only")
+                f"the best holdout {name} of the selected model")
 
     def finish(self) -> dict[str, Any]:
         """Evaluate the selected model (best.npz): binary, choose its decision threshold on the holdout and store it
