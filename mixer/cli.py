@@ -20,7 +20,8 @@ from tinygrad_np import nn
 
 from . import data as unsw
 from .checkpoint import CheckpointError, is_checkpoint
-from .config import ConfigError, Settings, read_config_file
+from .config import ConfigError, Settings, TrainConfig, read_config_file
+from .crossval import CV_FILE, CrossValidation
 from .loop import TrainingDiverged
 from .metrics import confusion_matrix, expected_calibration_error
 from .pretrain import MAEPretrainer, VAEPretrainer
@@ -38,7 +39,8 @@ from .training import (
 )
 
 COMMANDS = ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-mae", "pretrain-vae")
-METAVARS = {"data_dir": "DIR", "out": "DIR", "init_from_mae": "MAE.npz", "latent_model": "VAE.npz"}
+METAVARS = {"data_dir": "DIR", "out": "DIR", "init_from_mae": "MAE.npz", "latent_model": "VAE.npz", "cv": "K",
+            "fold": "I"}
 RESUMABLE = {"epochs", "data_dir", "out"}  # what --resume lets change
 
 
@@ -67,8 +69,10 @@ def add_config_arguments(parser: argparse.ArgumentParser, config_class: type[Set
     return groups
 
 
-def run_parser(prog: str, description: str, config_class: type[Settings], checkpoint: str) -> argparse.ArgumentParser:
-    """The parser of a training command: the options by group, and --config, --resume, --overwrite."""
+def run_parser(prog: str, description: str, config_class: type[Settings], checkpoint: str,
+               resume_extra: str = "") -> argparse.ArgumentParser:
+    """The parser of a training command: the options by group, and --config, --resume (`resume_extra` ends its
+    help), --overwrite."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     groups = add_config_arguments(parser, config_class)
     run = groups["run"]
@@ -77,7 +81,7 @@ def run_parser(prog: str, description: str, config_class: type[Settings], checkp
     run.add_argument("--resume", metavar="CKPT", help=f"continue the run saved in this checkpoint (runs/NAME/"
                      f"{checkpoint}) in its own folder, with its own settings; --epochs N extends a finished or "
                      "interrupted run to N epochs (the schedule then runs as planned for N epochs), --out continues "
-                     "it in a new folder, --data-dir reads the data from another folder")
+                     f"it in a new folder, --data-dir reads the data from another folder{resume_extra}")
     run.add_argument("--overwrite", action="store_true", help="allow --out to be a folder that holds a run: that "
                      "run's files are replaced (other files are left alone); with --resume, continue in place even "
                      "if the folder holds later epochs")
@@ -87,7 +91,9 @@ def run_parser(prog: str, description: str, config_class: type[Settings], checkp
 def train_parser() -> argparse.ArgumentParser:
     return run_parser("train.py", "Train a classifier on UNSW-NB15 (the default command; `python train.py train` is "
                       "the same). Other commands: evaluate, predict, import-seed-checkpoint, pretrain-mae, "
-                      "pretrain-vae; `python train.py COMMAND --help` shows each.", Trainer.config_class, "last.npz")
+                      "pretrain-vae; `python train.py COMMAND --help` shows each.", Trainer.config_class, "last.npz",
+                      "; runs/NAME/cv.json continues a --cv cross-validation (finished folds are kept; only "
+                      "--data-dir may be given)")
 
 
 def pretrain_parser(command: str, description: str, run_class: type[Run]) -> argparse.ArgumentParser:
@@ -155,13 +161,20 @@ PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
 
 
 # -- commands ----------------------------------------------------------------------------------------------------
-def _start(args: argparse.Namespace, run_class: type[Run]) -> Run:
-    """A new run from --config and the flags, or the run of --resume."""
+def _start(args: argparse.Namespace, run_class: type[Run]) -> Run | CrossValidation:
+    """A new run from --config and the flags, or the run of --resume; for `train` with --cv K (and no --fold), or
+    --resume of a cv.json, the cross-validation."""
     config_class = run_class.config_class
     flags = {key: getattr(args, key) for key in config_class.options() if getattr(args, key) is not None}
     if args.resume:
         if args.config:
             raise ConfigError([f"--config does not go with --resume: {args.resume} continues with its own settings"])
+        if run_class is Trainer and Path(args.resume).name == CV_FILE:
+            fixed = [config_class.options()[key].flag for key in flags if key != "data_dir"]
+            if fixed:
+                raise ConfigError([f"--resume {args.resume} continues a cross-validation with its own settings; only "
+                                   f"--data-dir may be given, not {', '.join(fixed)}"])
+            return CrossValidation.resume(args.resume, data_dir=flags.get("data_dir"), overwrite=args.overwrite)
         fixed = sorted(set(flags) - RESUMABLE, key=list(config_class.options()).index)
         if fixed:
             shown = ", ".join(config_class.options()[key].flag for key in fixed)
@@ -173,6 +186,8 @@ def _start(args: argparse.Namespace, run_class: type[Run]) -> Run:
     if args.config:
         values = config_class.typed_values(read_config_file(args.config), source=f"config file {args.config}")
     config, notes = config_class.parse({**values, **flags}, given={*values, *flags})
+    if isinstance(config, TrainConfig) and config.run.cv and not config.run.fold:
+        return CrossValidation(config, overwrite=args.overwrite, notes=notes)
     return run_class(config, overwrite=args.overwrite, notes=notes)  # type: ignore[call-arg]
 
 

@@ -338,13 +338,14 @@ def _eta_min(default: float, applies: Applies | None = None) -> Any:
 
 def _preprocess(default: str, extra: str = "") -> Any:
     return option(default, "feature scaling fitted on the training rows: quantile (rank-gauss) | log-standard "
-                           "(sign(x) log1p|x|, standardised) | seed (the original's one global scale)" + extra,
+                           "(sign(x) log1p|x|, standardised) | robust (RealMLP: minus the median, over the IQR, "
+                           "smoothly clipped to +-3) | seed (the original's one global scale)" + extra,
                   choices=PREPROCESS_MODES)
 
 
-def _holdout(default: float, extra: str = "") -> Any:
+def _holdout(default: float, extra: str = "", applies: Applies | None = None) -> Any:
     return option(default, "fraction of the training file held out (identical rows on one side) for model "
-                           "selection" + extra, rule=in_range(0, 1))
+                           "selection" + extra, rule=in_range(0, 1), applies=applies)
 
 
 def _data_dir() -> Any:
@@ -451,6 +452,14 @@ def _to_mixer(config: Any) -> str | None:
     return None if model == "mlp-mixer" else f"to --model {model} (the MAE's encoder is an mlp-mixer)"
 
 
+def _with_cv(config: Any) -> str | None:
+    return None if config.run.cv else "without --cv"
+
+
+def _without_cv(config: Any) -> str | None:
+    return "with --cv (each fold is in turn the holdout)" if config.run.cv else None
+
+
 @dataclasses.dataclass
 class ModelOptions:
     """Which network, and its size."""
@@ -486,7 +495,7 @@ class DataOptions:
                               choices=CATEGORICAL_MODES)
     task: str = option("binary", "binary (attack or not) | multiclass (the attack category; needs attack_cat)",
                        choices=TASKS)
-    holdout: float = _holdout(0.1, "; the test file is never used to choose")
+    holdout: float = _holdout(0.1, "; the test file is never used to choose", applies=_without_cv)
     threshold_criterion: str = option("accuracy", "decision threshold on P(attack), chosen after training on the "
                                                   "holdout only (never on the test file) for the selected model: the "
                                                   "one maximising accuracy | f1 there; none, or a run without a "
@@ -524,11 +533,14 @@ class ScheduleOptions:
 
 @dataclasses.dataclass
 class RegularisationOptions:
-    """Dropout and stochastic depth."""
+    """Dropout, stochastic depth and label smoothing."""
 
     dropout: float = option(0.0, "dropout inside the MLPs", rule=in_range(0, 1))
     drop_path: float = option(0.1, "stochastic-depth rate of the last block (rising linearly from 0 over the blocks)",
                               rule=in_range(0, 1))
+    label_smoothing: float = option(0.0, "label smoothing e of the training loss: binary targets y (1 - e) + e / 2, "
+                                         "multiclass as PyTorch's cross_entropy(label_smoothing=e); the holdout and "
+                                         "test losses and metrics are not smoothed (0: off)", rule=in_range(0, 1))
 
 
 @dataclasses.dataclass
@@ -581,6 +593,18 @@ class RunOptions:
 
 
 @dataclasses.dataclass
+class TrainRunOptions(RunOptions):
+    """Where the run goes, how it repeats, and cross-validation."""
+
+    cv: int = option(0, "k-fold cross-validation of the training file: K runs in fold-1 .. fold-K of the output "
+                        "folder, run i selected on fold i (identical rows in one fold) and trained on the others, "
+                        "then cv.json with the mean and std over the folds; replaces --holdout (0: off)",
+                     rule=Rule(lambda value: value == 0 or value >= 2, "must be 0 (off) or >= 2"))
+    fold: int = option(0, "with --cv K: train only fold i (1..K) as the holdout, as one ordinary run (0: all folds)",
+                       rule=at_least(0), applies=_with_cv)
+
+
+@dataclasses.dataclass
 class TrainConfig(Settings):
     """Everything that defines a classifier run; saved in config.json and in every checkpoint."""
 
@@ -591,7 +615,7 @@ class TrainConfig(Settings):
     regularisation: RegularisationOptions = dataclasses.field(default_factory=RegularisationOptions)
     sam: SAMOptions = dataclasses.field(default_factory=SAMOptions)
     pretraining: PretrainedOptions = dataclasses.field(default_factory=PretrainedOptions)
-    run: RunOptions = dataclasses.field(default_factory=RunOptions)
+    run: TrainRunOptions = dataclasses.field(default_factory=TrainRunOptions)
 
     group_titles: ClassVar[dict[str, str]] = {"sam": "SAM and noisy updates", "pretraining": "pretrained models"}
 
@@ -620,6 +644,8 @@ class TrainConfig(Settings):
                    "not embed them); use --categorical numeric")
         if self.model.name == "mlp-mixer":
             _padding_note(self.model.patch_size, notes)
+        if self.run.cv and self.run.fold > self.run.cv:
+            yield f"--fold {self.run.fold} must not be above --cv {self.run.cv} (the folds are 1..{self.run.cv})"
 
 
 # -- pretraining (`train.py pretrain-mae`, `train.py pretrain-vae`) ----------------------------------------------

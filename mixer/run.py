@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,7 +26,8 @@ RUNS_DIR = Path("runs")
 # Everything a run of train.py writes into its folder (what --overwrite removes; other files are left alone).
 RUN_FILES = ("config.json", "metrics.jsonl", "result.json", "best.npz", "last.npz", "mae.npz", "vae.npz",
              "loss_curves.png", "confusion_matrix.png", "reliability.png", "reconstruction_loss.png", "elbo_loss.png",
-             "predictions_testing2.csv")
+             "predictions_testing2.csv", "cv.json")
+FOLD_FOLDER = re.compile(r"fold-[1-9][0-9]*")  # the runs of a cross-validation (--cv), one folder per fold
 
 
 class RunFolderError(ValueError):
@@ -46,8 +48,15 @@ def _holds_no_epoch(path: Path) -> bool:
         not metrics.exists() or metrics.stat().st_size == 0)
 
 
+def _previous_run(path: Path) -> list[Path]:
+    """The files of a run in `path` (RUN_FILES) and the fold folders of a cross-validation (fold-1, ...)."""
+    return [path / name for name in RUN_FILES if (path / name).exists()] + sorted(
+        entry for entry in path.iterdir() if entry.is_dir() and FOLD_FOLDER.fullmatch(entry.name))
+
+
 class RunFolder:
-    """Where a run writes; `replace` lists the previous run's files that `create` removes (--overwrite)."""
+    """Where a run writes; `replace` lists the previous run's files and fold folders that `create` removes
+    (--overwrite)."""
 
     def __init__(self, path: Path, replace: list[Path] | None = None):
         self.path, self.replace = path, replace or []
@@ -70,11 +79,12 @@ class RunFolder:
             return cls(path, [path / name for name in ("config.json", "metrics.jsonl") if (path / name).exists()])
         if path.is_dir() and any(path.iterdir()):
             if not overwrite:
+                saved = path / ("cv.json" if (path / "cv.json").exists() else "last.npz")
                 raise RunFolderError(
                     f"--out {out} is not empty (it holds {', '.join(_files_in(path))}); choose another --out (or "
                     f"none: each run gets a new runs/<date>-<time>-{name}), continue the run in it with --resume "
-                    f"{path / 'last.npz'}, or replace it with --overwrite")
-            return cls(path, [path / name for name in RUN_FILES if (path / name).exists()])
+                    f"{saved}, or replace it with --overwrite")
+            return cls(path, _previous_run(path))
         return cls(path)
 
     @classmethod
@@ -116,13 +126,21 @@ class RunFolder:
         return folder
 
     def create(self) -> list[str]:
-        """Make the folder; remove the previous run's files it is to replace. Returns the names removed."""
+        """Make the folder; remove the previous run's files it is to replace (of a fold folder: its run's files, and
+        the folder once empty). Returns the names removed."""
         self.path.mkdir(parents=True, exist_ok=True)
         removed = []
-        for file in self.replace:
-            if file.exists():
-                file.unlink()
-                removed.append(file.name)
+        for entry in self.replace:
+            if entry.is_dir():
+                for file in (entry / name for name in RUN_FILES):
+                    if file.is_file():
+                        file.unlink()
+                if not any(entry.iterdir()):
+                    entry.rmdir()
+                removed.append(entry.name + "/")
+            elif entry.exists():
+                entry.unlink()
+                removed.append(entry.name)
         self.replace = []
         return removed
 

@@ -112,10 +112,16 @@ def make_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> Any:
                          schedule.t0, schedule.t_mult)
 
 
-def loss_fn(logits: Tensor, labels: np.ndarray, reduction: str = "mean") -> Tensor:
+def loss_fn(logits: Tensor, labels: np.ndarray, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy of the logits: with one logit, sigmoid BCE against 0/1 labels; otherwise softmax cross-entropy
+    against class indices. `label_smoothing` e mixes the one-hot target with the uniform distribution (PyTorch's
+    definition): the binary target y becomes y (1 - e) + e / 2, the same rule for two classes."""
     if logits.shape[1] == 1:
-        return F.binary_cross_entropy_with_logits(logits[:, 0], labels.astype(logits.dtype), reduction=reduction)
-    return F.cross_entropy(logits, labels, reduction=reduction)
+        target = labels.astype(logits.dtype)
+        if label_smoothing:
+            target = (labels * (1.0 - label_smoothing) + label_smoothing / 2).astype(logits.dtype)
+        return F.binary_cross_entropy_with_logits(logits[:, 0], target, reduction=reduction)
+    return F.cross_entropy(logits, labels, reduction=reduction, label_smoothing=label_smoothing)
 
 
 @tg.no_grad()
@@ -199,9 +205,13 @@ class Trainer(Run):
         super().__init__(list(notes))
         self.config, self.log = config, log
         self.folder = folder or RunFolder.fresh(config.run.out, config.name, overwrite)
-        data = config.data
-        self.data = unsw.load_unsw(data.data_dir, preprocess=data.preprocess, task=data.task, holdout=data.holdout,
-                                   seed=config.run.seed, keep_codes=data.categorical == "embed")
+        data, run = config.data, config.run
+        if run.cv and not run.fold:
+            raise ValueError(f"--cv {run.cv} without --fold is a cross-validation of {run.cv} runs, not one run: "
+                             "start it with mixer.crossval.CrossValidation (as train.py does), or give --fold")
+        self.data = unsw.load_unsw(data.data_dir, preprocess=data.preprocess, task=data.task,
+                                   holdout=0.0 if run.cv else data.holdout, seed=run.seed,
+                                   keep_codes=data.categorical == "embed", fold=(run.fold, run.cv) if run.cv else None)
         data.data_dir = str(self.data.data_dir)
         config.run.out = str(self.folder.path)
         self.categories = category_sizes(self.data.encoder)
@@ -231,9 +241,11 @@ class Trainer(Run):
         return (self.augmenter(features) if self.augmenter is not None else features), self.data.train.labels[rows]
 
     def _batch_loss(self, batch: tuple[np.ndarray, np.ndarray], step_rows: int) -> StepLoss:
-        """Summed cross-entropy of the batch; backward runs on it / the step's rows (the step's mean)."""
+        """Summed cross-entropy of the batch (label-smoothed with --label-smoothing); backward runs on it / the step's
+        rows (the step's mean)."""
         features, labels = batch
-        loss = loss_fn(self.model(features), labels, reduction="sum")
+        loss = loss_fn(self.model(features), labels, reduction="sum",
+                       label_smoothing=self.config.regularisation.label_smoothing)
         return StepLoss(loss / step_rows, loss.item(), {})
 
     def _evaluate(self) -> dict[str, Any]:
@@ -304,8 +316,9 @@ class Trainer(Run):
     # start and end -----------------------------------------------------------------------------------------------
     def describe(self) -> list[str]:
         data = self.data
-        rows = [f"train {len(data.train.labels):,}"] + ([f"holdout {len(data.holdout.labels):,}"] if data.holdout
-                                                        else []) + [f"test {len(data.test.labels):,}"]
+        fold = f" (fold {self.config.run.fold} of {self.config.run.cv})" if self.config.run.cv else ""
+        rows = [f"train {len(data.train.labels):,}"] + ([f"holdout {len(data.holdout.labels):,}{fold}"]
+                                                        if data.holdout else []) + [f"test {len(data.test.labels):,}"]
         if data.unlabelled is not None:
             rows.append(f"unlabelled {len(data.unlabelled.ids):,}")
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
@@ -337,7 +350,8 @@ class Trainer(Run):
     def finish(self) -> dict[str, Any]:
         """Evaluate the selected model (best.npz): binary, choose its decision threshold on the holdout and store it
         in best.npz, and measure calibration; report the holdout and the test file at 0.5 and at the threshold;
-        write result.json, the plots and the predictions for the unlabelled file."""
+        write the plots, the predictions for the unlabelled file and, last (so that it marks a finished run),
+        result.json."""
         folder, data, batch_size = self.folder.path, self.data, self.config.run.eval_batch_size
         best_path = folder / "best.npz"
         best = read_checkpoint(best_path, CLASSIFIER)
@@ -368,8 +382,6 @@ class Trainer(Run):
                                   len(data.class_names))
         if data.task == "binary":
             result["confusion_matrix_at_threshold"] = matrix.tolist()
-        self.folder.write_json("result.json", result)
-
         test_name, rows = Path(data.test.source).name, len(data.test.labels)
         at = "" if data.task != "binary" else " at threshold 0.5"
         self.log(f"selected epoch {epoch} of {self.epochs} ({self.selection_rule()}); on test ({test_name}, "
@@ -398,6 +410,7 @@ class Trainer(Run):
             write_predictions(folder / "predictions_testing2.csv", predict_proba(model, data.unlabelled.features),
                               data.unlabelled.ids, data.class_names, threshold)
             written.append("predictions_testing2.csv")
+        self.folder.write_json("result.json", result)
         self.log(f"results in {folder}: {', '.join(written)}")
         return result
 

@@ -532,7 +532,7 @@ def test_seed_formula_uses_single_global_statistics() -> None:
     np.testing.assert_allclose(preprocessor.transform(x), expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["seed", "log-standard", "quantile"])
+@pytest.mark.parametrize("mode", ["seed", "log-standard", "quantile", "robust"])
 @pytest.mark.parametrize("keep_codes", [False, True])
 def test_preprocessor_state_round_trip_is_bitwise_exact(mode: str, keep_codes: bool) -> None:
     x = _heavy_tailed(32)
@@ -583,6 +583,81 @@ def test_quantile_is_monotone_and_clamped_outside_the_training_range() -> None:
     assert np.abs(z).max() <= special.ndtri(1 - 1e-7) + 1e-6
 
 
+def _robust_reference(fit: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """RealMLP's robust scaling and smooth clipping, column by column with pandas' quantiles (linear interpolation),
+    written from the paper's case analysis."""
+    frame, out = pd.DataFrame(fit), np.empty_like(x)
+    for j in range(fit.shape[1]):
+        column = frame[j]
+        q25, median, q75 = column.quantile([0.25, 0.5, 0.75])
+        if q75 != q25:
+            factor = 1 / (q75 - q25)
+        elif column.max() != column.min():
+            factor = 2 / (column.max() - column.min())
+        else:
+            factor = 0.0
+        z = factor * (x[:, j] - median)
+        out[:, j] = z / np.sqrt(1 + (z / 3) ** 2)
+    return out
+
+
+def test_robust_matches_realmlps_formula_with_its_fallbacks() -> None:
+    x = _quantile_data(301)
+    x[:, 12] = np.where(np.random.default_rng(6).random(301) < 0.8, 0.0, x[:, 12])  # IQR 0, range not
+    quartiles = np.percentile(x, [25, 75], axis=0)
+    assert quartiles[0, 12] == quartiles[1, 12] and np.ptp(x[:, 12]) > 0 and np.ptp(x[:, 7]) == 0
+    probe = np.concatenate([x, _heavy_tailed(100) * 5.0])
+    preprocessor = Preprocessor("robust").fit(x)
+    np.testing.assert_allclose(preprocessor.transform(probe), _robust_reference(x, probe), rtol=1e-6, atol=1e-6)
+    assert preprocessor.transform(probe)[:, 7].tolist() == [0.0] * len(probe)  # constant in training: always 0
+    assert data.collapsed_columns(x, preprocessor.transform(x)) == []  # the IQR-0 column keeps its variation
+
+
+def test_robust_by_hand() -> None:
+    """Column 0: 1..10 (median 5.5, quartiles 3.25 and 7.75: IQR 4.5); column 1: nine 0s and a 10 (IQR 0: the factor
+    is 2 / (max - min) = 0.2); column 2: constant."""
+    x = np.zeros((10, 42))
+    x[:, 0] = np.arange(1, 11)
+    x[9, 1] = 10.0
+    x[:, 2] = 5.0
+    preprocessor = Preprocessor("robust").fit(x)
+    probe = np.zeros((3, 42))
+    probe[:, 0] = [10.0, 5.5, 1.0]       # z = 1, 0, -1
+    probe[:, 1] = [10.0, 0.0, -5.0]      # z = 2, 0, -1
+    probe[:, 2] = [100.0, 5.0, -3.0]     # always 0
+    out = preprocessor.transform(probe)
+    f1, f2 = 3 / np.sqrt(10), 6 / np.sqrt(13)  # f(1) = 1 / sqrt(1 + 1/9), f(2) = 2 / sqrt(1 + 4/9)
+    np.testing.assert_allclose(out[:, 0], [f1, 0, -f1], rtol=1e-6)
+    np.testing.assert_allclose(out[:, 1], [f2, 0, -f1], rtol=1e-6)
+    assert out[:, 2].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_robust_keeps_heavy_tails_finite_bounded_and_ordered() -> None:
+    x = _heavy_tailed(500)
+    preprocessor = Preprocessor("robust").fit(x)
+    probe = np.sort(np.concatenate([_heavy_tailed(400) * 1e6, [np.full(42, 1e300), np.full(42, -1e300)]]), axis=0)
+    out = preprocessor.transform(probe)
+    z = (probe - preprocessor.median) * preprocessor.factor  # before the smooth clipping
+    assert np.isfinite(out).all() and np.abs(out).max() <= 3.0
+    assert (np.abs(out) <= np.abs(z) * (1 + 1e-6) + 1e-12).all()
+    assert (np.diff(out, axis=0) >= 0).all()  # monotone: the order of the rows within a column is kept
+    np.testing.assert_allclose(out[-1, np.ptp(x, axis=0) > 0], 3.0)  # the huge values sit at the bound
+
+
+@pytest.mark.parametrize("change", [
+    lambda state: state.pop("median"),
+    lambda state: state["factor"].pop(),
+    lambda state: state["factor"].__setitem__(0, -1.0),
+    lambda state: state["median"].__setitem__(3, float("nan")),
+    lambda state: state.__setitem__("factor", "wide"),
+])
+def test_malformed_robust_state_is_rejected(change: Callable[[dict], object]) -> None:
+    state = json.loads(json.dumps(Preprocessor("robust").fit(_heavy_tailed(32)).to_dict()))
+    change(state)
+    with pytest.raises(DataError, match="preprocessor state"):
+        Preprocessor.from_dict(state)
+
+
 def test_keep_codes_passes_category_codes_through_every_mode() -> None:
     x = _heavy_tailed(50)
     codes = np.random.default_rng(5).integers(0, 9, (50, 3)).astype(np.float64)
@@ -603,6 +678,17 @@ def test_coursework_quantile_keeps_codes_with_unknown_zero(coursework_quantile: 
     numeric = np.delete(coursework_quantile.train.features, list(CATEGORICAL_POSITIONS), axis=1)
     assert np.isfinite(numeric).all() and np.abs(numeric).max() < 5.2
     np.testing.assert_allclose(numeric.min(axis=0), special.ndtri(1e-7), rtol=1e-6)  # no constant column here
+
+
+@requires_data
+def test_coursework_robust_is_bounded_and_collapses_nothing(coursework: data.UNSWData) -> None:
+    robust = load_unsw(COURSEWORK_DIR, preprocess="robust", keep_codes=True)
+    assert robust.warnings == []  # the collapsed-column check ran and found nothing
+    numeric = np.delete(robust.train.features, list(CATEGORICAL_POSITIONS), axis=1)
+    assert np.isfinite(numeric).all() and np.abs(numeric).max() <= 3.0
+    assert (numeric.std(axis=0) > 0).all()
+    np.testing.assert_array_equal(robust.test.features[:, list(CATEGORICAL_POSITIONS)],
+                                  coursework.encoder.transform(read_table(COURSEWORK_DIR / TEST_NAME, True)))
 
 
 @pytest.mark.parametrize("change", [

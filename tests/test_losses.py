@@ -79,6 +79,48 @@ def test_cross_entropy_matches_definition():
     np.testing.assert_allclose(out.data, expected, rtol=1e-12)
 
 
+def _smoothed_cross_entropy_by_hand(logits, target, weight, eps, ignore_index=-100):
+    """Per-row loss and the mean's denominator, from the smoothed target distribution q = (1 - eps) one_hot + eps / C
+    weighted per class: loss = -sum_c w_c q_c log p_c; the mean divides by the summed w of the kept rows' targets."""
+    n, c = logits.shape
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    losses, denominator = np.zeros(n), 0.0
+    for i in range(n):
+        if target[i] == ignore_index:
+            continue
+        q = np.full(c, eps / c)
+        q[target[i]] += 1 - eps
+        losses[i] = -(weight * q * log_p[i]).sum()
+        denominator += weight[target[i]]
+    return losses, denominator
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_cross_entropy_with_smoothing_weights_and_ignore_index_matches_definition(reduction):
+    rng = np.random.default_rng(2)
+    logits, target, eps = rng.normal(size=(7, 4)) * 3, np.array([0, 3, -100, 1, 1, 2, -100]), 0.3
+    weight = np.array([0.5, 1.0, 2.0, 1.5])
+    losses, denominator = _smoothed_cross_entropy_by_hand(logits, target, weight, eps)
+    expected = {"none": losses, "sum": losses.sum(), "mean": losses.sum() / denominator}[reduction]
+    out = F.cross_entropy(Tensor(logits, dtype=np.float64), target, weight, label_smoothing=eps, reduction=reduction)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    unweighted = F.cross_entropy(Tensor(logits, dtype=np.float64), target, label_smoothing=eps, reduction=reduction)
+    losses, denominator = _smoothed_cross_entropy_by_hand(logits, target, np.ones(4), eps)
+    expected = {"none": losses, "sum": losses.sum(), "mean": losses.sum() / denominator}[reduction]
+    np.testing.assert_allclose(unweighted.data, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_cross_entropy_with_smoothing_weights_and_ignore_index_gradient(reduction):
+    labels = np.array([0, 2, -100, 1, 2])
+    weight = np.array([0.5, 1.0, 2.0])
+    check_op(lambda x: F.cross_entropy(x, labels, weight, label_smoothing=0.25, reduction=reduction),
+             shapes=st.just(((5, 3),)), domain=(-5, 5))
+    spatial = np.array([[0, 2, 1, -100], [1, 1, 0, 2]])  # (N, d) targets of (N, C, d) logits
+    check_op(lambda x: F.cross_entropy(x, spatial, weight, label_smoothing=0.25, reduction=reduction),
+             shapes=st.just(((2, 3, 4),)), domain=(-5, 5))
+
+
 def test_cross_entropy_is_stable_for_huge_logits():
     logits = Tensor([[1000.0, -1000.0, 0.0]], requires_grad=True)
     loss = F.cross_entropy(logits, [1])

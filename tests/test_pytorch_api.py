@@ -248,6 +248,27 @@ def test_loss_modules_and_nll_options_match_pytorch():
                                    theirs_loss(torch.tensor(logits), torch.tensor(targets)).item(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_label_smoothing_with_class_weights_and_ignore_index_matches_pytorch(reduction, weighted):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    weight = np.array([0.5, 1.0, 2.0, 1.5]) if weighted else None
+    spatial_labels = rng.integers(0, 4, (3, 5))
+    spatial_labels[0, 2] = -100
+    for logits, labels in ((rng.standard_normal((6, 4)) * 3, np.array([0, 3, -100, 1, 1, 2])),
+                           (rng.standard_normal((3, 4, 5)), spatial_labels)):  # (N, C) and (N, C, d)
+        x = tg.tensor(logits, requires_grad=True)
+        ours = nn.CrossEntropyLoss(weight=weight, reduction=reduction, label_smoothing=0.2)(x, tg.tensor(labels))
+        t = torch.tensor(logits, requires_grad=True)
+        theirs = torch.nn.CrossEntropyLoss(weight=None if weight is None else torch.tensor(weight),
+                                           reduction=reduction, label_smoothing=0.2)(t, torch.tensor(labels))
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
+        ours.sum().backward()
+        theirs.sum().backward()
+        np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-10, atol=1e-15)
+
+
 def test_nll_loss_weights_and_ignore_index_gradient():
     labels = np.array([0, 2, -100, 1])
     weight = np.array([0.5, 1.0, 2.0])

@@ -56,6 +56,17 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     return _reduce(loss, reduction, op)
 
 
+def _class_weight(weight: Any, input: Tensor, op: str) -> np.ndarray:  # noqa: A002 - PyTorch's name
+    """The (C,) class weights as an array of the input's dtype (ones when `weight` is None)."""
+    n_classes = input.shape[1]
+    if weight is None:
+        return np.ones(n_classes, dtype=input.dtype)
+    class_weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+    if class_weight.shape != (n_classes,):
+        raise ValueError(f"{op}: weight must have shape ({n_classes},), got {class_weight.shape}")
+    return class_weight
+
+
 def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: int = -100,  # noqa: A002
              reduction: str = "mean") -> Tensor:
     """The negative log-likelihood of class indices `target` (N,) (or (N, d...)) under log-probabilities `input`
@@ -77,11 +88,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: in
                          f"values from {indices.min()} to {indices.max()}")
     if weight is None and kept.all():
         return _reduce(-input.take_along_dim(np.expand_dims(picked, 1), 1).squeeze(1), reduction, op)
-    class_weight = np.ones(n_classes, dtype=input.dtype) if weight is None else \
-        np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
-    if class_weight.shape != (n_classes,):
-        raise ValueError(f"{op}: weight must have shape ({n_classes},), got {class_weight.shape}")
-    row_weight = class_weight[picked] * kept
+    row_weight = _class_weight(weight, input, op)[picked] * kept
     loss = -input.take_along_dim(np.expand_dims(picked, 1), 1).squeeze(1) * row_weight
     if reduction == "mean":
         return loss.sum() / loss.dtype.type(row_weight.sum())
@@ -91,25 +98,35 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: in
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_index: int = -100,  # noqa: A002
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy of (N, C) logits (or (N, C, d...)) against class indices (N,) (or (N, d...)), through a
-    max-shifted log_softmax; `weight` and `ignore_index` as in `nll_loss`. With label smoothing e the target is
-    (1 - e) * one_hot + e / C, as in PyTorch (not combined with `weight` here: docs/pytorch.md)."""
+    max-shifted log_softmax; `weight` and `ignore_index` as in `nll_loss`.
+
+    Label smoothing e is PyTorch's definition: the target is (1 - e) * one_hot + e / C (the one-hot mixed with the
+    uniform distribution over the C classes), so each row's loss is (1 - e) * w[y] * -log p[y] + e / C * sum_c w[c] *
+    -log p[c], with class weights w (all 1 without `weight`); rows whose target is `ignore_index` count for nothing,
+    and the mean divides both terms by the summed w[y] of the rows kept (their number without `weight`)."""
+    op = "cross_entropy"
     if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim < 2:
-        raise ValueError(f"cross_entropy: logits of shape {input.shape} need a class dim (N, C)")
-    if label_smoothing and weight is not None:
-        raise NotImplementedError("cross_entropy: label_smoothing together with class weights is not supported")
+        raise ValueError(f"{op}: logits of shape {input.shape} need a class dim (N, C)")
     log_probs = input.log_softmax(dim=1)
     if not label_smoothing:
         return nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)
+    nll = nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction="none")  # checks the target
     indices = np.asarray(target.data if isinstance(target, Tensor) else target)
-    kept = (indices != ignore_index).astype(input.dtype)
-    loss = nll_loss(log_probs, target, ignore_index=ignore_index, reduction="none")
-    smooth = -log_probs.sum(dim=1) * kept / input.shape[1]
-    loss = (1 - label_smoothing) * loss + label_smoothing * smooth
+    kept = indices != ignore_index
+    n_classes = input.shape[1]
+    if weight is None:
+        smooth = -log_probs.sum(dim=1)
+        normaliser = kept.sum()
+    else:
+        class_weight = _class_weight(weight, input, op)
+        smooth = -(log_probs * class_weight.reshape((1, n_classes) + (1,) * (input.ndim - 2))).sum(dim=1)
+        normaliser = class_weight[np.where(kept, indices, 0)][kept].sum()
+    loss = (1 - label_smoothing) * nll + (label_smoothing / n_classes) * (smooth * kept.astype(input.dtype))
     if reduction == "mean":
-        return loss.sum() / loss.dtype.type(kept.sum())
-    return _reduce(loss, reduction, "cross_entropy")
+        return loss.sum() / loss.dtype.type(normaliser)
+    return _reduce(loss, reduction, op)
 
 
 def mse_loss(input: Tensor, target: Any, *, reduction: str = "mean") -> Tensor:  # noqa: A002

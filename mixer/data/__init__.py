@@ -40,6 +40,7 @@ from .splits import (
     data_state,
     drift_warnings,
     holdout_split,
+    kfold_splits,
     load_prediction_csv,
     load_unsw,
     preprocessing_from_state,
@@ -51,5 +52,5 @@ __all__ = [
     "N_FEATURES", "PREPROCESS_MODES", "PUBLIC_FILES", "QUANTILE_CLIP", "QUANTILE_KNOTS", "STATE_VERSION", "TASKS",
     "CategoryEncoder", "DataError", "Preprocessor", "Split", "UNSWData", "collapsed_columns", "data_state",
     "dataset_files", "drift_warnings", "far_out_of_range", "feature_matrix", "find_data_dir", "holdout_split",
-    "load_prediction_csv", "load_unsw", "preprocessing_from_state", "read_table", "unseen_categories",
+    "kfold_splits", "load_prediction_csv", "load_unsw", "preprocessing_from_state", "read_table", "unseen_categories",
 ]

@@ -16,10 +16,11 @@ from scipy import special
 
 from .files import CATEGORICAL_COLUMNS, CATEGORICAL_POSITIONS, FEATURE_COLUMNS, N_FEATURES, DataError
 
-PREPROCESS_MODES: tuple[str, ...] = ("seed", "log-standard", "quantile")
+PREPROCESS_MODES: tuple[str, ...] = ("seed", "log-standard", "quantile", "robust")
 DEFAULT_PREPROCESS = "quantile"
 QUANTILE_KNOTS = 1000
 QUANTILE_CLIP = 1e-7
+SMOOTH_CLIP = 3.0  # robust mode: the bound of the smooth clipping x / sqrt(1 + (x / 3)^2)
 
 class CategoryEncoder:
     """Integer codes for proto/service/state: 1..K in sorted order of the training values, 0 for unseen ones."""
@@ -72,7 +73,7 @@ def feature_matrix(frame: pd.DataFrame, encoder: CategoryEncoder) -> np.ndarray:
 
 
 class Preprocessor:
-    """Feature scaling fitted on training rows, in one of three modes.
+    """Feature scaling fitted on training rows, in one of four modes.
 
     `seed` reproduces the original project: divide by one global max |x|, then subtract one global mean and divide by
     one global std; columns with small ranges end up nearly constant. `log-standard` compresses the heavy tails with
@@ -84,6 +85,13 @@ class Preprocessor:
     through the normal quantile function, clipped to [QUANTILE_CLIP, 1 - QUANTILE_CLIP] (+-5.2). The extremes thus
     stand far apart from the rest (a column that is mostly 0 has its 0s at -5.2), which measured better than a plain
     mid-rank mapping; a constant column maps to 0.
+    `robust` is RealMLP's robust scaling with smooth clipping (Holzmueller et al. 2024, arXiv:2407.04491, written as
+    in their reference code): per column, subtract the training median and multiply by 1 / (q75 - q25) (numpy's
+    linearly interpolated quartiles); where that interquartile range is 0 (a column that is one value in more than
+    half of the rows: 6 of the 39 numeric columns of the coursework training file), multiply by 2 / (max - min)
+    instead, so that the rare other values still spread out; a constant column gets the factor 0 and maps to 0.
+    Then f(x) = x / sqrt(1 + (x / 3)^2) clips smoothly: |f(x)| < 3 and |f(x)| <= |x|, near-linear for |x| << 3, so
+    that outliers stay finite without a hard cut.
 
     `keep_codes=True` leaves the category code columns (see `CategoryEncoder`) as their integer codes, for a model
     that embeds them; otherwise they are scaled like the numbers.
@@ -99,6 +107,8 @@ class Preprocessor:
         self.knots: list[np.ndarray] | None = None  # quantile mode: distinct knots, and the lowest and highest
         self.low: list[np.ndarray] | None = None    # level at which each knot occurs
         self.high: list[np.ndarray] | None = None
+        self.median: np.ndarray | None = None   # robust mode: each column's training median and scale factor
+        self.factor: np.ndarray | None = None
         self.minimum: np.ndarray | None = None  # each column's training range, for `far_out_of_range`
         self.maximum: np.ndarray | None = None
 
@@ -118,6 +128,11 @@ class Preprocessor:
             logged = _signed_log1p(x)
             self.mean = logged.mean(axis=0)
             self.std = np.where(logged.max(axis=0) > logged.min(axis=0), logged.std(axis=0), 1.0)
+        elif self.mode == "robust":
+            self.median = np.median(x, axis=0)
+            spread = np.quantile(x, 0.75, axis=0) - np.quantile(x, 0.25, axis=0)
+            spread = np.where(spread > 0, spread, (self.maximum - self.minimum) / 2)
+            self.factor = np.divide(1.0, spread, out=np.zeros_like(spread), where=spread > 0)
         else:
             self.knots, self.low, self.high = [], [], []
             levels = np.linspace(0.0, 1.0, min(QUANTILE_KNOTS, len(x)))
@@ -135,6 +150,8 @@ class Preprocessor:
             scaled = (x / self.scale - self.mean) / self.std
         elif self.mode == "log-standard" and self.mean is not None:
             scaled = (_signed_log1p(x) - self.mean) / self.std
+        elif self.mode == "robust" and self.factor is not None:
+            scaled = _smooth_clip((x - self.median) * self.factor)
         elif self.mode == "quantile" and self.knots is not None:
             levels = np.stack([_quantile_level(column, knots, low, high) for column, knots, low, high in
                                zip(x.T, self.knots, self.low, self.high, strict=True)], axis=1)
@@ -151,7 +168,9 @@ class Preprocessor:
             state["knots"] = [knots.tolist() for knots in self.knots]
             state["low"] = [low.tolist() for low in self.low]
             state["high"] = [high.tolist() for high in self.high]
-        elif self.mode != "quantile" and self.mean is not None:
+        elif self.mode == "robust" and self.factor is not None:
+            state["median"], state["factor"] = self.median.tolist(), self.factor.tolist()
+        elif self.mode in ("seed", "log-standard") and self.mean is not None:
             state["mean"], state["std"] = self.mean.tolist(), self.std.tolist()
             if self.mode == "seed":
                 state["scale"] = float(self.scale)
@@ -181,6 +200,8 @@ class Preprocessor:
         try:
             if mode == "quantile":
                 return preprocessor._restore_quantiles(state["knots"], state["low"], state["high"])
+            if mode == "robust":
+                return preprocessor._restore_robust(state["median"], state["factor"])
             preprocessor.mean = np.array(state["mean"], dtype=np.float64)
             preprocessor.std = np.array(state["std"], dtype=np.float64)
             if mode == "seed":
@@ -203,6 +224,14 @@ class Preprocessor:
                             "with low <= high levels in [0, 1] of the same length")
         return self
 
+    def _restore_robust(self, median: Any, factor: Any) -> Preprocessor:
+        self.median, self.factor = np.array(median, dtype=np.float64), np.array(factor, dtype=np.float64)
+        if self.median.shape != (N_FEATURES,) or self.factor.shape != (N_FEATURES,) or not (
+                np.isfinite(self.median).all() and np.isfinite(self.factor).all() and (self.factor >= 0).all()):
+            raise DataError(f"preprocessor state for mode 'robust' needs a finite median and a finite factor >= 0 "
+                            f"for each of the {N_FEATURES} columns")
+        return self
+
     def _checked(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != N_FEATURES:
@@ -219,6 +248,13 @@ def _quantile_level(x: np.ndarray, knots: np.ndarray, low: np.ndarray, high: np.
     between = high[below] + (x - left) / (right - left) * (low[below + 1] - high[below])
     levels = np.where(x == left, (low[below] + high[below]) / 2, between)
     return np.where(x <= knots[0], 0.0, np.where(x >= knots[-1], 1.0, levels))
+
+
+def _smooth_clip(x: np.ndarray) -> np.ndarray:
+    """x / sqrt(1 + (x / SMOOTH_CLIP)^2): about x near 0, bounded by +-SMOOTH_CLIP (robust mode). |x| is first capped
+    at 1e100, where f is SMOOTH_CLIP to double precision, so that the square cannot overflow to inf (and f to 0)."""
+    x = np.clip(x, -1e100, 1e100)
+    return x / np.sqrt(1.0 + np.square(x / SMOOTH_CLIP))
 
 
 def _signed_log1p(x: np.ndarray) -> np.ndarray:

@@ -74,6 +74,17 @@ class UNSWData:
     warnings: list[str] = field(default_factory=list)
 
 
+def _row_groups(frame_or_array: pd.DataFrame | np.ndarray) -> np.ndarray:
+    """A group number per row: identical rows (same features and label; `id` and `attack_cat` of a frame are ignored)
+    share one."""
+    if isinstance(frame_or_array, pd.DataFrame):
+        content = frame_or_array.drop(columns=[ID_COLUMN, ATTACK_CATEGORY_COLUMN], errors="ignore")
+        return content.groupby(list(content.columns), sort=False, dropna=False).ngroup().to_numpy()
+    rows = np.asarray(frame_or_array)
+    rows = rows.reshape(len(rows), -1)
+    return np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
+
+
 def holdout_split(frame_or_array: pd.DataFrame | np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray,
                                                                                                    np.ndarray]:
     """Row indices (train, holdout) with about `fraction` of the rows held out, chosen by `seed`.
@@ -84,13 +95,7 @@ def holdout_split(frame_or_array: pd.DataFrame | np.ndarray, fraction: float, se
     """
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"holdout fraction must be in [0, 1), not {fraction}")
-    if isinstance(frame_or_array, pd.DataFrame):
-        content = frame_or_array.drop(columns=[ID_COLUMN, ATTACK_CATEGORY_COLUMN], errors="ignore")
-        groups = content.groupby(list(content.columns), sort=False, dropna=False).ngroup().to_numpy()
-    else:
-        rows = np.asarray(frame_or_array)
-        rows = rows.reshape(len(rows), -1)
-        groups = np.unique(rows, axis=0, return_inverse=True)[1].reshape(-1)
+    groups = _row_groups(frame_or_array)
     n_rows = len(groups)
     if fraction == 0.0 or n_rows == 0:
         return np.arange(n_rows, dtype=np.int64), np.empty(0, dtype=np.int64)
@@ -101,6 +106,34 @@ def holdout_split(frame_or_array: pd.DataFrame | np.ndarray, fraction: float, se
     if held.all():
         raise DataError(f"a holdout fraction of {fraction} leaves no training rows")
     return np.flatnonzero(~held).astype(np.int64), np.flatnonzero(held).astype(np.int64)
+
+
+def kfold_splits(frame_or_array: pd.DataFrame | np.ndarray, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Row indices (train, holdout) of each of `k` folds, chosen by `seed`: every row is in exactly one fold's
+    holdout, and identical rows (as in `holdout_split`) in the same fold, so that no holdout holds a copy of a row its
+    run trains on.
+
+    The groups of identical rows are dealt in a random order, the largest first (ties in a random order), each to the
+    fold with the fewest rows so far (the lowest-numbered among equals): the folds end up as equal in size as the
+    groups allow (they differ by at most the size of the largest group), and different seeds give different folds.
+    """
+    if k < 2:
+        raise ValueError(f"k-fold cross-validation needs k >= 2 folds, not {k}")
+    groups = _row_groups(frame_or_array)
+    sizes = np.bincount(groups) if len(groups) else np.empty(0, dtype=np.int64)
+    if len(sizes) < k:
+        raise DataError(f"--cv {k} needs at least {k} distinct rows in the training file; it has {len(sizes)}")
+    shuffled = np.random.default_rng(seed).permutation(len(sizes))
+    order = shuffled[np.argsort(-sizes[shuffled], kind="stable")]
+    fold_of_group = np.empty(len(sizes), dtype=np.int64)
+    filled = np.zeros(k, dtype=np.int64)
+    for group in order:
+        fold = int(np.argmin(filled))
+        fold_of_group[group] = fold
+        filled[fold] += sizes[group]
+    fold_of_row = fold_of_group[groups]
+    return [(np.flatnonzero(fold_of_row != fold).astype(np.int64), np.flatnonzero(fold_of_row == fold).astype(np.int64))
+            for fold in range(k)]
 
 
 def _require_attack_categories(frame: pd.DataFrame, source: str | Path) -> None:
@@ -180,10 +213,13 @@ def _check_fit(preprocess: str, raw: np.ndarray, scaled: np.ndarray, rows: np.nd
 
 
 def load_unsw(data_dir: str | Path | None = None, *, preprocess: str = DEFAULT_PREPROCESS, task: str = "binary",
-              holdout: float = 0.0, seed: int = 0, keep_codes: bool = False) -> UNSWData:
+              holdout: float = 0.0, seed: int = 0, keep_codes: bool = False,
+              fold: tuple[int, int] | None = None) -> UNSWData:
     """Load, validate and preprocess UNSW-NB15 (the coursework split when present, else the public one).
 
-    The category encoder and the preprocessor are fitted on the training rows left after removing the holdout, and
+    The holdout is `holdout` of the training file (`holdout_split`), or with `fold=(i, k)` fold i (1..k) of
+    `kfold_splits(training file, k, seed)`, the other folds being the training rows. The category encoder and the
+    preprocessor are fitted on the training rows left after removing the holdout, and
     applied unchanged to every split; a fit that leaves most varying columns constant is a `DataError`. For
     `task="multiclass"` the labels are indices into `class_names`, the sorted attack categories of the training file.
     `keep_codes=True` leaves proto/service/state as integer category codes (0 for a category unseen in training) for a
@@ -193,6 +229,8 @@ def load_unsw(data_dir: str | Path | None = None, *, preprocess: str = DEFAULT_P
         raise ValueError(f"preprocess must be one of {', '.join(PREPROCESS_MODES)}, not {preprocess!r}")
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
+    if fold is not None and (holdout or not 1 <= fold[0] <= fold[1]):
+        raise ValueError(f"fold {fold} must be (i, k) with 1 <= i <= k, and holdout 0 with it (not {holdout})")
     folder = find_data_dir(data_dir)
     paths = dataset_files(folder)
     train_frame = read_table(paths["train"], require_label=True)
@@ -206,7 +244,10 @@ def load_unsw(data_dir: str | Path | None = None, *, preprocess: str = DEFAULT_P
     else:
         class_names = list(BINARY_CLASS_NAMES)
 
-    train_rows, holdout_rows = holdout_split(train_frame, holdout, seed)
+    if fold is None:
+        train_rows, holdout_rows = holdout_split(train_frame, holdout, seed)
+    else:
+        train_rows, holdout_rows = kfold_splits(train_frame, fold[1], seed)[fold[0] - 1]
     fit_frame = train_frame.iloc[train_rows]
     encoder = CategoryEncoder().fit(fit_frame)
     fit_matrix = feature_matrix(fit_frame, encoder)
