@@ -26,6 +26,7 @@ from .data import DEFAULT_PREPROCESS, N_FEATURES, PREPROCESS_MODES, TASKS
 from .metrics import THRESHOLD_CRITERIA
 from .models import MODELS
 from .models.mae import ENCODER_TOKENS, kept_token_count
+from .models.tabular import NUMERIC_EMBEDDINGS, TOKENS
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine", "sharp-cosine", "warm-restarts")
@@ -375,9 +376,9 @@ def _depth(default: int, extra: str = "") -> Any:
     return option(default, "number of blocks" + extra, rule=at_least(0))
 
 
-def _patch_size(default: int, extra: str = "") -> Any:
+def _patch_size(default: int, extra: str = "", applies: Applies | None = None) -> Any:
     return option(default, "features per token; a size that does not divide the 42 features zero-pads the last "
-                           "token" + extra, rule=at_least(1))
+                           "token" + extra, rule=at_least(1), applies=applies)
 
 
 def _shorten_warmup(config: Any, given: set[str], notes: list[str]) -> Iterator[str]:
@@ -443,6 +444,40 @@ def _binary_task(config: Any) -> str | None:
     return None if task == "binary" else f"to --task {task} (it predicts the most probable class: no threshold)"
 
 
+def _tabular(name: str) -> Applies:
+    """Applies to a model that takes `name` (the mlp-mixer), unless a pretrained model is used: the MAE's encoder and
+    the VAE work on the plain patch Mixer's inputs."""
+    takes = _model_takes(name)
+
+    def applies(config: Any) -> str | None:
+        if config.pretraining.init_from_mae is not None:
+            return "with --init-from-mae (the MAE's encoder is a patch Mixer on raw features)"
+        if config.pretraining.latent_noise > 0:
+            return "with --latent-noise (the VAE augments the plain patch Mixer's raw features)"
+        return takes(config)
+    return applies
+
+
+def _with_numeric_embedding(name: str) -> Applies:
+    tabular = _tabular("numeric_embedding")
+
+    def applies(config: Any) -> str | None:
+        reason = tabular(config)
+        embedding = config.model.numeric_embedding
+        if reason is None and embedding != name:
+            reason = f"to --numeric-embedding {embedding} (only to --numeric-embedding {name})"
+        return reason
+    return applies
+
+
+def _patches(config: Any) -> str | None:
+    return "with --tokens feature (one token per feature)" if config.model.tokens == "feature" else None
+
+
+def _stem_applies(config: Any) -> str | None:
+    return _model_takes("stem")(config) or _patches(config)
+
+
 def _with_mae(config: Any) -> str | None:
     return None if config.pretraining.init_from_mae is not None else "without --init-from-mae"
 
@@ -469,11 +504,34 @@ class ModelOptions:
                        choices=tuple(MODELS), key="model")
     dim: int = _dim(64)
     depth: int = _depth(4, " (Mixer blocks; the conv models spread them over their stages)")
-    patch_size: int = _patch_size(3, " (convolutional models: the stem's stride)")
+    patch_size: int = _patch_size(3, " (convolutional models: the stem's stride)", applies=_patches)
     token_mixer: str = option("mlp", "token mixing of the mlp-mixer: mlp | lambda (LambdaLayer1D, Bello 2021)",
                               choices=TOKEN_MIXERS, applies=_model_takes("token_mixer"))
     stem: str = option("linear", "embedding of the mlp-mixer: linear (patches) | inception (InceptionBlock1D, then "
-                                 "patches)", choices=STEMS, applies=_model_takes("stem"))
+                                 "patches)", choices=STEMS, applies=_stem_applies)
+    tokens: str = option("patch", "tokens of the mlp-mixer: patch (--patch-size features per token, one shared "
+                                  "Linear) | feature (one token per feature with its own weights: FT-Transformer's "
+                                  "feature tokenizer; 42 tokens, so each block costs more)", choices=TOKENS,
+                         applies=_tabular("tokens"))
+    numeric_embedding: str = option("none", "numerical features into the mlp-mixer as: none (the scalar) | ple "
+                                            "(piecewise-linear encoding over quantile bins of the training rows) | "
+                                            "periodic (PLR: sin/cos of learned frequencies, per-feature Linear, "
+                                            "ReLU); Gorishniy et al. 2022. With --categorical numeric the category "
+                                            "codes are embedded as numbers too", choices=NUMERIC_EMBEDDINGS,
+                                    applies=_tabular("numeric_embedding"))
+    ple_bins: int = option(16, "ple: quantile bins per feature (duplicate edges merged: a feature with few distinct "
+                               "values gets fewer)", rule=at_least(2), applies=_with_numeric_embedding("ple"))
+    periodic_frequencies: int = option(48, "periodic: learned frequencies per feature (k)", rule=at_least(1),
+                                       applies=_with_numeric_embedding("periodic"))
+    periodic_dim: int = option(24, "periodic: size of each feature's embedding", rule=at_least(1),
+                               applies=_with_numeric_embedding("periodic"))
+    periodic_sigma: float = option(0.01, "periodic: std of the frequencies' initialisation (sigma; the paper tunes "
+                                         "it, smaller values are the safer side)", rule=above(0),
+                                   applies=_with_numeric_embedding("periodic"))
+    ensemble_size: int = option(1, "TabM-mini ensemble of k members sharing the mlp-mixer (each its own scaling of "
+                                   "the tokens and its own head; loss: the members' mean, prediction: their mean "
+                                   "probability); 1: off. Costs about k times the time per step",
+                                rule=at_least(1), applies=_tabular("ensemble_size"))
     block: str = option("convnext", "conv block of --model hybrid", choices=CONV_BLOCKS,
                         applies=_model_takes("block"))
     kernel_size: int = option(0, "conv kernel size (0: the model's default)", rule=at_least(0),
@@ -642,7 +700,7 @@ class TrainConfig(Settings):
         elif self.data.categorical == "embed" and uses_pretrained:
             yield ("--init-from-mae and --latent-noise work on numeric categorical columns (the pretrained models do "
                    "not embed them); use --categorical numeric")
-        if self.model.name == "mlp-mixer":
+        if self.model.name == "mlp-mixer" and self.model.tokens == "patch":
             _padding_note(self.model.patch_size, notes)
         if self.run.cv and self.run.fold > self.run.cv:
             yield f"--fold {self.run.fold} must not be above --cv {self.run.cv} (the folds are 1..{self.run.cv})"

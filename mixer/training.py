@@ -39,6 +39,7 @@ from .metrics import (
     reliability_curve,
 )
 from .models import MODELS, build_model
+from .models.tabular import fit_ple_edges
 from .pretrain import load_mae_encoder, make_latent_augmenter
 from .report import (
     THRESHOLD_METRICS,
@@ -52,10 +53,12 @@ from .report import (
 from .run import Run, RunFolder
 
 __all__ = ["Trainer", "category_sizes", "checkpoint_threshold", "evaluate", "format_metrics", "load_trained",
-           "loss_fn", "make_model", "make_optimizer", "make_scheduler", "predict_proba", "predicted_classes",
-           "split_metrics", "write_predictions"]
+           "loss_fn", "make_model", "make_optimizer", "make_scheduler", "numeric_positions", "predict_proba",
+           "predicted_classes", "split_metrics", "write_predictions"]
 
-MODEL_OPTIONS = ("block", "kernel_size", "num_stages", "mixers_per_stage", "token_mixer", "stem")
+MODEL_OPTIONS = ("block", "kernel_size", "num_stages", "mixers_per_stage", "token_mixer", "stem", "tokens",
+                 "numeric_embedding", "ple_bins", "periodic_frequencies", "periodic_dim", "periodic_sigma",
+                 "ensemble_size")
 
 
 # -- building blocks ---------------------------------------------------------------------------------------------
@@ -65,10 +68,20 @@ def category_sizes(encoder: unsw.CategoryEncoder) -> dict[int, int]:
             for position, column in zip(unsw.CATEGORICAL_POSITIONS, unsw.CATEGORICAL_COLUMNS, strict=True)}
 
 
-def make_model(config: TrainConfig, num_classes: int, categories: dict[int, int] | None = None) -> nn.Module:
+def numeric_positions(config: TrainConfig) -> list[int]:
+    """The feature positions a numerical embedding covers: all 42, but proto/service/state with --categorical embed
+    (they keep their category vectors)."""
+    embedded = set(unsw.CATEGORICAL_POSITIONS) if config.data.categorical == "embed" else set()
+    return [position for position in range(unsw.N_FEATURES) if position not in embedded]
+
+
+def make_model(config: TrainConfig, num_classes: int, categories: dict[int, int] | None = None,
+               ple_edges: np.ndarray | None = None) -> nn.Module:
     """The configured model, with the options its constructor takes (kernel_size 0: the model's own default; the
     configuration has already refused options that do not apply). With --categorical embed, `categories`
-    ({position: number of codes}, see `category_sizes`) is required."""
+    ({position: number of codes}, see `category_sizes`) is required. With --numeric-embedding ple, `ple_edges` are
+    the bin edges fitted on the training rows (`fit_ple_edges` of the `numeric_positions` columns); without them
+    the model's edges stay unset until a checkpoint's state dict is loaded (its forward pass refuses to run before)."""
     model = config.model
     accepted = inspect.signature(MODELS[model.name]).parameters
     options: dict[str, Any] = {name: getattr(model, name) for name in MODEL_OPTIONS
@@ -77,6 +90,8 @@ def make_model(config: TrainConfig, num_classes: int, categories: dict[int, int]
         if categories is None:
             raise ValueError("--categorical embed: make_model needs the category sizes of the data (category_sizes)")
         options["categories"] = categories
+    if ple_edges is not None:
+        options["ple_edges"] = ple_edges
     return build_model(model.name, **options, dim=model.dim, depth=model.depth, patch_size=model.patch_size,
                        dropout=config.regularisation.dropout, drop_path=config.regularisation.drop_path,
                        num_classes=1 if num_classes == 2 else num_classes)
@@ -115,7 +130,15 @@ def make_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> Any:
 def loss_fn(logits: Tensor, labels: np.ndarray, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross-entropy of the logits: with one logit, sigmoid BCE against 0/1 labels; otherwise softmax cross-entropy
     against class indices. `label_smoothing` e mixes the one-hot target with the uniform distribution (PyTorch's
-    definition): the binary target y becomes y (1 - e) + e / 2, the same rule for two classes."""
+    definition): the binary target y becomes y (1 - e) + e / 2, the same rule for two classes. An ensemble's (batch,
+    members, classes) logits give the mean over the members of each member's loss on the same rows ("none": per
+    row)."""
+    if logits.ndim == 3:
+        batch, members, classes = logits.shape
+        flat = loss_fn(logits.reshape(batch * members, classes), np.repeat(labels, members),
+                       "none" if reduction == "none" else "sum", label_smoothing)
+        return flat.reshape(batch, members).mean(dim=1) if reduction == "none" else \
+            flat / (members * (batch if reduction == "mean" else 1))
     if logits.shape[1] == 1:
         target = labels.astype(logits.dtype)
         if label_smoothing:
@@ -126,15 +149,23 @@ def loss_fn(logits: Tensor, labels: np.ndarray, reduction: str = "mean", label_s
 
 @tg.no_grad()
 def predict_proba(model: nn.Module, features: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """Probabilities in eval mode: P(attack) of shape (N,) for binary models, (N, C) otherwise."""
+    """Probabilities in eval mode: P(attack) of shape (N,) for binary models, (N, C) otherwise; an ensemble's are the
+    mean of its members' probabilities."""
     was_training = model.training
     model.eval()
     logits = np.concatenate([model(features[i:i + batch_size]).data for i in range(0, len(features), batch_size)])
     model.train(was_training)
-    if logits.shape[1] == 1:
-        return 1 / (1 + np.exp(-logits[:, 0].astype(np.float64)))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    if logits.ndim == 3:  # (N, members, C)
+        return _probabilities(logits, axis=2).mean(axis=1)
+    return _probabilities(logits, axis=1)
+
+
+def _probabilities(logits: np.ndarray, axis: int) -> np.ndarray:
+    """Sigmoid of a single logit (dropping that axis), else softmax along `axis`."""
+    if logits.shape[axis] == 1:
+        return 1 / (1 + np.exp(-logits.take(0, axis=axis).astype(np.float64)))
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return np.exp(shifted) / np.exp(shifted).sum(axis=axis, keepdims=True)
 
 
 def predicted_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -217,7 +248,10 @@ class Trainer(Run):
         self.categories = category_sizes(self.data.encoder)
         tg.manual_seed(config.run.seed)
         order_rng = np.random.default_rng(config.run.seed)
-        self.model = make_model(config, len(self.data.class_names), self.categories)
+        ple_edges = None
+        if config.model.numeric_embedding == "ple":  # on the training rows only: never the holdout or test
+            ple_edges = fit_ple_edges(self.data.train.features[:, numeric_positions(config)], config.model.ple_bins)
+        self.model = make_model(config, len(self.data.class_names), self.categories, ple_edges)
         self.augmenter = None
         if config.pretraining.init_from_mae is not None:
             load_mae_encoder(self.model, config, self.data, log)

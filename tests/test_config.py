@@ -69,7 +69,8 @@ def test_options_that_do_not_apply_are_refused_when_set_and_left_out_of_config_j
     assert set(applied["sam"]) == {"sam", "sam_rho", "sam_sparsity", "sam_update_freq", "sam_num_samples",
                                    "noise_scale", "noise_schedule", "noise_power", "noise_reference_epochs"}
     plain = TrainConfig.from_dict({"scheduler": "none"}).applicable()
-    assert set(plain["model"]) == {"model", "dim", "depth", "patch_size", "token_mixer", "stem"}
+    assert set(plain["model"]) == {"model", "dim", "depth", "patch_size", "token_mixer", "stem", "tokens",
+                                   "numeric_embedding", "ensemble_size"}
     assert "eta_min" not in plain["schedule"] and "init_from_mae" not in plain.get("pretraining", {})
 
 

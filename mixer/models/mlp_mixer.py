@@ -18,6 +18,20 @@ before it is patchified (the Incept-Mixer's embedding, arXiv:2402.17951). The de
 Gorishniy et al. 2021, arXiv:2106.11959): those input positions hold integer codes 0..n_codes-1 (0: unknown), their
 value in the patch is zeroed and a learned vector per code is added to the token that holds the position. Code 0's
 vector starts at zero and, never seen in training, stays there.
+
+Tabular options (`mixer.models.tabular`; the defaults build the model above):
+- `tokens="feature"`: one token per feature with its own weights (FT-Transformer's feature tokenizer) instead of
+  patches through one shared Linear; `patch_size` is then unused. A categorical feature's token is its bias plus its
+  category's vector.
+- `numeric_embedding="ple" | "periodic"`: each numerical feature becomes a vector (piecewise-linear encoding over
+  `ple_bins` quantile bins with `ple_edges` fitted on the training rows, or PLR with `periodic_frequencies`
+  frequencies of scale `periodic_sigma` and `periodic_dim` outputs; Gorishniy et al. 2022, arXiv:2203.05556). With
+  feature tokens, the vector feeds the feature's own token weights; with patches, it is the feature's channels, and
+  a patch holds patch_size x those channels. Categorical features (`categories`) are not embedded as numbers.
+- `ensemble_size=k > 1`: TabM-mini (Gorishniy et al. 2024, arXiv:2410.24210): k members share every layer; member
+  i multiplies the token embeddings by its own vector r_i (dim entries, initialised to random signs +-1, TabM's
+  "random-signs") and has its own head. The batch runs through the blocks once per member (k times the cost), and
+  the model returns logits of shape (batch, k, num_classes).
 """
 
 from __future__ import annotations
@@ -33,6 +47,16 @@ from tinygrad_np.nn import init
 
 from .inception import InceptionBlock1D
 from .lambda_layer import LambdaLayer1D
+from .tabular import (
+    NUMERIC_EMBEDDINGS,
+    TOKENS,
+    FeatureTokenizer,
+    PeriodicEmbedding,
+    PiecewiseLinearEncoding,
+    StackedLinear,
+    place,
+    random_signs,
+)
 
 TOKEN_MIXERS = ("mlp", "lambda")
 STEMS = ("linear", "inception")
@@ -93,6 +117,11 @@ class MLPMixer1D(nn.Module):
         features per token).
     categories: {position: number of codes} of the categorical features to embed (see the module docstring);
         needs in_channels 1.
+    tokens, numeric_embedding, ple_bins, ple_edges, periodic_frequencies, periodic_dim, periodic_sigma,
+        ensemble_size: the tabular options (see the module docstring); feature tokens and numerical embeddings
+        need in_channels 1.
+        ple_edges: (numerical features, ple_bins + 1) from `tabular.fit_ple_edges`; None leaves them unset, for a
+        state dict to fill.
     """
 
     def __init__(self, seq_len: int = 42, in_channels: int = 1, dim: int = 64, depth: int = 4,
@@ -100,12 +129,26 @@ class MLPMixer1D(nn.Module):
                  dropout: float = 0.0, drop_path: float = 0.0, num_classes: int = 1, token_mixer: str = "mlp",
                  lambda_heads: int = 4, lambda_dim_k: int = 16, lambda_dim_u: int = 1,
                  lambda_radius: int | None = None, stem: str = "linear", stem_channels: int = 16,
-                 categories: Mapping[int, int] | None = None):
+                 categories: Mapping[int, int] | None = None, tokens: str = "patch", numeric_embedding: str = "none",
+                 ple_bins: int = 16, ple_edges: np.ndarray | None = None, periodic_frequencies: int = 48,
+                 periodic_dim: int = 24, periodic_sigma: float = 0.01, ensemble_size: int = 1):
         if seq_len < 1 or in_channels < 1 or dim < 1 or depth < 0 or patch_size < 1 or num_classes < 1:
             raise ValueError("MLPMixer1D: seq_len, in_channels, dim, patch_size and num_classes must be >= 1 "
                              f"and depth >= 0, got seq_len={seq_len}, in_channels={in_channels}, dim={dim}, "
                              f"depth={depth}, patch_size={patch_size}, num_classes={num_classes}")
+        if tokens not in TOKENS or numeric_embedding not in NUMERIC_EMBEDDINGS or ensemble_size < 1:
+            raise ValueError(f"MLPMixer1D: tokens must be one of {TOKENS}, numeric_embedding one of "
+                             f"{NUMERIC_EMBEDDINGS} and ensemble_size >= 1, got {tokens!r}, {numeric_embedding!r}, "
+                             f"{ensemble_size}")
+        if (tokens != "patch" or numeric_embedding != "none") and in_channels != 1:
+            raise ValueError(f"MLPMixer1D: tokens={tokens!r} and numeric_embedding={numeric_embedding!r} need scalar "
+                             f"features (in_channels 1), got {in_channels}")
+        if tokens == "feature" and stem != "linear":
+            raise ValueError("MLPMixer1D: tokens='feature' makes one token per feature; it takes no stem")
         super().__init__()
+        self.tokens, self.ensemble_size = tokens, ensemble_size
+        if tokens == "feature":
+            patch_size = 1  # one feature per token: categories land on their own token
         self.seq_len, self.in_channels, self.patch_size = seq_len, in_channels, patch_size
         self.num_tokens = math.ceil(seq_len / patch_size)
         self.padding = self.num_tokens * patch_size - seq_len
@@ -113,15 +156,33 @@ class MLPMixer1D(nn.Module):
         channel_hidden = max(1, int(dim * channel_expansion))
         if stem not in STEMS:
             raise ValueError(f"MLPMixer1D: stem must be one of {STEMS}, got {stem!r}")
-        self.stem = InceptionBlock1D(in_channels, stem_channels) if stem == "inception" else None
-        self.proj = nn.Linear(patch_size * (in_channels if self.stem is None else stem_channels), dim)
+        self.categories = dict(sorted((int(k), int(v)) for k, v in (categories or {}).items()))
+        self.numeric_positions = [p for p in range(seq_len) if p not in self.categories]
+        self.numeric_embedding = None
+        channels = in_channels
+        if numeric_embedding == "ple":
+            self.numeric_embedding = PiecewiseLinearEncoding(len(self.numeric_positions), ple_bins, ple_edges)
+            channels = ple_bins
+        elif numeric_embedding == "periodic":
+            self.numeric_embedding = PeriodicEmbedding(len(self.numeric_positions), periodic_frequencies,
+                                                       periodic_dim, periodic_sigma)
+            channels = periodic_dim
+        self.stem = InceptionBlock1D(channels, stem_channels) if stem == "inception" else None
+        if tokens == "feature":
+            self.proj = FeatureTokenizer(seq_len, self.numeric_positions, channels, dim)
+        else:
+            self.proj = nn.Linear(patch_size * (channels if self.stem is None else stem_channels), dim)
+        if ensemble_size > 1:
+            self.member_scales = nn.Parameter(random_signs((ensemble_size, dim)))
         rates = np.linspace(0.0, drop_path, depth) if depth > 1 else [drop_path] * depth
         self.blocks = nn.ModuleList(MixerBlock(self.num_tokens, dim, token_hidden, channel_hidden, dropout,
                                                float(rate), token_mixer, lambda_heads, lambda_dim_k, lambda_dim_u,
                                                lambda_radius) for rate in rates)
         self.norm = nn.LayerNorm(dim)
-        self.head = nn.Linear(dim, num_classes)
-        self.categories = dict(sorted((int(k), int(v)) for k, v in (categories or {}).items()))
+        if ensemble_size > 1:
+            self.head = StackedLinear(ensemble_size, dim, num_classes)
+        else:
+            self.head = nn.Linear(dim, num_classes)
         if self.categories:
             self._embed_categories_setup(dim)
 
@@ -160,9 +221,8 @@ class MLPMixer1D(nn.Module):
             n_categorical, batch * dim)
         return h + per_token.reshape(self.num_tokens, batch, dim)
 
-    def patchify(self, x: Tensor) -> Tensor:
-        """(batch, seq_len[, in_channels]) -> tokens-first (num_tokens, batch, patch_size * channels), channels
-        being in_channels, or stem_channels after the inception stem."""
+    def _checked_input(self, x: Tensor) -> Tensor:
+        """x as (batch, seq_len, in_channels), or a clear error."""
         shape = x.shape
         if x.ndim == 2:
             x = x.reshape(*x.shape, 1)
@@ -170,22 +230,58 @@ class MLPMixer1D(nn.Module):
             raise ValueError(f"MLPMixer1D: input of shape {shape} does not fit seq_len={self.seq_len}, "
                              f"in_channels={self.in_channels}; expected (batch, {self.seq_len}, {self.in_channels})"
                              + (f" or (batch, {self.seq_len})" if self.in_channels == 1 else ""))
+        return x
+
+    def patchify(self, x: Tensor) -> Tensor:
+        """(batch, seq_len[, in_channels]) -> tokens-first (num_tokens, batch, patch_size * channels), channels
+        being in_channels, or stem_channels after the inception stem."""
+        return self._patches(self._checked_input(x))
+
+    def _patches(self, x: Tensor) -> Tensor:
+        """(batch, seq_len, channels) -> (num_tokens, batch, patch_size * channels), through the stem if any."""
         if self.stem is not None:
             x = self.stem(x.transpose(1, 2)).transpose(1, 2)
         if self.padding:
             x = F.pad(x, (0, 0, 0, self.padding))
         return x.reshape(x.shape[0], self.num_tokens, -1).transpose(0, 1)
 
+    def embed(self, x: Tensor) -> Tensor:
+        """The tokens (num_tokens, batch, dim) of the tabular options: each numerical feature's value or embedding
+        (numerical_features, batch, channels) through the feature tokenizer, or placed at its position (zeros at the
+        categorical ones) and patchified; then each category's vector added to its token."""
+        x = self._checked_input(x)
+        values = x.reshape(x.shape[0], self.seq_len).transpose(0, 1)  # (seq_len, batch)
+        codes = self.category_codes(x) if self.categories else None
+        if self.categories:
+            values = values[np.array(self.numeric_positions)]
+        embedded = values.unsqueeze(-1) if self.numeric_embedding is None else self.numeric_embedding(values)
+        if self.tokens == "feature":
+            h = self.proj(embedded)
+        else:
+            if self.categories:
+                embedded = place(embedded, self.numeric_positions, self.seq_len)
+            h = self.proj(self._patches(embedded.transpose(0, 1)))
+        return h if codes is None else self.embed_categories(h, codes)
+
     def forward(self, x: Tensor | np.ndarray) -> Tensor:
-        """Logits of shape (batch, num_classes)."""
+        """Logits of shape (batch, num_classes), or (batch, ensemble_size, num_classes) for an ensemble."""
         if not isinstance(x, Tensor):
             x = Tensor(x, dtype=self.proj.weight.dtype)
-        if not self.categories:
+        if self.tokens == "feature" or self.numeric_embedding is not None:
+            h = self.embed(x)
+        elif not self.categories:
             h = self.proj(self.patchify(x))
         else:
             codes = self.category_codes(x)
             mask = self.numeric_mask if x.ndim == 2 else self.numeric_mask[:, None]
             h = self.embed_categories(self.proj(self.patchify(x * Tensor(mask, dtype=x.dtype))), codes)
+        k = self.ensemble_size
+        if k > 1:  # member i's copy of the batch, scaled by r_i: (tokens, k * batch, dim), member-major
+            tokens, batch, dim = h.shape
+            h = (h.unsqueeze(1) * self.member_scales.reshape(1, k, 1, dim)).reshape(tokens, k * batch, dim)
         for block in self.blocks:
             h = block(h)
-        return self.head(self.norm(h).mean(dim=0))
+        pooled = self.norm(h).mean(dim=0)
+        if k > 1:
+            return self.head(pooled.reshape(k, -1, pooled.shape[-1])).permute(1, 0, 2)
+        return self.head(pooled)
