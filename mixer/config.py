@@ -504,7 +504,8 @@ class ModelOptions:
                        choices=tuple(MODELS), key="model")
     dim: int = _dim(64)
     depth: int = _depth(4, " (Mixer blocks; the conv models spread them over their stages)")
-    patch_size: int = _patch_size(3, " (convolutional models: the stem's stride)", applies=_patches)
+    patch_size: int = _patch_size(3, " (convolutional models: the stem's stride; not with --tokens feature)",
+                                  applies=_patches)
     token_mixer: str = option("mlp", "token mixing of the mlp-mixer: mlp | lambda (LambdaLayer1D, Bello 2021)",
                               choices=TOKEN_MIXERS, applies=_model_takes("token_mixer"))
     stem: str = option("linear", "embedding of the mlp-mixer: linear (patches) | inception (InceptionBlock1D, then "
@@ -525,8 +526,9 @@ class ModelOptions:
                                        applies=_with_numeric_embedding("periodic"))
     periodic_dim: int = option(24, "periodic: size of each feature's embedding", rule=at_least(1),
                                applies=_with_numeric_embedding("periodic"))
-    periodic_sigma: float = option(0.01, "periodic: std of the frequencies' initialisation (sigma; the paper tunes "
-                                         "it, smaller values are the safer side)", rule=above(0),
+    periodic_sigma: float = option(0.01, "periodic: std of the frequencies' initialisation (sigma: the paper tunes it "
+                                         "per dataset; 0.01 is its official package's default, smaller values the "
+                                         "safer side)", rule=above(0),
                                    applies=_with_numeric_embedding("periodic"))
     ensemble_size: int = option(1, "TabM-mini ensemble of k members sharing the mlp-mixer (each its own scaling of "
                                    "the tokens and its own head; loss: the members' mean, prediction: their mean "
