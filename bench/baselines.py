@@ -173,7 +173,7 @@ def read_runs(folders: Sequence[str | Path]) -> list[dict[str, Any]]:
     for folder in map(Path, folders):
         result = _read_json(folder / "result.json")
         try:
-            config = TrainConfig.parse(read_config_file(folder / "config.json"))[0]
+            config = TrainConfig.parse(TrainConfig.saved(read_config_file(folder / "config.json")))[0]
         except ConfigError as error:
             raise BenchError(f"{folder / 'config.json'}: {error}") from None
         if config.data.task != "binary":

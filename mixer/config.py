@@ -160,6 +160,8 @@ class Settings:
     fields are the groups, and add their cross-option rules in `_resolve`."""
 
     group_titles: ClassVar[dict[str, str]] = {}  # argparse group titles that differ from the group names
+    # Options whose default changed after runs were saved without them: the value such a saved configuration meant.
+    saved_defaults: ClassVar[dict[str, Any]] = {}
 
     @property
     def name(self) -> str:
@@ -248,6 +250,15 @@ class Settings:
         if problems:
             raise ConfigError(problems)
         return config, notes
+
+    @classmethod
+    def saved(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """A saved configuration (a checkpoint's, cv.json's) as it was meant: options it predates take the value they
+        had then (`saved_defaults`), not today's default. Flat or grouped, as `typed_values` reads it."""
+        keys = {name for name, value in values.items() if not isinstance(value, Mapping)} | {
+            name for value in values.values() if isinstance(value, Mapping) for name in value}
+        present = {key.replace("-", "_") for key in keys}
+        return {**{key: value for key, value in cls.saved_defaults.items() if key not in present}, **values}
 
     @classmethod
     def from_dict(cls: type[S], values: Mapping[str, Any], given: Collection[str] | None = None) -> S:
@@ -470,6 +481,12 @@ def _with_numeric_embedding(name: str) -> Applies:
     return applies
 
 
+def _numeric_embedding_applies(config: Any) -> str | None:
+    """An embedding applies to the mlp-mixer without a pretrained model; "none" (the plain scalar, what `auto` gives
+    the others) applies everywhere."""
+    return None if config.model.numeric_embedding == "none" else _tabular("numeric_embedding")(config)
+
+
 def _patches(config: Any) -> str | None:
     return "with --tokens feature (one token per feature)" if config.model.tokens == "feature" else None
 
@@ -514,12 +531,13 @@ class ModelOptions:
                                   "Linear) | feature (one token per feature with its own weights: FT-Transformer's "
                                   "feature tokenizer; 42 tokens, so each block costs more)", choices=TOKENS,
                          applies=_tabular("tokens"))
-    numeric_embedding: str = option("none", "numerical features into the mlp-mixer as: none (the scalar) | ple "
+    numeric_embedding: str = option("auto", "numerical features into the mlp-mixer as: none (the scalar) | ple "
                                             "(piecewise-linear encoding over quantile bins of the training rows) | "
                                             "periodic (PLR: sin/cos of learned frequencies, per-feature Linear, "
-                                            "ReLU); Gorishniy et al. 2022. With --categorical numeric the category "
-                                            "codes are embedded as numbers too", choices=NUMERIC_EMBEDDINGS,
-                                    applies=_tabular("numeric_embedding"))
+                                            "ReLU); Gorishniy et al. 2022 | auto (periodic, chosen on the holdout; "
+                                            "none for the conv models and with a pretrained model). With "
+                                            "--categorical numeric the category codes are embedded as numbers too",
+                                    choices=("auto", *NUMERIC_EMBEDDINGS), applies=_numeric_embedding_applies)
     ple_bins: int = option(16, "ple: quantile bins per feature (duplicate edges merged: a feature with few distinct "
                                "values gets fewer)", rule=at_least(2), applies=_with_numeric_embedding("ple"))
     periodic_frequencies: int = option(48, "periodic: learned frequencies per feature (k)", rule=at_least(1),
@@ -678,6 +696,7 @@ class TrainConfig(Settings):
     run: TrainRunOptions = dataclasses.field(default_factory=TrainRunOptions)
 
     group_titles: ClassVar[dict[str, str]] = {"sam": "SAM and noisy updates", "pretraining": "pretrained models"}
+    saved_defaults: ClassVar[dict[str, Any]] = {"numeric_embedding": "none"}  # runs before --numeric-embedding
 
     @property
     def name(self) -> str:
@@ -702,6 +721,9 @@ class TrainConfig(Settings):
         elif self.data.categorical == "embed" and uses_pretrained:
             yield ("--init-from-mae and --latent-noise work on numeric categorical columns (the pretrained models do "
                    "not embed them); use --categorical numeric")
+        if self.model.numeric_embedding == "auto":
+            tabular = "numeric_embedding" in inspect.signature(MODELS[self.model.name]).parameters
+            self.model.numeric_embedding = "periodic" if tabular and not uses_pretrained else "none"
         if self.model.name == "mlp-mixer" and self.model.tokens == "patch":
             _padding_note(self.model.patch_size, notes)
         if self.run.cv and self.run.fold > self.run.cv:

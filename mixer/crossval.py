@@ -91,7 +91,7 @@ class CrossValidation:
         if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
             raise RunFolderError(f"--resume {path} is not the cv.json of a cross-validation (train.py --cv)")
         overrides = {"data_dir": data_dir} if data_dir is not None else {}
-        config, notes = TrainConfig.parse({**saved["config"], **overrides, "out": str(path.parent)},
+        config, notes = TrainConfig.parse({**TrainConfig.saved(saved["config"]), **overrides, "out": str(path.parent)},
                                           given=set(overrides))
         return cls(config, log, folder=RunFolder(path.parent), overwrite=overwrite, notes=notes, resuming=True)
 

@@ -225,7 +225,8 @@ class Run:
             raise ValueError(f"--epochs {epochs} is fewer than the {done} epochs {path} has already trained; "
                              f"--resume continues a run (give --epochs {done} or more, or none for {planned})")
         overrides = {key: value for key, value in (("epochs", epochs), ("data_dir", data_dir)) if value is not None}
-        config, notes = cls.config_class.parse({**checkpoint["config"], **overrides}, given=set(overrides))
+        config, notes = cls.config_class.parse({**cls.config_class.saved(checkpoint["config"]), **overrides},
+                                                given=set(overrides))
         folder = RunFolder.continuing(Path(path), checkpoint, out, config.name, overwrite)
         config.set("out", str(folder.path))
         run = cls(config, log, folder=folder, notes=notes)  # type: ignore[call-arg]

@@ -39,7 +39,8 @@ ORIGINAL_LR = 1e-3
 # Adam (no weight decay, no schedule) on its global-max preprocessing, which the `seed` mode re-implements.
 IMPORT_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam", "lr": ORIGINAL_LR, "weight_decay": 0.0, "scheduler": "none", "warmup_epochs": 0.0,
-    "dropout": 0.0, "drop_path": 0.0, "preprocess": "seed", "categorical": "numeric", "task": "binary",
+    "dropout": 0.0, "drop_path": 0.0, "preprocess": "seed", "categorical": "numeric", "numeric_embedding": "none",
+    "task": "binary",
 }
 
 

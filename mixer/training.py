@@ -453,7 +453,7 @@ class Trainer(Run):
 def load_trained(checkpoint_path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """The model of a classifier checkpoint (in eval mode), and the checkpoint (config, preprocessing, class names)."""
     checkpoint = read_checkpoint(checkpoint_path, CLASSIFIER)
-    config = TrainConfig.from_dict(checkpoint["config"], given=())
+    config = TrainConfig.from_dict(TrainConfig.saved(checkpoint["config"]), given=())
     categories = None
     if config.data.categorical == "embed":
         categories = category_sizes(unsw.preprocessing_from_state(checkpoint["preprocessing"])[0])

@@ -64,13 +64,15 @@ def test_options_that_do_not_apply_are_refused_when_set_and_left_out_of_config_j
 
     applied = TrainConfig.from_dict({"model": "convnext", "scheduler": "warm-restarts", "sam": "ssam-f",
                                      "noise_scale": 1e-4, "noise_schedule": "power"}).applicable()
-    assert set(applied["model"]) == {"model", "dim", "depth", "patch_size", "kernel_size", "num_stages"}
+    assert set(applied["model"]) == {"model", "dim", "depth", "patch_size", "kernel_size", "num_stages",
+                                     "numeric_embedding"}  # none: the plain scalar, as for every model
     assert set(applied["schedule"]) == {"epochs", "scheduler", "warmup_epochs", "eta_min", "t0", "t_mult"}
     assert set(applied["sam"]) == {"sam", "sam_rho", "sam_sparsity", "sam_update_freq", "sam_num_samples",
                                    "noise_scale", "noise_schedule", "noise_power", "noise_reference_epochs"}
     plain = TrainConfig.from_dict({"scheduler": "none"}).applicable()
     assert set(plain["model"]) == {"model", "dim", "depth", "patch_size", "token_mixer", "stem", "tokens",
-                                   "numeric_embedding", "ensemble_size"}
+                                   "numeric_embedding", "periodic_frequencies", "periodic_dim", "periodic_sigma",
+                                   "ensemble_size"}
     assert "eta_min" not in plain["schedule"] and "init_from_mae" not in plain.get("pretraining", {})
 
 

@@ -168,7 +168,7 @@ def pretrained(small_data, tmp_path_factory):
 
 def fine_tune_config(folder, out, checkpoint, **overrides):
     values = dict(**TINY, epochs=1, batch_size=64, warmup_epochs=0.5, seed=4, data_dir=str(folder), out=str(out),
-                  init_from_mae=str(checkpoint) if checkpoint else None)
+                  init_from_mae=str(checkpoint) if checkpoint else None, numeric_embedding="none")  # the MAE's inputs
     return TrainConfig.from_dict({**values, **overrides})
 
 

@@ -295,19 +295,41 @@ def test_constructor_refuses_what_does_not_fit():
                                                                              "--latent-noise"),
     ({"tokens": "feature", "patch_size": 2}, "--patch-size does not apply with --tokens feature"),
     ({"tokens": "feature", "stem": "inception"}, "--stem does not apply with --tokens feature"),
-    ({"ple_bins": 8}, "--ple-bins does not apply to --numeric-embedding none (only to --numeric-embedding ple)"),
+    ({"ple_bins": 8}, "--ple-bins does not apply to --numeric-embedding periodic (only to --numeric-embedding ple)"),
+    ({"numeric_embedding": "none", "periodic_dim": 8}, "--periodic-dim does not apply to --numeric-embedding none"),
     ({"numeric_embedding": "ple", "periodic_sigma": 0.1}, "--periodic-sigma does not apply to --numeric-embedding "
                                                           "ple (only to --numeric-embedding periodic)"),
     ({"ensemble_size": 0}, "--ensemble-size 0 must be >= 1"),
     ({"numeric_embedding": "ple", "ple_bins": 1}, "--ple-bins 1 must be >= 2"),
     ({"numeric_embedding": "periodic", "periodic_sigma": 0.0}, "--periodic-sigma 0 must be > 0"),
     ({"tokens": "cell"}, "--tokens cell: must be one of patch, feature"),
-    ({"numeric_embedding": "splines"}, "--numeric-embedding splines: must be one of none, ple, periodic"),
+    ({"numeric_embedding": "splines"}, "--numeric-embedding splines: must be one of auto, none, ple, periodic"),
 ])
 def test_configuration_rules_name_the_flag(values, message):
     with pytest.raises(ConfigError) as caught:
         TrainConfig.from_dict(values)
     assert message in str(caught.value)
+
+
+def test_auto_embeds_numbers_periodically_only_where_the_plain_mixer_is_trained_from_scratch():
+    assert TrainConfig.from_dict({}).model.numeric_embedding == "periodic"  # the holdout's choice (README)
+    assert TrainConfig.from_dict({"tokens": "feature"}).model.numeric_embedding == "periodic"
+    for values in ({"model": "convnext"}, {"model": "hybrid"}, {"init_from_mae": "mae.npz"},
+                   {"latent_model": "vae.npz", "latent_noise": 0.5}):
+        config = TrainConfig.from_dict(values)
+        assert config.model.numeric_embedding == "none", values
+        assert TrainConfig.from_dict(config.flat(), given=None) == config  # "none" may be given to any model
+
+
+def test_a_configuration_saved_before_the_option_existed_means_no_embedding():
+    saved = TrainConfig.from_dict({}).flat()
+    del saved["numeric_embedding"], saved["periodic_dim"]
+    assert TrainConfig.from_dict(TrainConfig.saved(saved), given=()).model.numeric_embedding == "none"
+    saved["numeric_embedding"] = "ple"
+    assert TrainConfig.from_dict(TrainConfig.saved(saved), given=()).model.numeric_embedding == "ple"
+    grouped = {"model": {"numeric-embedding": "ple"}}  # config.json's form
+    assert TrainConfig.from_dict(TrainConfig.saved(grouped)).model.numeric_embedding == "ple"
+    assert TrainConfig.from_dict(TrainConfig.saved({"model": {"dim": 8}})).model.numeric_embedding == "none"
 
 
 def test_the_options_round_trip_and_config_json_keeps_only_what_applies():

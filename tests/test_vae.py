@@ -111,7 +111,7 @@ def vae_checkpoint(small_data, tmp_path_factory):
 
 def classifier_config(folder, out, **overrides):
     values = dict(dim=8, depth=1, patch_size=3, epochs=2, batch_size=64, warmup_epochs=0.5, seed=5, dropout=0.1,
-                  categorical="numeric", data_dir=str(folder), out=str(out))
+                  categorical="numeric", numeric_embedding="none", data_dir=str(folder), out=str(out))
     return TrainConfig.from_dict({**values, **overrides})
 
 
