@@ -199,7 +199,8 @@ def write_predictions(path: Path, probabilities: np.ndarray, ids: np.ndarray, cl
     """CSV of id, probability (of attack, or of the predicted class) and predicted label (binary: 1 where
     P(attack) >= `threshold`)."""
     if probabilities.ndim == 1:
-        rows = [f"{i},{p:.6f},{int(p >= threshold)}" for i, p in zip(ids, probabilities, strict=True)]
+        labels = predicted_classes(probabilities, threshold)
+        rows = [f"{i},{p:.6f},{label}" for i, p, label in zip(ids, probabilities, labels, strict=True)]
     else:
         best = probabilities.argmax(axis=1)
         rows = [f"{i},{p[k]:.6f},{class_names[k]}" for i, p, k in zip(ids, probabilities, best, strict=True)]
