@@ -144,7 +144,7 @@ def add_outer(a: np.ndarray, u: np.ndarray, v: np.ndarray, alpha: float = 1.0) -
 # of [0, 16], Chebyshev-spaced plus uniform on [0, 7]) against scipy's 0.5 * erfcx(z / sqrt 2), with weight
 # exp(-z^2/2) * max(z, 0.4): the absolute error the fit puts into GELU = x Phi(x) (and, divided by 0.4, into its
 # slope near 0). Max weighted error 2.14e-7 (checked on 2 million points of [0, 16]), so GELU is within 2.2e-7 and
-# its slope within 5.4e-7 before float32 rounding; tests/test_kernels.py measures the float32 kernel itself.
+# its slope within 5.4e-7 before float32 rounding; tests/engine/test_kernels.py measures the float32 kernel itself.
 # The shift 2.5 was the best on a grid of 0.02 steps (2.49 gains 15%). One exp serves the tail and the density
 # phi(x) = exp(-x^2/2) / sqrt(2 pi) that the slope needs.
 _TAIL_SHIFT = 2.5

@@ -18,7 +18,7 @@ from mixer.config import TrainConfig
 from mixer.metrics import binary_metrics
 from mixer.training import Trainer
 
-BASELINES = Path(__file__).resolve().parents[1] / "bench" / "baselines.py"
+BASELINES = Path(__file__).resolve().parents[2] / "bench" / "baselines.py"
 
 
 @pytest.fixture(scope="module")

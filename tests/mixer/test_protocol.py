@@ -16,7 +16,7 @@ from mixer.checkpoint import load_checkpoint
 from mixer.config import TrainConfig
 from mixer.training import Trainer
 
-BASELINES = Path(__file__).resolve().parents[1] / "bench" / "baselines.py"
+BASELINES = Path(__file__).resolve().parents[2] / "bench" / "baselines.py"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from mixer.cli import main
 from mixer.seed_import import SeedCheckpointError, import_seed_checkpoint, read_seed_checkpoint
 from mixer.training import TrainConfig, load_trained, loss_fn, make_model, make_optimizer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "seed-checkpoint"
 ORIGINAL = FIXTURE / "mlpmixer16_patch3_depth2.npy"
 SHAPE = {"dim": 16, "depth": 2, "patch_size": 3}

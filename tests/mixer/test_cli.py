@@ -19,7 +19,7 @@ from mixer.config import TrainConfig
 from mixer.run import RunFolder
 from mixer.training import Trainer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ["--dim", "8", "--depth", "1", "--batch-size", "64", "--seed", "2"]
 
 

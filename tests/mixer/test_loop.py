@@ -16,7 +16,7 @@ from mixer.models.mae import MixerMAE
 from mixer.models.vae import TabularVAE
 from tinygrad_np import nn, optim
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- weight decay ------------------------------------------------------------------------------------------------

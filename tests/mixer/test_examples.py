@@ -14,7 +14,7 @@ from unsw_sample import REAL, needs_data, sample_folder
 
 from mixer import data as unsw
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 
 
