@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from tinygrad_np import nn
+from tinygrad_np import Tensor, nn
 
 META_KEY = "__meta__.json"
 ARRAY_MARK = "__array__"
@@ -44,7 +44,9 @@ class CheckpointError(ValueError):
 
 # -- the file format ---------------------------------------------------------------------------------------------
 def _split(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
-    """Replace every ndarray in a nested dict/list by a reference, collecting the arrays."""
+    """Replace every ndarray (or tensor) in a nested dict/list by a reference, collecting the arrays."""
+    if isinstance(value, Tensor):
+        value = value.numpy()
     if isinstance(value, np.ndarray):
         arrays[path] = value
         return {ARRAY_MARK: path}

@@ -338,7 +338,7 @@ def run_import_seed_checkpoint(args: argparse.Namespace) -> int:
     checkpoint = import_seed_checkpoint(args.file, dim=args.dim, depth=args.depth, patch_size=args.patch_size,
                                         out=args.out, trust_pickle=args.trust_pickle, data_dir=args.data_dir,
                                         config=overrides, overwrite=args.overwrite)
-    steps = sorted({entry["step"] for entry in checkpoint["optimizer"]["state"].values()})
+    steps = sorted({int(entry["step"]) for entry in checkpoint["optimizer"]["state"].values()})
     print(f"wrote {args.out}: {len(checkpoint['model'])} parameters of MLPMixer1D(dim={args.dim}, depth={args.depth}, "
           f"patch_size={args.patch_size}), Adam state with step counts {steps or 'none'}")
     if checkpoint["preprocessing"] is None:

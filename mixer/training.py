@@ -153,7 +153,7 @@ def predict_proba(model: nn.Module, features: np.ndarray, batch_size: int = 4096
     mean of its members' probabilities."""
     was_training = model.training
     model.eval()
-    logits = np.concatenate([model(features[i:i + batch_size]).data for i in range(0, len(features), batch_size)])
+    logits = np.concatenate([model(features[i:i + batch_size]).numpy() for i in range(0, len(features), batch_size)])
     model.train(was_training)
     if logits.ndim == 3:  # (N, members, C)
         return _probabilities(logits, axis=2).mean(axis=1)

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import DEFAULT_FLOAT, DEFAULT_INT, Tensor, _shape_args
+from .dtypes import DEFAULT_FLOAT, DEFAULT_INT, _shape_args
+from .engine import Tensor
 from .random import default_generator
 
 Size = int | Sequence[int]
@@ -20,7 +21,7 @@ def _inferred(data: Any) -> np.ndarray:
     """The array `torch.tensor(data)` would hold: a numpy array or scalar keeps its dtype, Python floats become
     float32, Python ints int64, Python bools bool."""
     if isinstance(data, Tensor):
-        return data.data.copy()
+        return data._data.copy()
     if isinstance(data, (np.ndarray, np.generic)):
         return np.array(data)
     array = np.array(data)
@@ -35,7 +36,7 @@ def _inferred(data: Any) -> np.ndarray:
 
 def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """A new tensor holding a copy of `data` (PyTorch's `torch.tensor`)."""
-    array = _inferred(data) if dtype is None else np.array(data.data if isinstance(data, Tensor) else data,
+    array = _inferred(data) if dtype is None else np.array(data._data if isinstance(data, Tensor) else data,
                                                           dtype=dtype)
     return Tensor(array, requires_grad=requires_grad, dtype=array.dtype)
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import MaxMin, Tensor, _dim_index, _dims, _pair
+from .dtypes import _dim_index, _dims
+from .engine import MaxMin, Tensor, _pair
 from .ops import conv as conv_ops
 from .ops import linalg, movement, nn
 from .random import default_generator
@@ -156,7 +157,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     if isinstance(input, Tensor):
         return input.where(condition, other)
     if isinstance(other, Tensor):
-        condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+        condition = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
         return other.where(~condition, input)
     return Tensor(np.asarray(input, dtype=np.float32)).where(condition, other)
 
@@ -400,7 +401,7 @@ def drop_path(input: Tensor, p: float = 0.0, training: bool = True, batch_dim: i
 
 def embedding(input: Any, weight: Tensor) -> Tensor:  # noqa: A002
     """The rows of `weight` picked by the integer `input`; the gradient adds into the rows used."""
-    indices = np.asarray(input.data if isinstance(input, Tensor) else input)
+    indices = np.asarray(input._data if isinstance(input, Tensor) else input)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
     if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
@@ -411,7 +412,7 @@ def embedding(input: Any, weight: Tensor) -> Tensor:  # noqa: A002
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     """int64 one-hot rows of the integer `tensor` (num_classes -1: the largest value + 1)."""
-    indices = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    indices = np.asarray(tensor._data if isinstance(tensor, Tensor) else tensor)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: needs integer class indices, got {indices.dtype}")
     classes = int(indices.max()) + 1 if num_classes == -1 else num_classes

@@ -253,7 +253,7 @@ def test_binary_label_smoothing_is_bce_against_the_smoothed_targets():
     p = 1 / (1 + np.exp(-logits[:, 0]))
     expected = -(target * np.log(p) + (1 - target) * np.log(1 - p))
     out = loss_fn(Tensor(logits, dtype=np.float64), labels, reduction="none", label_smoothing=eps)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
     plain = loss_fn(Tensor(logits, dtype=np.float32), labels)
     assert plain.item() == F.binary_cross_entropy_with_logits(Tensor(logits[:, 0], dtype=np.float32),
                                                               labels.astype(np.float32)).item()
@@ -275,7 +275,7 @@ def test_only_the_training_loss_is_smoothed(small_data, tmp_path):
     plain, smoothed = trainer(0.0), trainer(0.3)
     rows = np.arange(40)
     batch = smoothed._batch(rows)
-    logits = smoothed.model(batch[0]).data[:, 0].astype(np.float64)
+    logits = smoothed.model(batch[0]).numpy()[:, 0].astype(np.float64)
     target = batch[1] * 0.7 + 0.15
     expected = np.sum(np.logaddexp(0, logits) - target * logits)  # BCE with logits, summed
     assert smoothed._batch_loss(batch, len(rows)).total == pytest.approx(expected, rel=1e-5)

@@ -161,7 +161,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
 
     def poison_after_the_first_epoch(epochs):
         if trainer.loop.epoch == 1:
-            trainer.model.head.bias.data[...] = np.nan
+            trainer.model.head.bias.numpy()[...] = np.nan
         return run_epoch(epochs)
     trainer.loop.train_epoch = poison_after_the_first_epoch
     with pytest.raises(TrainingDiverged, match=r"nan at epoch 2, step 1; \S+last.npz keeps epoch 1"):

@@ -75,7 +75,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad[...] = 0
+                    p.grad._data[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient. `closure` (optional, as in PyTorch) re-evaluates the model:
@@ -121,7 +121,7 @@ class Optimizer:
                 before = dict(state)
                 self.advance(state, group)
                 state.update({name: views[name][i] for name in names})
-                self.update_arrays(p.data, p.grad, {name: views[name][i] for name in names}, before, group)
+                self.update_arrays(p._data, p._grad._data, {name: views[name][i] for name in names}, before, group)
 
     def layout(self) -> list[Span]:
         """The flat buffers (one per dtype, group by group), built at the first step."""
@@ -156,11 +156,10 @@ class Optimizer:
         return [p for group in self.param_groups for p in group["params"]]
 
     def state_dict(self) -> dict[str, Any]:
-        """{"state": {index: {name: array or number}}, "param_groups": [hyperparameters + param indices]};
-        parameters are numbered in group order, as PyTorch does. Arrays are copies."""
+        """{"state": {index: {name: tensor}}, "param_groups": [hyperparameters + param indices]}, PyTorch's layout:
+        parameters numbered in group order, buffers as tensor copies, the step count as a float32 0-d tensor."""
         index = {id(p): i for i, p in enumerate(self._params())}
-        state = {index[key]: {name: value.copy() if isinstance(value, np.ndarray) else value
-                              for name, value in entry.items()}
+        state = {index[key]: {name: _saved(name, value) for name, value in entry.items()}
                  for key, entry in self.state.items() if key in index and entry}
         groups = [{**{k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items() if k != "params"},
                    "params": [index[id(p)] for p in group["params"]]} for group in self.param_groups]
@@ -186,7 +185,11 @@ class Optimizer:
             p = params[i]
             restored = {}
             for buffer, value in entry.items():
-                if isinstance(value, np.ndarray):
+                if isinstance(value, Tensor):
+                    value = value._data
+                if buffer == "step":  # PyTorch keeps it as a 0-d float tensor; here it is an int
+                    value = int(np.asarray(value).item())
+                elif isinstance(value, np.ndarray):
                     if value.shape != p.shape:
                         raise ValueError(f"{name}.load_state_dict: parameter {i}: {buffer} has shape {value.shape}, "
                                          f"the parameter {p.shape}")
@@ -198,6 +201,15 @@ class Optimizer:
             for k, v in saved.items():
                 if k != "params":
                     group[k] = tuple(v) if isinstance(group.get(k), tuple) else v
+
+
+def _saved(name: str, value: Any) -> Any:
+    """A state entry as `state_dict()` gives it: arrays as tensor copies, the step count as PyTorch keeps it."""
+    if isinstance(value, np.ndarray):
+        return Tensor._wrap(value.copy())
+    if name == "step":
+        return Tensor._wrap(np.array(value, dtype=np.float32))
+    return value
 
 
 def _scalar(value: float, like: np.ndarray) -> np.generic:
@@ -294,7 +306,7 @@ class AdamW(Adam):
 
 
 def _grads(parameters: Iterable[Tensor]) -> list[np.ndarray]:
-    return [p.grad for p in parameters if p.grad is not None]
+    return [p._grad._data for p in parameters if p._grad is not None]
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:
