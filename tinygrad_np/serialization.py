@@ -193,7 +193,8 @@ def _rebuild_parameter_with_state(data: Any, requires_grad: Any, backward_hooks:
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> Tensor:
     """torch._tensor._rebuild_from_type_v2: a tensor of a subclass, or one with attributes: `func(*args)`, then made
     a `new_type` (Tensor or Parameter)."""
-    if func not in _REBUILD_FUNCTIONS or new_type not in (Tensor, Parameter) or type(args) is not tuple:
+    if id(func) not in map(id, _REBUILD_FUNCTIONS) or (new_type is not Tensor and new_type is not Parameter) \
+            or type(args) is not tuple:
         raise SerializationError(f"a tensor of type {new_type!r} rebuilt by {func!r}: not one the engine has")
     tensor = func(*args)
     if new_type is Parameter and not isinstance(tensor, Parameter):
@@ -468,12 +469,12 @@ class _ZipWriter:
                                 min(end - start, 0xFFFFFFFF), min(start, 0xFFFFFFFF), 0))
 
 
-def _serialization_id(pickled: bytes, storages: list[_SavedStorage]) -> bytes:
-    """40 digits naming this file's contents (PyTorch draws two random 64-bit numbers; a digest of the contents
-    keeps a saved file bit-for-bit repeatable)."""
+def _serialization_id(pickled: bytes, entries: list[tuple[bytes, int, int, int, int]]) -> bytes:
+    """40 digits naming this file's contents: PyTorch draws two random 64-bit numbers; a digest of the pickle and
+    of the records' CRCs and sizes keeps a saved file bit-for-bit repeatable, without another pass over the data."""
     digest = hashlib.sha256(pickled)
-    for storage in storages:
-        digest.update(storage.array.reshape(-1).view(np.uint8).data)
+    for name, _, crc, size, _ in entries:
+        digest.update(name + struct.pack("<IQ", crc, size))
     high, low = struct.unpack("<QQ", digest.digest()[:16])
     return f"{high:020d}{low:020d}".encode()
 
@@ -487,7 +488,7 @@ def _write_archive(out: IO[bytes], folder: str, pickled: bytes, storages: list[_
     for storage in storages:
         writer.record(f"data/{storage.key}", storage.array)
     writer.record("version", _VERSION)
-    writer.record(".data/serialization_id", _serialization_id(pickled, storages))
+    writer.record(".data/serialization_id", _serialization_id(pickled, writer.entries))
     writer.finish()
 
 
@@ -554,10 +555,10 @@ class _LoadedStorage:
     """A storage read from a `data/<key>` record: a flat array of its elements (native byte order). `cpu()` and
     `cuda()` let a `map_location` callable treat it as PyTorch's storages."""
 
-    __slots__ = ("array", "dtype", "location", "source")
+    __slots__ = ("array", "dtype")
 
-    def __init__(self, array: np.ndarray, dtype: np.dtype, location: str, source: str):
-        self.array, self.dtype, self.location, self.source = array, dtype, location, source
+    def __init__(self, array: np.ndarray, dtype: np.dtype):
+        self.array, self.dtype = array, dtype
 
     def as_dtype(self, dtype: np.dtype) -> np.ndarray:
         """The elements as `dtype` (an untyped storage is bytes that a tensor views as its own dtype)."""
@@ -572,19 +573,20 @@ class _LoadedStorage:
         return self
 
     def cuda(self, *args: Any, **kwargs: Any) -> _LoadedStorage:
-        raise SerializationError(_unavailable("cuda", self.source))
+        raise SerializationError(_unavailable("cuda"))
 
 
-def _unavailable(location: str, source: str) -> str:
+def _unavailable(location: str) -> str:
+    """PyTorch's words for a storage whose location is a device this machine does not have."""
     backend = location.split(":")[0]
     if backend.isidentifier():
-        return (f"{source}: Attempting to deserialize object on a {backend.upper()} device but "
+        return (f"Attempting to deserialize object on a {backend.upper()} device but "
                 f"torch.{backend}.is_available() is False. If you are running on a CPU-only machine, please use "
                 f"torch.load with map_location=torch.device('cpu') to map your storages to the CPU.")
-    return f"{source}: don't know how to restore data location of a storage (tagged with {location!r})"
+    return f"don't know how to restore data location of a storage (tagged with {location!r})"
 
 
-def _restorer(map_location: Any, source: str) -> Callable[[_LoadedStorage, str], _LoadedStorage]:
+def _restorer(map_location: Any) -> Callable[[_LoadedStorage, str], _LoadedStorage]:
     """PyTorch's `map_location` rules, on a machine whose only device is the CPU: None keeps each storage's saved
     location, a string or device object names one location for all, a dict renames locations, a callable gets
     `(storage, location)` and returns a storage (or None for the default). Whatever location results must be the
@@ -593,7 +595,7 @@ def _restorer(map_location: Any, source: str) -> Callable[[_LoadedStorage, str],
     def at(storage: _LoadedStorage, location: Any) -> _LoadedStorage:
         location = location.decode("ascii") if isinstance(location, bytes) else str(location)
         if location != "cpu":
-            raise SerializationError(_unavailable(location, source))
+            raise SerializationError(_unavailable(location))
         return storage
 
     if map_location is None:
@@ -608,7 +610,7 @@ def _restorer(map_location: Any, source: str) -> Callable[[_LoadedStorage, str],
         if result is None:
             return at(storage, location)
         if type(result) is not _LoadedStorage:
-            raise SerializationError(f"{source}: map_location returned a {type(result).__name__}, not a storage")
+            raise SerializationError(f"map_location returned a {type(result).__name__}, not a storage")
         return result
 
     return call
@@ -625,28 +627,28 @@ class _Archive:
     """The records of a PyTorch zip archive, by name within its folder (the folder of its first entry, as PyTorch
     finds it)."""
 
-    def __init__(self, zip_file: zipfile.ZipFile, source: str, mapped: np.memmap | None):
-        self.zip, self.source, self.mapped = zip_file, source, mapped
+    def __init__(self, zip_file: zipfile.ZipFile, mapped: np.memmap | None):
+        self.zip, self.mapped = zip_file, mapped
         names = zip_file.namelist()
         if not names or "/" not in names[0]:
-            raise SerializationError(f"{source}: a zip archive, but not a PyTorch file (no folder of records)")
+            raise SerializationError("a zip archive, but not a PyTorch file (no folder of records)")
         self.prefix = names[0].split("/")[0] + "/"
         present = set(names)
         if self.prefix + "constants.pkl" in present:
-            raise SerializationError(f"{source}: a TorchScript archive (torch.jit.save); load reads torch.save files "
+            raise SerializationError("a TorchScript archive (torch.jit.save); load reads torch.save files "
                                      "only")
         if self.prefix + "data.pkl" not in present:
-            raise SerializationError(f"{source}: a zip archive, but not a PyTorch file (no {self.prefix}data.pkl)")
+            raise SerializationError(f"a zip archive, but not a PyTorch file (no {self.prefix}data.pkl)")
         order = self.read("byteorder") if self.prefix + "byteorder" in present else b"little"
         if order not in (b"little", b"big"):
-            raise SerializationError(f"{source}: unknown byte order {order!r}")
+            raise SerializationError(f"unknown byte order {order!r}")
         self.byteorder = "<" if order == b"little" else ">"
 
     def _info(self, name: str) -> zipfile.ZipInfo:
         try:
             return self.zip.getinfo(self.prefix + name)
         except KeyError:
-            raise SerializationError(f"{self.source}: the record {name} is missing (the file is incomplete or "
+            raise SerializationError(f"the record {name} is missing (the file is incomplete or "
                                      "damaged)") from None
 
     def read(self, name: str) -> bytes:
@@ -654,20 +656,20 @@ class _Archive:
         try:
             return self.zip.read(self.prefix + name)
         except (zipfile.BadZipFile, OSError, EOFError) as error:
-            raise SerializationError(f"{self.source}: the record {name} is damaged ({error})") from None
+            raise SerializationError(f"the record {name} is damaged ({error})") from None
 
     def storage(self, name: str, nbytes: int) -> bytearray | np.ndarray:
         """A record's bytes, checked to be `nbytes` long: read into memory, or a copy-on-write map of the file."""
         info = self._info(name)
         if info.file_size != nbytes:
-            raise SerializationError(f"{self.source}: the record {name} holds {info.file_size} bytes, its tensor "
+            raise SerializationError(f"the record {name} holds {info.file_size} bytes, its tensor "
                                      f"needs {nbytes}")
         if self.mapped is not None:
             if info.compress_type != zipfile.ZIP_STORED:
-                raise SerializationError(f"{self.source}: the record {name} is compressed and cannot be mapped")
+                raise SerializationError(f"the record {name} is compressed and cannot be mapped")
             header = bytes(self.mapped[info.header_offset:info.header_offset + 30])
             if header[:4] != b"PK\x03\x04":
-                raise SerializationError(f"{self.source}: the record {name} has a damaged header")
+                raise SerializationError(f"the record {name} has a damaged header")
             name_length, extra_length = struct.unpack("<HH", header[26:30])
             start = info.header_offset + 30 + name_length + extra_length
             return self.mapped[start:start + nbytes]
@@ -682,7 +684,7 @@ class _Archive:
                     filled += chunk
                 record.read()  # at the end: the CRC check
         except (zipfile.BadZipFile, OSError, EOFError) as error:
-            raise SerializationError(f"{self.source}: the record {name} is damaged ({error})") from None
+            raise SerializationError(f"the record {name} is damaged ({error})") from None
         return data
 
 
@@ -695,13 +697,12 @@ class _StorageReader:
         self.loaded: dict[str, _LoadedStorage] = {}
 
     def __call__(self, pid: Any) -> _LoadedStorage:
-        source = self.archive.source
         if type(pid) is not tuple or len(pid) != 5 or _text(pid[0]) != "storage":
-            raise WeightsOnlyUnpicklingError(f"{source}: a persistent id {pid!r} that is not a storage")
+            raise SerializationError(f"a persistent id {pid!r} that is not a storage")
         _, storage_type, key, location, numel = pid
         key, location = _text(key), _text(location)
         if type(storage_type) is not StorageType or type(numel) is not int or numel < 0 or type(key) is not str:
-            raise SerializationError(f"{source}: a bad storage id {pid!r}")
+            raise SerializationError(f"a bad storage id {pid!r}")
         if key in self.loaded:
             return self.loaded[key]
         dtype = storage_type.dtype
@@ -709,7 +710,7 @@ class _StorageReader:
         array = np.frombuffer(data, dtype=dtype.newbyteorder(self.archive.byteorder))
         if not array.dtype.isnative:
             array = array.astype(dtype)
-        storage = self.restore(_LoadedStorage(array, dtype, str(location), source), str(location))
+        storage = self.restore(_LoadedStorage(array, dtype), str(location))
         self.loaded[key] = storage
         return storage
 
@@ -719,7 +720,7 @@ def _text(value: Any) -> Any:
 
 
 @contextmanager
-def _opened(f: Any, source: str, mmap: bool | None) -> Iterator[_Archive]:
+def _opened(f: Any, mmap: bool | None) -> Iterator[_Archive]:
     """The archive in `f`, or the one clear error saying what `f` is instead."""
     if mmap and not isinstance(f, (str, os.PathLike)):
         raise ValueError("f must be a file path in order to use the mmap argument")
@@ -730,10 +731,10 @@ def _opened(f: Any, source: str, mmap: bool | None) -> Iterator[_Archive]:
         try:
             zip_file = zipfile.ZipFile(file)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
-            raise SerializationError(f"{source}: {_what_it_is(head, error)}") from None
+            raise SerializationError(_what_it_is(head, error)) from None
         with zip_file:
             mapped = np.memmap(f, dtype=np.uint8, mode="c") if mmap else None
-            yield _Archive(zip_file, source, mapped)
+            yield _Archive(zip_file, mapped)
 
 
 def _as_file(f: Any) -> IO[bytes]:
@@ -801,28 +802,30 @@ def load(f: str | os.PathLike[str] | IO[bytes], map_location: Any = None, *, wei
     (None, "cpu", a device, a dict or a callable), and everything must end up on the CPU: a file saved on a GPU
     loads with `map_location="cpu"`. `mmap=True` maps the storages from the file (a path) instead of reading
     them. `pickle_load_args` go to the unpickler (`encoding`; the rest only with `weights_only=False`)."""
-    source = _describe(f)
     weights_only = True if weights_only is None else weights_only
     encoding = pickle_load_args.setdefault("encoding", "utf-8")
     if weights_only and set(pickle_load_args) != {"encoding"}:
         extra = sorted(set(pickle_load_args) - {"encoding"})
         raise TypeError(f"load: {', '.join(extra)} apply only with weights_only=False")
-    restore = _restorer(map_location, source)
-    with _opened(f, source, mmap) as archive:
-        storages = _StorageReader(archive, restore)
-        pickled = archive.read("data.pkl")
-        if weights_only:
-            return _WeightsOnlyUnpickler(pickled, storages, encoding, source).load()
-        return _FullUnpickler(io.BytesIO(pickled), storages, source, **pickle_load_args).load()
+    restore = _restorer(map_location)
+    try:
+        with _opened(f, mmap) as archive:
+            storages = _StorageReader(archive, restore)
+            pickled = archive.read("data.pkl")
+            if weights_only:
+                return _WeightsOnlyUnpickler(pickled, storages, encoding).load()
+            return _FullUnpickler(io.BytesIO(pickled), storages, **pickle_load_args).load()
+    except (SerializationError, pickle.UnpicklingError) as error:  # one line, naming the file
+        raise type(error)(f"{_describe(f)}: {error}") from None
 
 
 class _FullUnpickler(pickle.Unpickler):
     """Python's unpickler, with torch's names mapped to the engine's objects and tensors' storages read from the
     archive. Any other torch name is refused: the engine never imports PyTorch."""
 
-    def __init__(self, file: IO[bytes], storages: _StorageReader, source: str, **kwargs: Any):
+    def __init__(self, file: IO[bytes], storages: _StorageReader, **kwargs: Any):
         super().__init__(file, **kwargs)
-        self.storages, self.source = storages, source
+        self.storages = storages
 
     def persistent_load(self, pid: Any) -> Any:
         return self.storages(pid)
@@ -831,11 +834,11 @@ class _FullUnpickler(pickle.Unpickler):
         full = _global_name(module, name)
         found = _TORCH_GLOBALS.get(full)
         if isinstance(found, _Unsupported):
-            raise SerializationError(f"{self.source}: holds {found.what} ({full})")
+            raise SerializationError(f"holds {found.what} ({full})")
         if found is not None:
             return found
         if full.startswith("torch."):
-            raise SerializationError(f"{self.source}: pickles {full}, a PyTorch object that only PyTorch can rebuild; "
+            raise SerializationError(f"pickles {full}, a PyTorch object that only PyTorch can rebuild; "
                                      "save its state_dict() in PyTorch and load that")
         return super().find_class(module, name)
 
@@ -846,8 +849,8 @@ class _WeightsOnlyUnpickler:
     BUILD only on OrderedDicts and Counters, SETITEM only on dicts, APPEND only on lists. Anything else is refused
     with one line naming it, before anything of it is called."""
 
-    def __init__(self, data: bytes, storages: _StorageReader, encoding: str, source: str):
-        self.data, self.pos, self.storages, self.encoding, self.source = memoryview(data), 0, storages, encoding, source
+    def __init__(self, data: bytes, storages: _StorageReader, encoding: str):
+        self.data, self.pos, self.storages, self.encoding = memoryview(data), 0, storages, encoding
         self.stack: list[Any] = []
         self.marks: list[list[Any]] = []
         self.memo: dict[int, Any] = {}
@@ -889,7 +892,7 @@ class _WeightsOnlyUnpickler:
         self.ops = {op[0]: handler for op, handler in ops.items()}
 
     def refuse(self, what: str) -> WeightsOnlyUnpicklingError:
-        return WeightsOnlyUnpicklingError(f"{self.source}: weights_only load refused {what}")
+        return WeightsOnlyUnpicklingError(f"weights_only load refused {what}")
 
     def load(self) -> Any:
         try:
@@ -897,7 +900,7 @@ class _WeightsOnlyUnpickler:
                 op = self.take(1)[0]
                 if op == pickle.STOP[0]:
                     if len(self.stack) != 1 or self.marks:
-                        raise SerializationError(f"{self.source}: data.pkl is damaged (it stops mid-object)")
+                        raise SerializationError("data.pkl is damaged (it stops mid-object)")
                     return self.stack[0]
                 handler = self.ops.get(op)
                 if handler is None:
@@ -905,7 +908,7 @@ class _WeightsOnlyUnpickler:
                                       "torch.save file uses)")
                 handler()
         except (IndexError, KeyError, ValueError, TypeError, struct.error) as error:
-            raise SerializationError(f"{self.source}: data.pkl is damaged ({type(error).__name__} at byte "
+            raise SerializationError(f"data.pkl is damaged ({type(error).__name__} at byte "
                                      f"{self.pos})") from None
 
     # -- reading the pickle
@@ -963,7 +966,7 @@ class _WeightsOnlyUnpickler:
             for i in range(0, len(items), 2):
                 target[items[i]] = items[i + 1]
         except TypeError as error:
-            raise SerializationError(f"{self.source}: data.pkl is damaged ({error})") from None
+            raise SerializationError(f"data.pkl is damaged ({error})") from None
 
     def add_items(self) -> None:
         items = self.pop_mark()
@@ -976,7 +979,7 @@ class _WeightsOnlyUnpickler:
         full = _global_name(module, name)
         found = _SAFE_GLOBALS.get(full)
         if isinstance(found, _Unsupported):
-            raise SerializationError(f"{self.source}: holds {found.what} ({full})")
+            raise SerializationError(f"holds {found.what} ({full})")
         if found is not None:
             return found
         if full.startswith("torch."):
@@ -993,13 +996,13 @@ class _WeightsOnlyUnpickler:
 
     def call(self, func: Any, args: Any) -> Any:
         if type(args) is not tuple:
-            raise SerializationError(f"{self.source}: data.pkl is damaged (arguments that are not a tuple)")
+            raise SerializationError("data.pkl is damaged (arguments that are not a tuple)")
         try:
             return func(*args)
         except (SerializationError, WeightsOnlyUnpicklingError):
             raise
         except (TypeError, ValueError, OverflowError, MemoryError) as error:
-            raise SerializationError(f"{self.source}: bad arguments to {getattr(func, '__name__', func)}: "
+            raise SerializationError(f"bad arguments to {getattr(func, '__name__', func)}: "
                                      f"{error}") from None
 
     def reduce(self) -> None:
@@ -1014,7 +1017,7 @@ class _WeightsOnlyUnpickler:
         cls = self.stack[-1]
         if cls is Parameter:
             self.stack[-1] = self.call(Parameter, args)
-        elif cls in (OrderedDict, Counter, set):
+        elif cls is OrderedDict or cls is Counter or cls is set:
             self.stack[-1] = self.call(lambda *a: cls.__new__(cls, *a), args)
         else:
             raise self.refuse(f"creating an instance of {cls!r}")
