@@ -109,18 +109,18 @@ from .functional import (
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
 from .ops.kernels import get_num_threads, set_num_threads
 from .random import default_generator, get_rng_state, manual_seed, set_rng_state
+from .serialization import load, save
 
 __all__ = [
     "Function", "GradcheckError", "GradcheckReport", "Tensor", "abs", "add", "allclose", "amax", "amin", "arange",
-    "argmax", "argmin", "as_tensor", "bool", "broadcast_to", "cat", "chunk", "clamp", "clip", "concat",
-    "concatenate", "cos", "default_generator", "div", "double", "empty", "empty_like", "enable_grad",
-    "enable_memory_reuse", "erf", "exp", "eye", "flatten", "float", "float16", "float32", "float64", "from_numpy",
-    "full", "full_like", "functional", "gather", "get_num_threads", "get_rng_state", "gradcheck", "half",
-    "index_select", "int", "int8", "int16", "int32", "int64", "is_grad_enabled", "linspace", "log", "log_softmax",
-    "logsumexp", "long", "losses", "manual_seed", "masked_fill", "matmul", "max", "maximum", "mean", "min",
-    "minimum", "mul", "neg", "nn", "no_grad", "ones", "ones_like", "optim", "permute", "pow", "rand", "randint",
-    "randn", "randperm", "relu", "reshape", "rsqrt", "set_grad_enabled", "set_num_threads", "set_rng_state",
-    "short", "sigmoid", "sin", "softmax", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "swapaxes",
-    "take_along_dim", "tanh", "tensor", "tile", "transpose", "uint8", "unbind", "unsqueeze", "var", "viz", "where",
-    "zeros", "zeros_like",
+    "argmax", "argmin", "as_tensor", "bool", "broadcast_to", "cat", "chunk", "clamp", "clip", "concat", "concatenate",
+    "cos", "default_generator", "div", "double", "empty", "empty_like", "enable_grad", "enable_memory_reuse", "erf",
+    "exp", "eye", "flatten", "float", "float16", "float32", "float64", "from_numpy", "full", "full_like", "functional",
+    "gather", "get_num_threads", "get_rng_state", "gradcheck", "half", "index_select", "int", "int8", "int16", "int32",
+    "int64", "is_grad_enabled", "linspace", "load", "log", "log_softmax", "logsumexp", "long", "losses", "manual_seed",
+    "masked_fill", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "nn", "no_grad", "ones",
+    "ones_like", "optim", "permute", "pow", "rand", "randint", "randn", "randperm", "relu", "reshape", "rsqrt", "save",
+    "set_grad_enabled", "set_num_threads", "set_rng_state", "short", "sigmoid", "sin", "softmax", "split", "sqrt",
+    "squeeze", "stack", "std", "sub", "sum", "swapaxes", "take_along_dim", "tanh", "tensor", "tile", "transpose",
+    "uint8", "unbind", "unsqueeze", "var", "viz", "where", "zeros", "zeros_like",
 ]
