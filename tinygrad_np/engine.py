@@ -21,6 +21,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import device as _device
+
 _grad_enabled = True
 
 
@@ -382,10 +384,6 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def device(self) -> str:
-        return "cpu"
-
-    @property
     def is_leaf(self) -> bool:
         return self._ctx is None
 
@@ -458,27 +456,6 @@ class Tensor:
     __hash__ = object.__hash__  # by identity, as PyTorch (== is element-wise)
 
     # -- dtype and graph ----------------------------------------------------------------------------------------
-    def to(self, *args: Any, dtype: Any = None) -> Tensor:
-        """`to(dtype)`, `to(other)` (its dtype) or `to("cpu")`. A cast of a tensor that requires grad is an op:
-        the gradient is cast back."""
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif isinstance(arg, str) and arg == "cpu":
-                continue
-            elif isinstance(arg, str) and arg.split(":")[0] in ("cuda", "mps", "xpu", "meta"):
-                raise ValueError(f"to({arg!r}): this engine runs on the CPU only")
-            else:
-                dtype = arg
-        if dtype is None:
-            return self
-        dtype = np.dtype(dtype)
-        if dtype == self.data.dtype:
-            return self
-        if self.requires_grad and dtype.kind == "f" and _grad_enabled:
-            return ew.Cast.apply(self, dtype=dtype)
-        return Tensor._wrap(self.data.astype(dtype))
-
     def float(self) -> Tensor:
         return self.to(np.float32)
 
@@ -500,9 +477,6 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         """numpy's name for `to(dtype)`."""
         return self.to(dtype)
-
-    def cpu(self) -> Tensor:
-        return self
 
     def contiguous(self) -> Tensor:
         return self
@@ -1123,20 +1097,63 @@ class Tensor:
         np.clip(self.data, min, max, out=self.data)
         return self
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        """Fill with normal(mean, std) draws from the global generator (seeded by `manual_seed`)."""
+    # -- devices and random numbers (tinygrad_np/device.py, tinygrad_np/random.py) -------------------------------
+    @property
+    def device(self) -> _device.device:
+        """Always the CPU (`x.device.type == "cpu"`, `str(x.device) == "cpu"`)."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's forms: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)` (its dtype), keywords `device=`,
+        `dtype=`, `non_blocking=`, `copy=`. The tensor itself when nothing changes (unless `copy=True`); the CPU is the
+        only device. A cast of a tensor that requires grad is an op: the gradient is cast back."""
+        if len(args) == 1 and not kwargs and isinstance(args[0], (np.dtype, type)):  # a dtype alone: no parsing
+            dtype, copy = args[0], False
+        else:
+            dtype, copy = _device.to_arguments(args, kwargs, Tensor)
+        out = self
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            dtype = np.dtype(dtype)
+            if self.requires_grad and dtype.kind == "f" and _grad_enabled:
+                out = ew.Cast.apply(self, dtype=dtype)
+            else:
+                out = Tensor._wrap(self.data.astype(dtype))
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> Tensor:
+        """The tensor itself: it is already on the CPU."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Refused: this engine runs on the CPU only."""
+        raise _device.DeviceUnavailableError("cuda(): this engine runs on the CPU only (cuda.is_available() is False)")
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with normal(mean, std) draws from `generator` or the global one (seeded by `manual_seed`)."""
         from .random import default_generator
 
         self._in_place("normal_")
-        self.data[...] = default_generator().normal(mean, std, self.shape)
+        self.data[...] = (generator or default_generator()).normal(mean, std, self.shape)
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with uniform draws on [a, b) from `generator` or the global one."""
         from .random import default_generator
 
         self._in_place("uniform_")
-        self.data[...] = default_generator().uniform(a, b, self.shape)
+        self.data[...] = (generator or default_generator()).uniform(a, b, self.shape)
         return self
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: np.random.Generator | None = None) -> Tensor:
+        """`tinygrad_np.multinomial(self, ...)`: category indices drawn from rows of probabilities."""
+        from .random import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
 
 
 def _index(index: Any) -> Any:
