@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from . import device as _device
 from . import grad_mode
 from .dtypes import DEFAULT_FLOAT, _constant_dtype, _dim_index, _dims, _keep, _shape_args, promote_types
 from .errors import ShapeError
@@ -301,10 +302,6 @@ class Tensor:
         return self._data.ndim
 
     @property
-    def device(self) -> str:
-        return "cpu"
-
-    @property
     def is_leaf(self) -> bool:
         return self._ctx is None
 
@@ -403,18 +400,6 @@ class Tensor:
     __hash__ = object.__hash__  # by identity, as PyTorch (== is element-wise)
 
     # -- dtype and graph ----------------------------------------------------------------------------------------
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """`to(dtype)`, `to(device)`, `to(other)` (its dtype), `to(device, dtype)`, with `copy=True` for a new
-        array even when nothing changes. The CPU is the only device. A cast of a tensor that requires grad is an
-        op: the gradient is cast back."""
-        copy = bool(kwargs.pop("copy", False))
-        dtype = _target_dtype(args, kwargs, "to")
-        if dtype is None or dtype == self._data.dtype:
-            return self.clone() if copy else self
-        if self.requires_grad and dtype.kind == "f" and grad_mode.enabled:
-            return ew.Cast.apply(self, dtype=dtype)
-        return Tensor._wrap(self._data.astype(dtype))
-
     def float(self) -> Tensor:
         return self.to(np.float32)
 
@@ -436,9 +421,6 @@ class Tensor:
     def astype(self, dtype: Any) -> Tensor:
         """numpy's name for `to(dtype)`."""
         return self.to(dtype)
-
-    def cpu(self) -> Tensor:
-        return self
 
     def contiguous(self) -> Tensor:
         return self
@@ -1073,20 +1055,63 @@ class Tensor:
         np.clip(self._data, min, max, out=self._data)
         return self
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        """Fill with normal(mean, std) draws from the global generator (seeded by `manual_seed`)."""
+    # -- devices and random numbers (tinygrad_np/device.py, tinygrad_np/random.py) -------------------------------
+    @property
+    def device(self) -> _device.device:
+        """Always the CPU (`x.device.type == "cpu"`, `str(x.device) == "cpu"`)."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's forms: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)` (its dtype), keywords `device=`,
+        `dtype=`, `non_blocking=`, `copy=`. The tensor itself when nothing changes (unless `copy=True`); the CPU is the
+        only device. A cast of a tensor that requires grad is an op: the gradient is cast back."""
+        if len(args) == 1 and not kwargs and isinstance(args[0], (np.dtype, type)):  # a dtype alone: no parsing
+            dtype, copy = args[0], False
+        else:
+            dtype, copy = _device.to_arguments(args, kwargs, Tensor)
+        out = self
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            dtype = np.dtype(dtype)
+            if self.requires_grad and dtype.kind == "f" and grad_mode.enabled:
+                out = ew.Cast.apply(self, dtype=dtype)
+            else:
+                out = Tensor._wrap(self._data.astype(dtype))
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> Tensor:
+        """The tensor itself: it is already on the CPU."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Refused: this engine runs on the CPU only."""
+        raise _device.DeviceUnavailableError("cuda(): this engine runs on the CPU only (cuda.is_available() is False)")
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with normal(mean, std) draws from `generator` or the global one (seeded by `manual_seed`)."""
         from .random import default_generator
 
         self._in_place("normal_")
-        self._data[...] = default_generator().normal(mean, std, self.shape)
+        self._data[...] = (generator or default_generator()).normal(mean, std, self.shape)
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with uniform draws on [a, b) from `generator` or the global one."""
         from .random import default_generator
 
         self._in_place("uniform_")
-        self._data[...] = default_generator().uniform(a, b, self.shape)
+        self._data[...] = (generator or default_generator()).uniform(a, b, self.shape)
         return self
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: np.random.Generator | None = None) -> Tensor:
+        """`tinygrad_np.multinomial(self, ...)`: category indices drawn from rows of probabilities."""
+        from .random import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
 
 
 
@@ -1122,33 +1147,6 @@ _UFUNC_OPERATORS = {
     np.less: ("__lt__", "__gt__"), np.less_equal: ("__le__", "__ge__"), np.greater: ("__gt__", "__lt__"),
     np.greater_equal: ("__ge__", "__le__"),
 }
-
-
-def _target_dtype(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> np.dtype | None:
-    """The dtype that `to(...)`'s arguments ask for (a dtype, or a tensor whose dtype to take), or None; a device
-    must be the CPU. `non_blocking` and `memory_format` mean nothing here and are accepted."""
-    unknown = set(kwargs) - {"dtype", "device", "non_blocking", "memory_format"}
-    if unknown:
-        raise TypeError(f"{name}: unexpected keyword argument(s) {sorted(unknown)}")
-    dtype, devices = kwargs.get("dtype"), [kwargs.get("device")]
-    for arg in args:
-        if isinstance(arg, Tensor):
-            dtype = arg.dtype
-        elif isinstance(arg, str) or hasattr(arg, "type") and not isinstance(arg, (np.dtype, type)):
-            devices.append(arg)
-        elif isinstance(arg, bool):
-            continue  # PyTorch's positional non_blocking
-        else:
-            dtype = arg
-    for device in devices:
-        if device is not None and str(getattr(device, "type", device)).split(":")[0] != "cpu":
-            raise RuntimeError(f"{name}({str(device)!r}): this engine runs on the CPU only (no {device} device)")
-    if dtype is None:
-        return None
-    try:
-        return np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"{name}: {dtype!r} is neither a dtype nor a device") from None
 
 
 def _pair(a: Tensor, b: Any) -> tuple[Tensor, Tensor]:

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engine import Tensor, _target_dtype
+from .. import device as _device
+from ..engine import Tensor
 from ..errors import ShapeError
 
 
@@ -304,9 +305,9 @@ class Module:
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """`to(dtype)`, `to(device)`, `to(tensor)` or `to(device, dtype)`: converts every floating parameter and
         buffer in place, keeping the Parameter objects (float64 for gradient checks); the CPU is the only device."""
-        dtype = _target_dtype(args, kwargs, "Module.to")
+        dtype, _ = _device.to_arguments(args, kwargs, Tensor)
         if dtype is not None:
-            self._convert(dtype)
+            self._convert(np.dtype(dtype))
         return self
 
     def _convert(self, dtype: np.dtype) -> None:
