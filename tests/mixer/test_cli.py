@@ -1,10 +1,12 @@
-"""train.py as a user meets it: the help, run folders that are never reused by accident, errors that name the
-flag and the rule before anything is written, predict that never writes onto its inputs, Ctrl-C and kill -9."""
+"""train.py as a user meets it: the help, run folders that are never reused by accident (nor used by two runs at
+once), errors that name the flag and the rule before anything is written, predict that never writes onto its inputs,
+Ctrl-C, SIGTERM and kill -9."""
 
 import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -235,19 +237,40 @@ def wait_for(path, process, timeout=120.0):
 
 @needs_data
 @pytest.mark.slow
-def test_ctrl_c_says_what_was_saved_and_how_to_resume_and_exits_130(small_data, tmp_path):
+def test_of_two_runs_on_one_folder_one_refuses_and_ctrl_c_stops_the_other_with_the_resume_line(small_data, tmp_path):
+    """Two runs started at the same moment with the same --out: one refuses in one line naming the other's process;
+    Ctrl-C then stops the other (exit 130) with one line saying what is saved and how to continue, and releases the
+    folder. metrics.jsonl holds each epoch once."""
     out = tmp_path / "run"
-    process = start(["--epochs", "1000", "--warmup-epochs", "0", "--data-dir", str(small_data), "--out", str(out),
-                     *TINY], tmp_path)
-    wait_for(out / "last.npz", process)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    args = ["--epochs", "1000", "--warmup-epochs", "0", "--data-dir", str(small_data), "--out", str(out), *TINY]
+    first, second = start(args, tmp_path), start(args, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while first.poll() is None and second.poll() is None:
+            assert time.monotonic() < deadline, "neither run ended"
+            time.sleep(0.02)
+        loser, winner = (first, second) if first.poll() is not None else (second, first)
+        _, refusal = loser.communicate()
+        assert loser.returncode == 1 and refusal.count("\n") == 1, refusal
+        assert refusal.startswith(f"error: --out {out} is in use by process {winner.pid} on host "
+                                  f"{socket.gethostname()}, started ")
+        wait_for(out / "last.npz", winner)
+        winner.send_signal(signal.SIGINT)
+        _, stderr = winner.communicate(timeout=60)
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert winner.returncode == 130, stderr
     assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
     saved = load_checkpoint(out / "last.npz")["epoch"]
     assert stderr.strip().endswith(f"{out / 'last.npz'} keeps epoch {saved}; continue with: "
                                    f"python train.py --resume {out / 'last.npz'}")
     assert stderr.startswith(f"interrupted in epoch {saved + 1} of 1000")
+    epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == list(range(1, saved + 1))
+    assert sorted(os.listdir(out)) == ["best.npz", "config.json", "last.npz", "metrics.jsonl"]  # lock released
 
 
 @needs_data
