@@ -38,7 +38,8 @@ RUN_FILES = ("config.json", "metrics.jsonl", "result.json", "best.npz", "last.np
 FOLD_FOLDER = re.compile(r"fold-[1-9][0-9]*")  # the runs of a cross-validation (--cv), one folder per fold
 # the temporary file of a write that a killed run left (mixer.checkpoint.atomic_write; earlier: tempfile's names)
 LEFTOVER = re.compile(r"\.(" + "|".join(map(re.escape, RUN_FILES)) + r")\.[A-Za-z0-9_]{8}\.tmp")
-RESUMABLE = {"cv.json": "", "last.npz": "", "mae.npz": "pretrain-mae ", "vae.npz": "pretrain-vae "}  # file: command
+# the checkpoints --resume continues, and the command that does: {file: "python train.py " + command + "--resume"}
+RESUMABLE_FILES = {"cv.json": "", "last.npz": "", "mae.npz": "pretrain-mae ", "vae.npz": "pretrain-vae "}
 
 
 class RunFolderError(UserError, ValueError):
@@ -90,7 +91,7 @@ def _fresh_replace(path: Path, out: str, name: str, overwrite: bool) -> list[Pat
         return []
     if not overwrite:
         saved = [f"`python train.py {command}--resume {shlex.quote(str(path / file))}`"
-                 for file, command in RESUMABLE.items() if (path / file).is_file()]
+                 for file, command in RESUMABLE_FILES.items() if (path / file).is_file()]
         resume = f", continue the run in it with {saved[0]}" if saved else ""
         raise RunFolderError(
             f"--out {out} is not empty (it holds {', '.join(_files_in(path))}); choose another --out (or none: each "
