@@ -22,8 +22,10 @@ import tinygrad_np as tg
 from tinygrad_np import Tensor, nn, optim
 from tinygrad_np.optim import lr_scheduler
 
+from .errors import UserError
 
-class TrainingDiverged(RuntimeError):
+
+class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite."""
 
 

@@ -170,10 +170,12 @@ def held_out_accuracy(name, position_embedding):
 
 
 @pytest.mark.parametrize("name", ["convnext", "resnext", "hybrid"])
+@pytest.mark.slow
 def test_models_learn_a_rule_on_feature_positions(name):
     assert held_out_accuracy(name, position_embedding=True) > 0.6
 
 
+@pytest.mark.slow
 def test_position_embedding_lets_a_pure_conv_net_tell_features_apart():
     """Global average pooling makes a conv stack (nearly) blind to where a pattern is (measured:
     0.53 held-out accuracy without the embedding, 0.85 with it)."""

@@ -155,6 +155,7 @@ def cv_run(small_data, tmp_path_factory):
 
 
 @needs_data
+@pytest.mark.slow
 def test_a_two_fold_run_writes_one_run_per_fold_and_the_summary(cv_run, small_data, capsys):
     out, printed = cv_run
     for fold in (1, 2):
@@ -192,6 +193,7 @@ def test_a_two_fold_run_writes_one_run_per_fold_and_the_summary(cv_run, small_da
 
 
 @needs_data
+@pytest.mark.slow
 def test_an_interrupted_cross_validation_resumes_without_redoing_finished_folds(cv_run, small_data, tmp_path,
                                                                                capsys, monkeypatch):
     out = tmp_path / "cut"
@@ -230,6 +232,7 @@ def test_an_interrupted_cross_validation_resumes_without_redoing_finished_folds(
 
 
 @needs_data
+@pytest.mark.slow
 def test_overwrite_replaces_a_cross_validation_and_leaves_other_files(small_data, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--data-dir", str(small_data), *TINY, "--epochs", "1", "--out", str(out)]

@@ -173,6 +173,7 @@ def fine_tune_config(folder, out, checkpoint, **overrides):
 
 
 @needs_data
+@pytest.mark.slow
 def test_pretraining_writes_checkpoint_metrics_and_plot_and_repeats_with_the_seed(pretrained, small_data, tmp_path):
     for name in ("mae.npz", "metrics.jsonl", "reconstruction_loss.png", "config.json"):
         assert (pretrained / name).is_file(), name
@@ -191,6 +192,7 @@ def test_pretraining_writes_checkpoint_metrics_and_plot_and_repeats_with_the_see
 
 
 @needs_data
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_encoder_weights(pretrained, small_data, tmp_path):
     mae, _ = load_mae(pretrained / "mae.npz")
     trainer = Trainer(fine_tune_config(small_data, tmp_path / "ft", pretrained / "mae.npz"), log=lambda text: None)
@@ -207,6 +209,7 @@ def test_fine_tuning_starts_from_the_encoder_weights(pretrained, small_data, tmp
 
 
 @needs_data
+@pytest.mark.slow
 def test_frozen_encoder_stays_unchanged_after_a_step(pretrained, small_data, tmp_path):
     config = fine_tune_config(small_data, tmp_path / "probe", pretrained / "mae.npz", freeze_encoder=True)
     trainer = Trainer(config, log=lambda text: None)
@@ -223,6 +226,7 @@ def test_frozen_encoder_stays_unchanged_after_a_step(pretrained, small_data, tmp
 
 
 @needs_data
+@pytest.mark.slow
 def test_fine_tuning_refuses_a_classifier_of_another_shape_and_freezing_without_an_encoder(pretrained, small_data,
                                                                                             tmp_path):
     with pytest.raises(ValueError, match="--dim 8"):
@@ -233,6 +237,7 @@ def test_fine_tuning_refuses_a_classifier_of_another_shape_and_freezing_without_
 
 
 @needs_data
+@pytest.mark.slow
 def test_pretraining_is_resumed_and_extended_like_a_classifier_run(pretrained, tmp_path, capsys):
     """mae.npz carries the loop's state: --resume --epochs 3 continues the 2-epoch run into a new folder."""
     out = tmp_path / "longer"

@@ -179,6 +179,7 @@ def test_files_that_are_not_checkpoints_of_the_original_code(tmp_path):
 
 
 @needs_fixture
+@pytest.mark.slow
 def test_cli_imports_and_the_result_loads(tmp_path):
     out = tmp_path / "imported.npz"
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), "import-seed-checkpoint", str(ORIGINAL),
@@ -202,6 +203,7 @@ def copy_rows(source: Path, target: Path, step: int) -> None:
 
 @needs_fixture
 @pytest.mark.skipif(REAL is None, reason="UNSW-NB15 CSVs not found")
+@pytest.mark.slow
 def test_cli_import_with_data_then_evaluate_and_resume(tmp_path, capsys):
     """With --data-dir the imported checkpoint holds the preprocessing: `evaluate` works, and `--resume`
     trains on from the imported Adam state (every step count grows by the same number of steps)."""

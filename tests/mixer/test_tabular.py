@@ -405,6 +405,7 @@ def test_ple_edges_are_fitted_on_the_training_rows_only(small_data, tmp_path):
     {"ensemble_size": 3},
     {"tokens": "feature", "numeric_embedding": "ple", "ensemble_size": 2, "categorical": "numeric"},
 ])
+@pytest.mark.slow
 def test_one_epoch_with_each_option_then_load_evaluate_and_predict(small_data, tmp_path, capsys, options):
     out = tmp_path / "run"
     trainer = quiet(config(small_data, out, **options))
@@ -425,6 +426,7 @@ def test_one_epoch_with_each_option_then_load_evaluate_and_predict(small_data, t
 
 
 @needs_data
+@pytest.mark.slow
 def test_resume_continues_a_tabular_ensemble_bit_for_bit(small_data, tmp_path):
     options = dict(epochs=2, tokens="feature", numeric_embedding="ple", ple_bins=8, ensemble_size=2)
     quiet(config(small_data, tmp_path / "full", **options)).fit()

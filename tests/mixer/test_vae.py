@@ -129,6 +129,7 @@ def plain(small_data, tmp_path_factory):
 
 
 @needs_data
+@pytest.mark.slow
 def test_vae_pretraining_writes_checkpoint_metrics_and_plot(vae_checkpoint):
     out = vae_checkpoint.parent
     for name in ("vae.npz", "metrics.jsonl", "elbo_loss.png", "config.json"):
@@ -141,6 +142,7 @@ def test_vae_pretraining_writes_checkpoint_metrics_and_plot(vae_checkpoint):
 
 
 @needs_data
+@pytest.mark.slow
 def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, vae_checkpoint, plain, tmp_path):
     off = trained_state(classifier_config(small_data, tmp_path / "off", latent_noise=0.0,
                                           latent_model=str(vae_checkpoint)))
@@ -150,6 +152,7 @@ def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, v
 
 
 @needs_data
+@pytest.mark.slow
 def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small_data, vae_checkpoint, plain,
                                                                           tmp_path):
     settings = {"latent_noise": 0.5, "latent_model": str(vae_checkpoint)}
@@ -162,6 +165,7 @@ def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small
 
 
 @needs_data
+@pytest.mark.slow
 def test_latent_augmentation_needs_a_vae_with_the_same_preprocessing(small_data, vae_checkpoint, tmp_path):
     with pytest.raises(ValueError, match="--latent-noise 0.5 needs --latent-model"):
         TrainConfig.from_dict({"latent_noise": 0.5})
