@@ -390,7 +390,8 @@ class Tensor:
         than 1,000 elements abbreviated, then `grad_fn` or `requires_grad`."""
         body = np.array2string(self._data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
                                formatter=_float_formatter(self._data))
-        extra = "" if self.dtype in (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_)) else f", dtype={self.dtype}"
+        implied = (DEFAULT_FLOAT,) if self._data.size == 0 else (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_))
+        extra = "" if self.dtype in implied else f", dtype={self.dtype}"
         if self._ctx is not None:
             extra += f", grad_fn=<{type(self._ctx).__name__}Backward>"
         elif self.requires_grad:

@@ -130,6 +130,11 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     check_device(device, "arange")
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise RuntimeError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign (start {start}, end "
+                           f"{end}, step {step})")
     if dtype is None:
         every_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
         dtype = DEFAULT_INT if every_int else DEFAULT_FLOAT

@@ -426,6 +426,8 @@ def _conv(nd: int, x: Tensor, weight: Tensor, bias: Tensor | None, stride: IntOr
           padding: IntOrTuple | str, dilation: IntOrTuple, groups: int) -> Tensor:
     params = (weight,) if bias is None else (weight, bias)
     x = _pair(x, weight)[0] if isinstance(x, Tensor) else Tensor(x, dtype=weight.dtype)
+    if x.ndim == nd + 1:  # unbatched (C, L) or (C, H, W), as PyTorch accepts
+        return _conv(nd, x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     return conv_ops.Conv.apply(x, *params, nd=nd, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
