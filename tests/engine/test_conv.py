@@ -173,7 +173,7 @@ def test_conv_keeps_float32_and_returns_c_order():
     ((2, 6, 8), (4, 3, 3), {"groups": 4}, r"groups=4 must divide in_channels=6 .* out_channels=4"),
     ((2, 3, 2), (4, 3, 3), {}, r"input of shape \(2, 3, 2\) .* too short .* output size would be \(0,\)"),
     ((2, 3, 8), (4, 3, 3), {"dilation": 4}, r"too short .* dilation \(4,\)"),
-    ((3, 8), (4, 3, 3), {}, r"input of shape \(3, 8\) must be \(batch, in_channels, length\)"),
+    ((8,), (4, 3, 3), {}, r"input of shape \(8,\) must be \(batch, in_channels, length\)"),
     ((2, 3, 8), (4, 3), {}, r"weight of shape \(4, 3\) must be"),
     ((2, 3, 8), (4, 3, 3), {"stride": 0}, r"stride and dilation must be >= 1"),
     ((2, 3, 8), (4, 3, 3), {"padding": -1}, r"padding must be >= 0"),

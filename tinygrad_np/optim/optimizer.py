@@ -138,7 +138,8 @@ class Optimizer:
                 before = dict(state)
                 self.advance(state, group)
                 state.update({name: views[name][i] for name in names})
-                self.update_arrays(p._data, _ascent(p._grad._data, group), {name: views[name][i] for name in names}, before, group)
+                self.update_arrays(p._data, _ascent(p._grad._data, group), {name: views[name][i] for name in names},
+                                   before, group)
 
     def layout(self) -> list[Span]:
         """The flat buffers (one per dtype, group by group), built at the first step."""
