@@ -188,9 +188,9 @@ def test_conv_errors_name_the_shapes(x_shape, w_shape, kwargs, message):
 def test_conv_bias_shape_error():
     with pytest.raises(ValueError, match=r"bias of shape \(3,\) does not fit weight of shape \(4, 3, 3\)"):
         F.conv1d(Tensor(np.zeros((1, 3, 5))), Tensor(np.zeros((4, 3, 3))), Tensor(np.zeros(3)))
-    with pytest.raises(ValueError, match=r"conv2d: input of shape \(1, 3, 5\) must be \(batch, in_channels, "
+    with pytest.raises(ValueError, match=r"conv2d: input of shape \(3, 5\) must be \(batch, in_channels, "
                                          r"height, width\)"):
-        F.conv2d(Tensor(np.zeros((1, 3, 5))), Tensor(np.zeros((4, 3, 3, 3))))
+        F.conv2d(Tensor(np.zeros((3, 5))), Tensor(np.zeros((4, 3, 3, 3))))
 
 
 # -- pooling -----------------------------------------------------------------------------------------
