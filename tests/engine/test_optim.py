@@ -101,7 +101,7 @@ def test_param_groups_zero_grad_and_missing_grads():
     assert (a.grad == 0).all() and c.grad is None
     opt.zero_grad()
     assert a.grad is None
-    with pytest.raises(ValueError, match="more than one group"):
+    with pytest.raises(ValueError, match="more than one parameter group"):
         optim.SGD([{"params": [a]}, {"params": [a]}], lr=0.1)
 
 
