@@ -17,3 +17,13 @@ class IndexOutOfRange(IndexError, ValueError):
 
 class ArgumentTypeError(TypeError, ValueError):
     """An argument of a kind the op does not take (PyTorch: TypeError)."""
+
+
+class InvalidValue(RuntimeError, ValueError):
+    """An argument of the right kind with a value the op refuses, which PyTorch reports as a RuntimeError (a negative
+    integer power of integers, clamp without bounds, a window longer than the dim)."""
+
+
+class UnsupportedDtype(NotImplementedError, TypeError):
+    """An op that has no kernel for the tensor's dtype (PyTorch: NotImplementedError, "... not implemented for
+    'Float'", a RuntimeError); also a TypeError, the class the engine raised for it before."""

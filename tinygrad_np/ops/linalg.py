@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Function
+from ..errors import ShapeError
 
 
 def check_matmul(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> None:
     if len(a_shape) < 2 or len(b_shape) < 2 or a_shape[-1] != b_shape[-2]:
-        raise ValueError(f"matmul: shapes {a_shape} and {b_shape} do not fit "
+        raise ShapeError(f"matmul: shapes {a_shape} and {b_shape} do not fit "
                          "(need (..., n, k) @ (..., k, m))")
     try:
         np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     except ValueError:
-        raise ValueError(f"matmul: batch dimensions of {a_shape} and {b_shape} do not broadcast") from None
+        raise ShapeError(f"matmul: batch dimensions of {a_shape} and {b_shape} do not broadcast") from None
 
 
 def swap(x: np.ndarray) -> np.ndarray:
@@ -77,10 +78,10 @@ class Linear(Function):
     def forward(self, x, weight, bias=None, axis=-1):
         out_features, in_features = weight.shape
         if axis not in (0, -1) or x.ndim == 0 or x.shape[axis] != in_features:
-            raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape "
+            raise ShapeError(f"linear: input of shape {x.shape} does not fit weight of shape "
                              f"{weight.shape} along axis {axis} (axis must be 0 or -1)")
         if bias is not None and bias.shape != (out_features,):
-            raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+            raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
         self.x, self.weight, self.axis = x, weight, axis
         if axis == -1:
             out = x.reshape(-1, in_features) @ weight.T
