@@ -25,7 +25,7 @@ import numpy as np
 from . import device as _device
 from . import grad_mode
 from .dtypes import DEFAULT_FLOAT, _constant_dtype, _dim_index, _dims, _keep, _shape_args, promote_types
-from .errors import ArgumentTypeError, IndexOutOfRange, InvalidValue, ShapeError, UnsupportedDtype
+from .errors import ArgumentTypeError, ArgumentValueError, IndexOutOfRange, ShapeError, UnsupportedDtype
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __all__ = ["Function", "Node", "Tensor", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
@@ -507,8 +507,8 @@ class Tensor:
     def __pow__(self, exponent: Any) -> Tensor:
         """x ** exponent; a Python-number exponent is a constant, a Tensor exponent gets a gradient."""
         if isinstance(exponent, int) and exponent < 0 and self.dtype.kind in "biu":
-            raise InvalidValue(f"pow: integers to negative integer powers are not allowed ({self.dtype} tensor ** "
-                               f"{exponent}); convert to float first")
+            raise ArgumentValueError(f"pow: integers to negative integer powers are not allowed ({self.dtype} "
+                                     f"tensor ** {exponent}); convert to float first")
         if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
             base = self if isinstance(exponent, int) or self.dtype.kind == "f" else self._floating()
             return ew.PowScalar.apply(base, exponent=exponent)
@@ -718,7 +718,7 @@ class Tensor:
         if approximate == "tanh":
             x = self._floating()
             return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)).tanh())
-        raise InvalidValue(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ArgumentValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
     def softplus(self) -> Tensor:
         """log(1 + exp(x)), without overflow."""
@@ -732,7 +732,7 @@ class Tensor:
         """Clamp to [min, max] (either may be None; tensor bounds go element-wise); the gradient passes where
         min <= x <= max."""
         if min is None and max is None:
-            raise InvalidValue("clamp: at least one of min and max must not be None")
+            raise ArgumentValueError("clamp: at least one of min and max must not be None")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             out = self if min is None else self.maximum(min)
             return out if max is None else out.minimum(max)
@@ -864,7 +864,7 @@ class Tensor:
         n = self.shape[d]
         if isinstance(split_size_or_sections, int):
             if split_size_or_sections < 1:
-                raise InvalidValue(f"split: split_size must be >= 1, got {split_size_or_sections}")
+                raise ArgumentValueError(f"split: split_size must be >= 1, got {split_size_or_sections}")
             sizes = [min(split_size_or_sections, n - start) for start in range(0, n, split_size_or_sections)]
         else:
             sizes = list(split_size_or_sections)
@@ -877,7 +877,7 @@ class Tensor:
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """`chunks` pieces of ceil(n / chunks) along `dim` (fewer when they run out, as PyTorch)."""
         if chunks < 1:
-            raise InvalidValue(f"chunk: chunks must be >= 1, got {chunks}")
+            raise ArgumentValueError(f"chunk: chunks must be >= 1, got {chunks}")
         n = self.shape[_dim_index(dim, self.ndim, "chunk")]
         return self.split(max(1, -(-n // chunks)), dim)
 
@@ -1115,6 +1115,64 @@ class Tensor:
         self._in_place("clamp_")
         np.clip(self._data, min, max, out=self._data)
         return self
+
+    # -- devices and random numbers (tinygrad_np/device.py, tinygrad_np/random.py) -------------------------------
+    @property
+    def device(self) -> _device.device:
+        """Always the CPU (`x.device.type == "cpu"`, `str(x.device) == "cpu"`)."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's forms: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)` (its dtype), keywords `device=`,
+        `dtype=`, `non_blocking=`, `copy=`. The tensor itself when nothing changes (unless `copy=True`); the CPU is the
+        only device. A cast of a tensor that requires grad is an op: the gradient is cast back."""
+        if len(args) == 1 and not kwargs and isinstance(args[0], (np.dtype, type)):  # a dtype alone: no parsing
+            dtype, copy = args[0], False
+        else:
+            dtype, copy = _device.to_arguments(args, kwargs, Tensor)
+        out = self
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            dtype = np.dtype(dtype)
+            if self.requires_grad and dtype.kind == "f" and grad_mode.enabled:
+                out = ew.Cast.apply(self, dtype=dtype)
+            else:
+                out = Tensor._wrap(self._data.astype(dtype))
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> Tensor:
+        """The tensor itself: it is already on the CPU."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Refused: this engine runs on the CPU only."""
+        raise _device.DeviceUnavailableError("cuda(): this engine runs on the CPU only (cuda.is_available() is False)")
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with normal(mean, std) draws from `generator` or the global one (seeded by `manual_seed`)."""
+        from .random import default_generator
+
+        self._in_place("normal_")
+        self._data[...] = (generator or default_generator()).normal(mean, std, self.shape)
+        return self
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with uniform draws on [a, b) from `generator` or the global one."""
+        from .random import default_generator
+
+        self._in_place("uniform_")
+        self._data[...] = (generator or default_generator()).uniform(a, b, self.shape)
+        return self
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: np.random.Generator | None = None) -> Tensor:
+        """`tinygrad_np.multinomial(self, ...)`: category indices drawn from rows of probabilities."""
+        from .random import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
 
     # -- the op surface: element-wise math (tinygrad_np/ops/elementwise.py) ------------------------------------------
     def tan(self) -> Tensor:
@@ -1459,7 +1517,7 @@ class Tensor:
             raise IndexOutOfRange(f"narrow: start {start} is out of range for dim {dim} of size {n}")
         start %= max(n, 1) if start < 0 else n + 1
         if length < 0 or start + length > n:
-            raise InvalidValue(f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}")
+            raise ArgumentValueError(f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}")
         return self[(slice(None),) * d + (slice(start, start + length),)]
 
     def _new(self, make: Any, dtype: Any, requires_grad: bool, device: Any, *args: Any) -> Tensor:
@@ -1500,65 +1558,6 @@ class Tensor:
         if self.ndim == 0:
             return self.item().__format__(format_spec)
         return object.__format__(self, format_spec)
-
-    # -- devices and random numbers (tinygrad_np/device.py, tinygrad_np/random.py) -------------------------------
-    @property
-    def device(self) -> _device.device:
-        """Always the CPU (`x.device.type == "cpu"`, `str(x.device) == "cpu"`)."""
-        return _device.CPU
-
-    @property
-    def is_cuda(self) -> bool:
-        return False
-
-    def to(self, *args: Any, **kwargs: Any) -> Tensor:
-        """PyTorch's forms: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)` (its dtype), keywords `device=`,
-        `dtype=`, `non_blocking=`, `copy=`. The tensor itself when nothing changes (unless `copy=True`); the CPU is the
-        only device. A cast of a tensor that requires grad is an op: the gradient is cast back."""
-        if len(args) == 1 and not kwargs and isinstance(args[0], (np.dtype, type)):  # a dtype alone: no parsing
-            dtype, copy = args[0], False
-        else:
-            dtype, copy = _device.to_arguments(args, kwargs, Tensor)
-        out = self
-        if dtype is not None and np.dtype(dtype) != self._data.dtype:
-            dtype = np.dtype(dtype)
-            if self.requires_grad and dtype.kind == "f" and grad_mode.enabled:
-                out = ew.Cast.apply(self, dtype=dtype)
-            else:
-                out = Tensor._wrap(self._data.astype(dtype))
-        return out.clone() if copy and out is self else out
-
-    def cpu(self) -> Tensor:
-        """The tensor itself: it is already on the CPU."""
-        return self
-
-    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
-        """Refused: this engine runs on the CPU only."""
-        raise _device.DeviceUnavailableError("cuda(): this engine runs on the CPU only (cuda.is_available() is False)")
-
-    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
-        """Fill with normal(mean, std) draws from `generator` or the global one (seeded by `manual_seed`)."""
-        from .random import default_generator
-
-        self._in_place("normal_")
-        self._data[...] = (generator or default_generator()).normal(mean, std, self.shape)
-        return self
-
-    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
-        """Fill with uniform draws on [a, b) from `generator` or the global one."""
-        from .random import default_generator
-
-        self._in_place("uniform_")
-        self._data[...] = (generator or default_generator()).uniform(a, b, self.shape)
-        return self
-
-    def multinomial(self, num_samples: int, replacement: bool = False, *,
-                    generator: np.random.Generator | None = None) -> Tensor:
-        """`tinygrad_np.multinomial(self, ...)`: category indices drawn from rows of probabilities."""
-        from .random import multinomial
-
-        return multinomial(self, num_samples, replacement, generator=generator)
-
 
 
 def _float_formatter(array: np.ndarray) -> dict[str, Any] | None:

@@ -11,6 +11,11 @@ class ShapeError(RuntimeError, ValueError):
     """Shapes that do not fit the op (PyTorch: RuntimeError)."""
 
 
+class UnsupportedDtype(NotImplementedError, TypeError):
+    """An op that has no kernel for the tensor's dtype (PyTorch: NotImplementedError, "... not implemented for
+    'Float'", a RuntimeError); also a TypeError, the class the engine raised for it before."""
+
+
 class IndexOutOfRange(IndexError, ValueError):
     """A dim or an index outside the tensor (PyTorch: IndexError)."""
 
@@ -19,11 +24,6 @@ class ArgumentTypeError(TypeError, ValueError):
     """An argument of a kind the op does not take (PyTorch: TypeError)."""
 
 
-class InvalidValue(RuntimeError, ValueError):
-    """An argument of the right kind with a value the op refuses, which PyTorch reports as a RuntimeError (a negative
-    integer power of integers, clamp without bounds, a window longer than the dim)."""
-
-
-class UnsupportedDtype(NotImplementedError, TypeError):
-    """An op that has no kernel for the tensor's dtype (PyTorch: NotImplementedError, "... not implemented for
-    'Float'", a RuntimeError); also a TypeError, the class the engine raised for it before."""
+class ArgumentValueError(RuntimeError, ValueError):
+    """An argument value the op does not take where PyTorch raises RuntimeError (an unknown mode, a k past the end,
+    a window larger than its input)."""

@@ -14,7 +14,7 @@ import numpy as np
 from .device import check_device, device
 from .dtypes import DEFAULT_FLOAT, DEFAULT_INT, _shape_args
 from .engine import Tensor
-from .errors import InvalidValue, UnsupportedDtype
+from .errors import ArgumentValueError, UnsupportedDtype
 from .random import default_generator
 
 Device = str | device | None
@@ -81,7 +81,7 @@ def _size(size: tuple[Any, ...], name: str) -> tuple[int, ...]:
     """A factory's size, refused (as PyTorch) when a dim is negative."""
     shape = _shape_args(size)
     if any(n < 0 for n in shape):
-        raise InvalidValue(f"{name}: dimension sizes must be non-negative, got {shape}")
+        raise ArgumentValueError(f"{name}: dimension sizes must be non-negative, got {shape}")
     return shape
 
 
@@ -145,10 +145,10 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if np.dtype(dtype) == np.bool_:
         raise UnsupportedDtype("arange: not implemented for bool")
     if step == 0:
-        raise InvalidValue("arange: step must be nonzero")
+        raise ArgumentValueError("arange: step must be nonzero")
     if (end - start) * step < 0:
-        raise InvalidValue(f"arange: upper bound and lower bound inconsistent with step sign (start={start}, "
-                           f"end={end}, step={step})")
+        raise ArgumentValueError(f"arange: upper bound and lower bound inconsistent with step sign (start={start}, "
+                                 f"end={end}, step={step})")
     return _made(np.arange(start, end, step).astype(dtype), requires_grad)
 
 
@@ -159,7 +159,7 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_g
     if dtype == np.bool_:
         raise UnsupportedDtype("linspace: not implemented for bool")
     if steps < 0:
-        raise InvalidValue(f"linspace: number of steps must be non-negative, got {steps}")
+        raise ArgumentValueError(f"linspace: number of steps must be non-negative, got {steps}")
     return _made(np.linspace(start, end, steps).astype(dtype), requires_grad)
 
 
@@ -167,7 +167,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
         device: Device = None) -> Tensor:
     check_device(device, "eye")
     if n < 0 or (m is not None and m < 0):
-        raise InvalidValue(f"eye: n and m must be non-negative, got n={n}, m={m}")
+        raise ArgumentValueError(f"eye: n and m must be non-negative, got n={n}, m={m}")
     return _made(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from .dtypes import _dim_index, _dims
 from .engine import MaxMin, Tensor, _pair
-from .errors import IndexOutOfRange, InvalidValue, ShapeError, UnsupportedDtype
+from .errors import ArgumentValueError, IndexOutOfRange, ShapeError, UnsupportedDtype
 from .ops import conv as conv_ops
 from .ops import linalg, movement, nn
 from .random import default_generator
@@ -420,7 +420,8 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
         raise UnsupportedDtype(f"one_hot: needs integer class indices, got {indices.dtype}")
     classes = int(indices.max()) + 1 if num_classes == -1 else num_classes
     if indices.size and (indices.min() < 0 or indices.max() >= classes):
-        raise InvalidValue(f"one_hot: class values must be in [0, {classes}), got {indices.min()} to {indices.max()}")
+        raise ArgumentValueError(f"one_hot: class values must be in [0, {classes}), got {indices.min()} to "
+                                 f"{indices.max()}")
     return Tensor._wrap((indices[..., None] == np.arange(classes)).astype(np.int64))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Tensor, _pair
-from .errors import IndexOutOfRange, InvalidValue, ShapeError, UnsupportedDtype
+from .errors import ArgumentValueError, IndexOutOfRange, ShapeError, UnsupportedDtype
 from .ops import nn
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -107,7 +107,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_inde
     and the mean divides both terms by the summed w[y] of the rows kept (their number without `weight`)."""
     op = "cross_entropy"
     if not 0 <= label_smoothing <= 1:
-        raise InvalidValue(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ArgumentValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim < 2:
         raise ShapeError(f"{op}: logits of shape {input.shape} need a class dim (N, C)")
     log_probs = input.log_softmax(dim=1)

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..engine import Function
-from ..errors import InvalidValue, ShapeError
+from ..errors import ArgumentValueError, ShapeError
 
 Pads = tuple[tuple[int, int], ...]
 
@@ -29,7 +29,7 @@ def ntuple(value: int | Sequence[int], n: int, name: str, op: str) -> tuple[int,
     values = (value,) * n if isinstance(value, (int, np.integer)) else \
         tuple(value) if isinstance(value, (tuple, list)) else ()
     if len(values) != n or not all(isinstance(v, (int, np.integer)) for v in values):
-        raise InvalidValue(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+        raise ArgumentValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
     return tuple(int(v) for v in values)
 
 
@@ -93,14 +93,14 @@ def conv_pads(op: str, padding: object, kernel: tuple[int, ...], stride: tuple[i
         return ((0, 0),) * nd
     if padding == "same":
         if any(s != 1 for s in stride):
-            raise InvalidValue(f"{op}: padding='same' needs stride 1, got stride={stride}")
+            raise ArgumentValueError(f"{op}: padding='same' needs stride 1, got stride={stride}")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
         return tuple((total // 2, total - total // 2) for total in totals)
     if isinstance(padding, str):
-        raise InvalidValue(f"{op}: padding must be an int, a tuple of ints, 'valid' or 'same', got {padding!r}")
+        raise ArgumentValueError(f"{op}: padding must be an int, a tuple of ints, 'valid' or 'same', got {padding!r}")
     pads = ntuple(padding, nd, "padding", op)
     if any(p < 0 for p in pads):
-        raise InvalidValue(f"{op}: padding must be >= 0, got {padding!r}")
+        raise ArgumentValueError(f"{op}: padding must be >= 0, got {padding!r}")
     return tuple((p, p) for p in pads)
 
 
@@ -114,7 +114,8 @@ class Conv(Function):
         kernel = weight.shape[2:]
         stride, dilation = ntuple(stride, nd, "stride", op), ntuple(dilation, nd, "dilation", op)
         if any(s < 1 for s in stride) or any(d < 1 for d in dilation):
-            raise InvalidValue(f"{op}: stride and dilation must be >= 1, got stride={stride}, dilation={dilation}")
+            raise ArgumentValueError(f"{op}: stride and dilation must be >= 1, got stride={stride}, "
+                                     f"dilation={dilation}")
         pads = conv_pads(op, padding, kernel, stride, dilation)
         out = tuple(output_size(n, k, s, p, d)
                     for n, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation, strict=True))
@@ -153,7 +154,7 @@ class Conv(Function):
             raise ShapeError(f"{op}: weight of shape {weight_shape} must be (out_channels, in_channels / groups, "
                              f"{'kernel' if nd == 1 else 'kernel ' + names}) with sizes >= 1")
         if not isinstance(groups, (int, np.integer)) or groups < 1:
-            raise InvalidValue(f"{op}: groups must be an int >= 1, got {groups!r}")
+            raise ArgumentValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
         in_channels, out_channels = x_shape[1], weight_shape[0]
         if in_channels % groups or out_channels % groups:
             raise ShapeError(f"{op}: groups={groups} must divide in_channels={in_channels} (input of shape {x_shape}) "
@@ -201,10 +202,10 @@ def pool_geometry(op: str, nd: int, x_shape: tuple[int, ...], kernel_size: objec
     stride = kernel if stride is None else ntuple(stride, nd, "stride", op)
     padding = ntuple(padding, nd, "padding", op)
     if any(k < 1 for k in kernel) or any(s < 1 for s in stride) or any(p < 0 for p in padding):
-        raise InvalidValue(f"{op}: need kernel_size >= 1, stride >= 1 and padding >= 0, "
-                         f"got kernel_size={kernel}, stride={stride}, padding={padding}")
+        raise ArgumentValueError(f"{op}: need kernel_size >= 1, stride >= 1 and padding >= 0, "
+                                 f"got kernel_size={kernel}, stride={stride}, padding={padding}")
     if any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
-        raise InvalidValue(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+        raise ArgumentValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
     pads = tuple((p, p) for p in padding)
     out = tuple(output_size(n, k, s, p) for n, k, s, p in zip(x_shape[2:], kernel, stride, pads, strict=True))
     if any(n < 1 for n in out):
@@ -269,7 +270,7 @@ class AdaptiveAvgPool(Function):
         sizes = (output_size,) * nd if output_size is None or isinstance(output_size, (int, np.integer)) \
             else tuple(output_size)
         if len(sizes) != nd:
-            raise InvalidValue(f"{op}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
+            raise ArgumentValueError(f"{op}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
         out = tuple(n if s is None else int(s) for n, s in zip(x.shape[2:], sizes, strict=True))
         if any(n < 1 for n in out) or any(n < 1 for n in x.shape[2:]):
             raise ShapeError(f"{op}: input of shape {x.shape} and output_size {out} must have sizes >= 1")

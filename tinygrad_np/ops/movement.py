@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Function
-from ..errors import IndexOutOfRange, InvalidValue, ShapeError
+from ..errors import IndexOutOfRange, ShapeError
 
 
 class Reshape(Function):
@@ -106,7 +106,7 @@ class Gather(Function):
             raise ShapeError(f"gather: index has {index.ndim} dimensions, the tensor has {x.ndim} "
                              f"(shapes {index.shape} and {x.shape})")
         if index.size and (index.min() < -x.shape[axis] or index.max() >= x.shape[axis]):
-            raise InvalidValue(f"gather: index out of range for axis {axis} of size {x.shape[axis]}")
+            raise IndexError(f"gather: index out of range for axis {axis} of size {x.shape[axis]}")
         out = np.take_along_axis(x, index, axis=axis)
         grids = list(np.ogrid[tuple(slice(n) for n in out.shape)])
         for d, (n_in, n_out) in enumerate(zip(x.shape, out.shape, strict=True)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Function
-from ..errors import IndexOutOfRange, InvalidValue
+from ..errors import ArgumentValueError, IndexOutOfRange
 
 
 def normalize_axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
@@ -23,7 +23,7 @@ def normalize_axes(axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, 
                                   f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}])")
         normalized.append(int(a) % max(ndim, 1))
     if len(set(normalized)) != len(normalized):
-        raise InvalidValue(f"dim {axis}: a dim appears more than once in the list of dims")
+        raise ArgumentValueError(f"dim {axis}: a dim appears more than once in the list of dims")
     return tuple(sorted(normalized)) if ndim else ()
 
 
@@ -66,8 +66,8 @@ class Max(Reduction):
     def forward(self, x, axis=None, keepdims=False):
         axes = self.setup(x, axis, keepdims)
         if x.size == 0 and axes and any(x.shape[a] == 0 for a in axes):
-            raise InvalidValue(f"max/min: cannot reduce over an empty dim (shape {x.shape}, dims {axes}): there is "
-                               "no identity for max and min; give a dim of non-zero size")
+            raise ArgumentValueError(f"max/min: cannot reduce over an empty dim (shape {x.shape}, dims {axes}): "
+                                     "there is no identity for max and min; give a dim of non-zero size")
         out = self.pick(x, axis=axes, keepdims=True)
         if self.needs_input_grad[0]:
             self.winners = (x == out).astype(x.dtype)
