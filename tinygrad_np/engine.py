@@ -1515,7 +1515,8 @@ class Tensor:
         start = int(start)
         if not -n <= start <= n:
             raise IndexOutOfRange(f"narrow: start {start} is out of range for dim {dim} of size {n}")
-        start %= max(n, 1) if start < 0 else n + 1
+        if start < 0:
+            start += n
         if length < 0 or start + length > n:
             raise ArgumentValueError(f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}")
         return self[(slice(None),) * d + (slice(start, start + length),)]
