@@ -466,7 +466,8 @@ class Run:
         if self.saved_epoch == self.epochs:
             return (f"interrupted{by(signum)} after the last epoch, while writing the results: {self._kept()}; write "
                     f"them with: {self.continue_command()}")
-        where = f"interrupted{by(signum)} in epoch {self.loop.epoch + 1} of {self.epochs}"
+        done = max(self.saved_epoch, self.resumed[1] if self.resumed is not None else 0)
+        where = f"interrupted{by(signum)} in epoch {done + 1} of {self.epochs}"  # the first epoch not saved
         if not self.saved_epoch and self.resumed is None:
             return (f"{where}, before any epoch finished: nothing to resume; start it again (--out "
                     f"{self.folder.path} may be reused: it holds no epoch)")

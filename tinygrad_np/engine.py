@@ -25,7 +25,7 @@ import numpy as np
 from . import device as _device
 from . import grad_mode
 from .dtypes import DEFAULT_FLOAT, _constant_dtype, _dim_index, _dims, _keep, _shape_args, promote_types
-from .errors import ShapeError
+from .errors import ArgumentTypeError, ArgumentValueError, IndexOutOfRange, ShapeError, UnsupportedDtype
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 __all__ = ["Function", "Node", "Tensor", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
@@ -146,7 +146,7 @@ def _parents(node: Tensor | Node) -> tuple[Any, ...]:
 
 # The ops subclass Function (above), and the Tensor methods (below) apply them.
 from .ops import elementwise as ew  # noqa: E402
-from .ops import linalg, movement, reduce  # noqa: E402
+from .ops import linalg, movement, reduce, scan  # noqa: E402
 
 
 class Tensor:
@@ -493,13 +493,23 @@ class Tensor:
         a, b = _pair(self, other)
         return Tensor._wrap(np.floor_divide(a._data, b._data))
 
-    def __mod__(self, other: Any) -> Tensor:
-        """Remainder with the divisor's sign, as Python and PyTorch (no gradient)."""
+    def __rfloordiv__(self, other: Any) -> Tensor:
         a, b = _pair(self, other)
-        return Tensor._wrap(np.mod(a._data, b._data))
+        return Tensor._wrap(np.floor_divide(b._data, a._data))
+
+    def __mod__(self, other: Any) -> Tensor:
+        """Remainder with the divisor's sign, as Python and PyTorch (`remainder`)."""
+        return self.remainder(other)
+
+    def __rmod__(self, other: Any) -> Tensor:
+        a, b = _pair(self, other)
+        return b.remainder(a)
 
     def __pow__(self, exponent: Any) -> Tensor:
         """x ** exponent; a Python-number exponent is a constant, a Tensor exponent gets a gradient."""
+        if isinstance(exponent, int) and exponent < 0 and self.dtype.kind in "biu":
+            raise ArgumentValueError(f"pow: integers to negative integer powers are not allowed ({self.dtype} "
+                                     f"tensor ** {exponent}); convert to float first")
         if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
             base = self if isinstance(exponent, int) or self.dtype.kind == "f" else self._floating()
             return ew.PowScalar.apply(base, exponent=exponent)
@@ -607,10 +617,13 @@ class Tensor:
     def ge(self, other: Any) -> Tensor:
         return self >= other
 
-    def _logic(self, other: Any, op: np.ufunc) -> Tensor:
-        if self.dtype.kind not in "biu":
-            raise TypeError(f"{op.__name__}: needs bool or integer tensors, got {self.dtype}")
-        return Tensor._wrap(op(self._data, other._data if isinstance(other, Tensor) else other))
+    def _logic(self, other: Any, op: np.ufunc, reflected: bool = False) -> Tensor:
+        """A bitwise op on bool or integer tensors (`other` promoted with self, as PyTorch): floats are refused as
+        PyTorch refuses them."""
+        a, b = _pair(self, other)
+        if a.dtype.kind not in "biu":
+            raise UnsupportedDtype(f"{op.__name__}: not implemented for {a.dtype} (needs bool or integer tensors)")
+        return Tensor._wrap(op(b._data, a._data) if reflected else op(a._data, b._data))
 
     def __and__(self, other: Any) -> Tensor:
         return self._logic(other, np.bitwise_and)
@@ -621,19 +634,39 @@ class Tensor:
     def __xor__(self, other: Any) -> Tensor:
         return self._logic(other, np.bitwise_xor)
 
+    def __rand__(self, other: Any) -> Tensor:
+        return self._logic(other, np.bitwise_and, reflected=True)
+
+    def __ror__(self, other: Any) -> Tensor:
+        return self._logic(other, np.bitwise_or, reflected=True)
+
+    def __rxor__(self, other: Any) -> Tensor:
+        return self._logic(other, np.bitwise_xor, reflected=True)
+
     def __invert__(self) -> Tensor:
         if self.dtype.kind not in "biu":
-            raise TypeError(f"~: needs a bool or integer tensor, got {self.dtype}")
+            raise UnsupportedDtype(f"~: not implemented for {self.dtype} (needs a bool or integer tensor)")
         return Tensor._wrap(np.invert(self._data))
 
     def logical_not(self) -> Tensor:
         return Tensor._wrap(np.logical_not(self._data))
 
-    def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.all(self._data, axis=dim, keepdims=keepdim))
+    def all(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool | None = None) -> Tensor:
+        """Whether every element (over `dim`, an int or a tuple; all dims when None) is nonzero."""
+        return self._every(np.all, _dims(dim, axis, "all"), _keep(keepdim, keepdims))
 
-    def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.any(self._data, axis=dim, keepdims=keepdim))
+    def any(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+            keepdims: bool | None = None) -> Tensor:
+        """Whether some element (over `dim`, an int or a tuple; all dims when None) is nonzero."""
+        return self._every(np.any, _dims(dim, axis, "any"), _keep(keepdim, keepdims))
+
+    def _every(self, test: Any, dim: Any, keepdim: bool) -> Tensor:
+        if dim == ():  # PyTorch: an empty list of dims reduces none
+            return Tensor._wrap(self._data.astype(np.uint8 if self.dtype == np.uint8 else bool))
+        axes = None if dim is None else reduce.normalize_axes(dim, self.ndim)
+        out = np.asarray(test(self._data, axis=axes, keepdims=keepdim))
+        return Tensor._wrap(out.astype(np.uint8) if self.dtype == np.uint8 else out)  # PyTorch keeps uint8
 
     def isnan(self) -> Tensor:
         return Tensor._wrap(np.isnan(self._data))
@@ -686,7 +719,7 @@ class Tensor:
         if approximate == "tanh":
             x = self._floating()
             return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)).tanh())
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        raise ArgumentValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
     def softplus(self) -> Tensor:
         """log(1 + exp(x)), without overflow."""
@@ -700,7 +733,7 @@ class Tensor:
         """Clamp to [min, max] (either may be None; tensor bounds go element-wise); the gradient passes where
         min <= x <= max."""
         if min is None and max is None:
-            raise ValueError("clamp: give min, max or both")
+            raise ArgumentValueError("clamp: at least one of min and max must not be None")
         if isinstance(min, Tensor) or isinstance(max, Tensor):
             out = self if min is None else self.maximum(min)
             return out if max is None else out.minimum(max)
@@ -721,7 +754,7 @@ class Tensor:
         """`value` where the bool `mask` holds (broadcast), self elsewhere."""
         mask = np.asarray(mask._data if isinstance(mask, Tensor) else mask)
         if mask.dtype != bool:
-            raise TypeError(f"masked_fill: the mask must be a bool tensor, got {mask.dtype}")
+            raise UnsupportedDtype(f"masked_fill: the mask must be a bool tensor, got {mask.dtype}")
         fill = value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, dtype=self.dtype))
         return fill.where(mask, self)
 
@@ -832,7 +865,7 @@ class Tensor:
         n = self.shape[d]
         if isinstance(split_size_or_sections, int):
             if split_size_or_sections < 1:
-                raise ValueError(f"split: split_size must be >= 1, got {split_size_or_sections}")
+                raise ArgumentValueError(f"split: split_size must be >= 1, got {split_size_or_sections}")
             sizes = [min(split_size_or_sections, n - start) for start in range(0, n, split_size_or_sections)]
         else:
             sizes = list(split_size_or_sections)
@@ -845,7 +878,7 @@ class Tensor:
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """`chunks` pieces of ceil(n / chunks) along `dim` (fewer when they run out, as PyTorch)."""
         if chunks < 1:
-            raise ValueError(f"chunk: chunks must be >= 1, got {chunks}")
+            raise ArgumentValueError(f"chunk: chunks must be >= 1, got {chunks}")
         n = self.shape[_dim_index(dim, self.ndim, "chunk")]
         return self.split(max(1, -(-n // chunks)), dim)
 
@@ -891,18 +924,26 @@ class Tensor:
     def index_select(self, dim: int, index: Any) -> Tensor:
         """The entries `index` (1-D integers) along `dim`."""
         index = _integer_array(index, "index_select")
-        if index.ndim != 1:
-            raise ShapeError(f"index_select: index must be 1-D, got shape {index.shape}")
-        return self[(slice(None),) * _dim_index(dim, self.ndim, "index_select") + (index,)]
+        if index.ndim > 1:
+            raise IndexOutOfRange(f"index_select: index must be a vector (1-D), got shape {index.shape}")
+        return self[(slice(None),) * _dim_index(dim, self.ndim, "index_select") + (index.reshape(-1),)]
 
     # -- reductions -----------------------------------------------------------------------------------------------
-    def sum(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool | None = None) -> Tensor:
-        """Sum over `dim` (an int, a tuple, or None for all dims)."""
-        return reduce.Sum.apply(self, axis=_dims(dim, axis, "sum"), keepdims=_keep(keepdim, keepdims))
+    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, axis: Any = None,
+            keepdims: bool | None = None) -> Tensor:
+        """Sum over `dim` (an int, a tuple, or None for all dims), in `dtype` when given (the input is cast first);
+        integer and bool tensors sum to int64, as in PyTorch."""
+        x = self if dtype is None else self.to(dtype)
+        if dtype is None and x.dtype.kind in "biu" and x.dtype != np.int64:
+            x = x.to(np.int64)
+        return reduce.Sum.apply(x, axis=_dims(dim, axis, "sum"), keepdims=_keep(keepdim, keepdims))
 
-    def mean(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None, keepdims: bool | None = None) -> Tensor:
-        _check_floating(self, "mean")
-        return reduce.Mean.apply(self, axis=_dims(dim, axis, "mean"), keepdims=_keep(keepdim, keepdims))
+    def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, axis: Any = None,
+             keepdims: bool | None = None) -> Tensor:
+        """Mean over `dim` (an int, a tuple, or None for all dims), in `dtype` when given."""
+        x = self if dtype is None else self.to(dtype)
+        _check_floating(x, "mean")
+        return reduce.Mean.apply(x, axis=_dims(dim, axis, "mean"), keepdims=_keep(keepdim, keepdims))
 
     def var(self, dim: Any = None, unbiased: bool | None = None, keepdim: bool = False, *,
             correction: float | None = None, axis: Any = None, ddof: float | None = None,
@@ -922,37 +963,46 @@ class Tensor:
         """sqrt of `var` (same arguments)."""
         return self.var(dim, unbiased, keepdim, correction=correction, axis=axis, ddof=ddof, keepdims=keepdims).sqrt()
 
-    def amax(self, dim: Any = None, keepdim: bool = False) -> Tensor:
+    def amax(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None) -> Tensor:
         """Max over `dim` (an int, a tuple or all); tied maxima share the gradient evenly."""
-        return reduce.Max.apply(self, axis=dim, keepdims=keepdim)
+        return reduce.Max.apply(self, axis=_dims(dim, axis, "amax"), keepdims=_keep(keepdim, keepdims))
 
-    def amin(self, dim: Any = None, keepdim: bool = False) -> Tensor:
-        return reduce.Min.apply(self, axis=dim, keepdims=keepdim)
+    def amin(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
+             keepdims: bool | None = None) -> Tensor:
+        """Min over `dim` (an int, a tuple or all); tied minima share the gradient evenly."""
+        return reduce.Min.apply(self, axis=_dims(dim, axis, "amin"), keepdims=_keep(keepdim, keepdims))
 
     def max(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
             keepdims: bool | None = None) -> Tensor | MaxMin:
         """Three forms, as PyTorch: `max()` the largest value (ties share the gradient); `max(dim)` the values and
         indices along an int `dim` (`.values`, `.indices`; the gradient goes to the index); `max(other)` the
-        element-wise maximum. numpy's `max(axis=...)` gives the values only."""
+        element-wise maximum. `axis` and `keepdims` are PyTorch's aliases of `dim` and `keepdim`."""
         if isinstance(dim, Tensor):
             return self.maximum(dim)
-        if axis is not None or dim is None:
-            return self.amax(_dims(dim, axis, "max"), _keep(keepdim, keepdims))
-        return self._pick(dim, keepdim, np.argmax)
+        dim = _dims(dim, axis, "max")
+        if dim is None:
+            return self.amax()
+        return self._pick(dim, _keep(keepdim, keepdims), np.argmax)
 
     def min(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
             keepdims: bool | None = None) -> Tensor | MaxMin:
         """As `max`, for the smallest values."""
         if isinstance(dim, Tensor):
             return self.minimum(dim)
-        if axis is not None or dim is None:
-            return self.amin(_dims(dim, axis, "min"), _keep(keepdim, keepdims))
-        return self._pick(dim, keepdim, np.argmin)
+        dim = _dims(dim, axis, "min")
+        if dim is None:
+            return self.amin()
+        return self._pick(dim, _keep(keepdim, keepdims), np.argmin)
 
     def _pick(self, dim: int, keepdim: bool, arg: Any) -> MaxMin:
         if not isinstance(dim, (int, np.integer)):
-            raise TypeError(f"max/min: dim must be an int (for several dims use amax/amin), got {dim!r}")
+            raise ArgumentTypeError(f"max/min: dim must be an int (for several dims use amax/amin), got {dim!r}")
         d = _dim_index(dim, self.ndim, "max/min")
+        if self.ndim == 0:
+            return MaxMin(movement.Copy.apply(self), Tensor._wrap(np.zeros((), dtype=np.int64)))
+        if self.shape[d] == 0:
+            raise IndexOutOfRange(f"max/min: cannot reduce dim {dim} of size 0 (shape {self.shape})")
         indices = np.expand_dims(arg(self._data, axis=d), d)
         values = movement.Gather.apply(self, index=indices, axis=d)
         if not keepdim:
@@ -961,10 +1011,21 @@ class Tensor:
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value along `dim` (of the flattened tensor when None); the first among ties."""
-        return Tensor._wrap(np.argmax(self._data, axis=dim, keepdims=keepdim and dim is not None).astype(np.int64))
+        return self._arg(np.argmax, dim, keepdim)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.argmin(self._data, axis=dim, keepdims=keepdim and dim is not None).astype(np.int64))
+        return self._arg(np.argmin, dim, keepdim)
+
+    def _arg(self, arg: Any, dim: int | None, keepdim: bool) -> Tensor:
+        if self._data.size == 0:
+            raise IndexOutOfRange(f"{arg.__name__}: cannot pick from an empty tensor (shape {self.shape})")
+        if dim is None or self.ndim == 0:
+            if dim is not None:
+                _dim_index(dim, self.ndim, arg.__name__)
+            index = np.asarray(arg(self._data)).astype(np.int64)
+            return Tensor._wrap(index.reshape((1,) * self.ndim) if keepdim else index)
+        d = _dim_index(dim, self.ndim, arg.__name__)
+        return Tensor._wrap(arg(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
                   keepdims: bool | None = None) -> Tensor:
@@ -1114,6 +1175,391 @@ class Tensor:
 
         return multinomial(self, num_samples, replacement, generator=generator)
 
+    # -- the op surface: element-wise math (tinygrad_np/ops/elementwise.py) ------------------------------------------
+    def tan(self) -> Tensor:
+        return ew.Tan.apply(self._floating())
+
+    def asin(self) -> Tensor:
+        return ew.Asin.apply(self._floating())
+
+    def acos(self) -> Tensor:
+        return ew.Acos.apply(self._floating())
+
+    def atan(self) -> Tensor:
+        return ew.Atan.apply(self._floating())
+
+    def sinh(self) -> Tensor:
+        return ew.Sinh.apply(self._floating())
+
+    def cosh(self) -> Tensor:
+        return ew.Cosh.apply(self._floating())
+
+    def asinh(self) -> Tensor:
+        return ew.Asinh.apply(self._floating())
+
+    def acosh(self) -> Tensor:
+        return ew.Acosh.apply(self._floating())
+
+    def atanh(self) -> Tensor:
+        return ew.Atanh.apply(self._floating())
+
+    arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+    def atan2(self, other: Any) -> Tensor:
+        """The angle of the point (other, self), in (-pi, pi]."""
+        a, b = _pair(self, other)
+        return _binary(ew.Atan2, a._floating(), b._floating())
+
+    arctan2 = atan2
+
+    def hypot(self, other: Any) -> Tensor:
+        """sqrt(self^2 + other^2), without overflow."""
+        a, b = _pair(self, other)
+        return _binary(ew.Hypot, a._floating(), b._floating())
+
+    def exp2(self) -> Tensor:
+        return ew.Exp2.apply(self._floating())
+
+    def expm1(self) -> Tensor:
+        """exp(x) - 1, exact for small x."""
+        return ew.Expm1.apply(self._floating())
+
+    def log2(self) -> Tensor:
+        return ew.LogBase.apply(self._floating(), base=2)
+
+    def log10(self) -> Tensor:
+        return ew.LogBase.apply(self._floating(), base=10)
+
+    def log1p(self) -> Tensor:
+        """log(1 + x), exact for small x."""
+        return ew.Log1p.apply(self._floating())
+
+    def logaddexp(self, other: Any) -> Tensor:
+        """log(exp(self) + exp(other)), without overflow."""
+        a, b = _pair(self, other)
+        return _binary(ew.LogAddExp, a._floating(), b._floating())
+
+    def _rounded(self, kind: str, decimals: int = 0) -> Tensor:
+        """floor, ceil, trunc, round, sign: gradient 0 (step functions); an integer tensor is returned as a copy, a
+        bool one refused (as PyTorch)."""
+        if self.dtype == np.bool_:
+            raise UnsupportedDtype(f"{kind}: not implemented for bool")
+        if self.dtype.kind in "iu" and kind != "sign":
+            return Tensor._wrap(self._data.copy())
+        return ew.Rounding.apply(self, kind=kind, decimals=decimals)
+
+    def floor(self) -> Tensor:
+        return self._rounded("floor")
+
+    def ceil(self) -> Tensor:
+        return self._rounded("ceil")
+
+    def trunc(self) -> Tensor:
+        return self._rounded("trunc")
+
+    fix = trunc
+
+    def round(self, decimals: int = 0) -> Tensor:
+        """Round half to even (as PyTorch and numpy), to `decimals` places."""
+        return self._rounded("round", decimals)
+
+    def sign(self) -> Tensor:
+        """-1, 0 or 1 (0 for nan, as PyTorch; bool tensors stay bool); gradient 0."""
+        if self.dtype == np.bool_:
+            return Tensor._wrap(self._data.copy())
+        return self._rounded("sign")
+
+    def frac(self) -> Tensor:
+        """x - trunc(x); the gradient passes through."""
+        if self.dtype.kind != "f":
+            raise UnsupportedDtype(f"frac: not implemented for {self.dtype} (needs a floating-point tensor)")
+        return ew.Frac.apply(self)
+
+    def copysign(self, other: Any) -> Tensor:
+        """|self| with the sign of `other` (float result); the gradient reaches self only."""
+        a, b = _pair(self, other)
+        return _binary(ew.CopySign, a._floating(), b._floating())
+
+    def remainder(self, other: Any) -> Tensor:
+        """self - other * floor(self / other): the divisor's sign, as Python's `%` (also `x % y`)."""
+        a, b = _pair(self, other)
+        self._broadcasts(a, b)
+        return ew.Remainder.apply(a, b, rounding="floor")
+
+    def fmod(self, other: Any) -> Tensor:
+        """self - other * trunc(self / other): the dividend's sign, as C's fmod."""
+        a, b = _pair(self, other)
+        self._broadcasts(a, b)
+        return ew.Remainder.apply(a, b, rounding="trunc")
+
+    @staticmethod
+    def _broadcasts(a: Tensor, b: Tensor) -> None:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ShapeError(f"shapes {a.shape} and {b.shape} do not broadcast") from None
+
+    def lerp(self, end: Any, weight: Any) -> Tensor:
+        """self + weight * (end - self); `weight` a number or a tensor (each gets its gradient)."""
+        start, end = _pair(self, end)
+        if not isinstance(weight, Tensor):
+            weight = Tensor._wrap(np.asarray(weight, dtype=start.dtype))
+        start, weight = _pair(start, weight)
+        end = end.to(start.dtype)
+        self._broadcasts(start, end)
+        self._broadcasts(start, weight)
+        return ew.Lerp.apply(start, end, weight)
+
+    def isinf(self) -> Tensor:
+        return Tensor._wrap(np.isinf(self._data))
+
+    def isposinf(self) -> Tensor:
+        return Tensor._wrap(np.isposinf(self._data))
+
+    def isneginf(self) -> Tensor:
+        return Tensor._wrap(np.isneginf(self._data))
+
+    def isclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Tensor:
+        """|self - other| <= atol + rtol * |other| element-wise, in the tensors' dtype; equal infinities are close,
+        nans only with `equal_nan`."""
+        a, b = _pair(self, other)
+        x, y = a._data, b._data
+        if x.dtype.kind != "f":
+            x, y = x.astype(np.float64), y.astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            error = np.abs(x - y)
+            close = (x == y) | (np.isfinite(error) & (error <= x.dtype.type(atol) + np.abs(x.dtype.type(rtol) * y)))
+        if equal_nan:
+            close |= np.isnan(x) & np.isnan(y)
+        return Tensor._wrap(close)
+
+    def allclose(self, other: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> bool:
+        """Whether `isclose` holds everywhere."""
+        return bool(self.isclose(other, rtol, atol, equal_nan)._data.all())
+
+    def _logical(self, other: Any, op: np.ufunc) -> Tensor:
+        other = other._data if isinstance(other, Tensor) else other
+        return Tensor._wrap(op(self._data, other))
+
+    def logical_and(self, other: Any) -> Tensor:
+        return self._logical(other, np.logical_and)
+
+    def logical_or(self, other: Any) -> Tensor:
+        return self._logical(other, np.logical_or)
+
+    def logical_xor(self, other: Any) -> Tensor:
+        return self._logical(other, np.logical_xor)
+
+    def bitwise_not(self) -> Tensor:
+        return ~self
+
+    def bitwise_and(self, other: Any) -> Tensor:
+        return self & other
+
+    def bitwise_or(self, other: Any) -> Tensor:
+        return self | other
+
+    def bitwise_xor(self, other: Any) -> Tensor:
+        return self ^ other
+
+    def _shift(self, other: Any, left: bool, reflected: bool = False) -> Tensor:
+        """x << s and x >> s on integer tensors, as PyTorch: shifting by the bit width or more gives 0 (>>: the
+        sign, 0 or -1)."""
+        a, b = _pair(self, other)
+        if a.dtype.kind not in "iu":
+            name = "bitwise_left_shift" if left else "bitwise_right_shift"
+            raise UnsupportedDtype(f"{name}: not implemented for {a.dtype} (needs integer tensors)")
+        x, s = (b._data, a._data) if reflected else (a._data, b._data)
+        bits = x.dtype.itemsize * 8
+        out_of_range = (s < 0) | (s >= bits)
+        s = np.clip(s, 0, bits - 1).astype(x.dtype)
+        if left:
+            return Tensor._wrap(np.where(out_of_range, x.dtype.type(0), np.left_shift(x, s)))
+        return Tensor._wrap(np.where(out_of_range, np.where(x < 0, x.dtype.type(-1), x.dtype.type(0)),
+                                     np.right_shift(x, s)).astype(x.dtype))
+
+    def __lshift__(self, other: Any) -> Tensor:
+        return self._shift(other, left=True)
+
+    def __rshift__(self, other: Any) -> Tensor:
+        return self._shift(other, left=False)
+
+    def __rlshift__(self, other: Any) -> Tensor:
+        return self._shift(other, left=True, reflected=True)
+
+    def __rrshift__(self, other: Any) -> Tensor:
+        return self._shift(other, left=False, reflected=True)
+
+    bitwise_left_shift, bitwise_right_shift = __lshift__, __rshift__
+
+    # -- the op surface: reductions and scans (tinygrad_np/ops/reduce.py, tinygrad_np/ops/scan.py) -----------------
+    def prod(self, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:
+        """The product over `dim` (all elements when None), in `dtype` when given; integer and bool tensors
+        multiply in int64, as in PyTorch. The gradient is exact where elements are 0."""
+        x = self if dtype is None else self.to(dtype)
+        if dtype is None and x.dtype.kind in "biu" and x.dtype != np.int64:
+            x = x.to(np.int64)
+        if dim is not None:
+            dim = _dim_index(dim, self.ndim, "prod")
+        return reduce.Prod.apply(x, axis=dim, keepdims=keepdim)
+
+    def _scan(self, op: type[Function], dim: int, name: str, dtype: Any = None) -> Tensor:
+        x = self if dtype is None else self.to(dtype)
+        d = _dim_index(dim, self.ndim, name)
+        if self.ndim == 0:
+            return op.apply(x.reshape(1), axis=0).reshape(())
+        return op.apply(x, axis=d)
+
+    def cumsum(self, dim: int, *, dtype: Any = None, axis: int | None = None) -> Tensor:
+        """Running sum along `dim` (integer and bool tensors in int64, as in PyTorch)."""
+        return self._scan(scan.Cumsum, _dims(dim, axis, "cumsum"), "cumsum", dtype)
+
+    def cumprod(self, dim: int, *, dtype: Any = None, axis: int | None = None) -> Tensor:
+        """Running product along `dim`; the gradient is exact where elements are 0."""
+        return self._scan(scan.Cumprod, _dims(dim, axis, "cumprod"), "cumprod", dtype)
+
+    def logcumsumexp(self, dim: int, *, axis: int | None = None) -> Tensor:
+        """log(cumsum(exp(x))) along `dim`, without overflow."""
+        return self._floating()._scan(scan.LogCumSumExp, _dims(dim, axis, "logcumsumexp"), "logcumsumexp")
+
+    def cummax(self, dim: int, *, axis: int | None = None) -> MaxMin:
+        """The running max along `dim` and the index it came from (the latest among ties; a nan stays, as in
+        PyTorch); the gradient goes to those indices."""
+        return self._running(np.maximum, _dims(dim, axis, "cummax"), "cummax")
+
+    def cummin(self, dim: int, *, axis: int | None = None) -> MaxMin:
+        """The running min along `dim` and the index it came from (the latest among ties)."""
+        return self._running(np.minimum, _dims(dim, axis, "cummin"), "cummin")
+
+    def _running(self, extreme: np.ufunc, dim: int, name: str) -> MaxMin:
+        d = _dim_index(dim, self.ndim, name)
+        if self.ndim == 0:
+            return MaxMin(movement.Copy.apply(self), Tensor._wrap(np.zeros((), dtype=np.int64)))
+        x = self._data
+        running = extreme.accumulate(x, axis=d) if x.size else x
+        position = np.arange(x.shape[d], dtype=np.int64).reshape([-1 if k == d else 1 for k in range(x.ndim)])
+        reached = (x == running) | (np.isnan(x) if x.dtype.kind == "f" else False)
+        indices = np.maximum.accumulate(np.where(reached, position, 0), axis=d) if x.size else \
+            np.zeros(x.shape, dtype=np.int64)
+        return MaxMin(movement.Gather.apply(self, index=indices, axis=d), Tensor._wrap(indices))
+
+    def aminmax(self, *, dim: int | None = None, keepdim: bool = False) -> MinMax:
+        """(min, max) over `dim` (all elements when None)."""
+        return MinMax(self.amin(dim, keepdim), self.amax(dim, keepdim))
+
+    def median(self, dim: int | None = None, keepdim: bool = False) -> Tensor | MaxMin:
+        """The lower median (the smaller of the two middle values for an even count, as PyTorch), of all elements
+        or, with `dim`, along it with the index it came from; nan where a nan is present. The gradient goes to the
+        element picked."""
+        if dim is None:
+            flat = self.reshape(-1)
+            if flat.shape[0] == 0:
+                return Tensor._wrap(np.asarray(np.nan, dtype=self.dtype))
+            return flat.median(0).values
+        d = _dim_index(dim, self.ndim, "median")
+        if self.ndim == 0:
+            return MaxMin(movement.Copy.apply(self), Tensor._wrap(np.zeros((), dtype=np.int64)))
+        if self.shape[d] == 0:
+            raise IndexOutOfRange(f"median: cannot take the median of dim {dim} of size 0 (shape {self.shape})")
+        x = self._data
+        order = np.argsort(x, axis=d, kind="stable")
+        index = np.take(order, [(x.shape[d] - 1) // 2], axis=d)
+        if x.dtype.kind == "f":
+            nan = np.isnan(x)
+            index = np.where(nan.any(axis=d, keepdims=True), np.argmax(nan, axis=d, keepdims=True), index)
+        values = movement.Gather.apply(self, index=index, axis=d)
+        if not keepdim:
+            values, index = values.squeeze(d), index.squeeze(d)
+        return MaxMin(values, Tensor._wrap(index.astype(np.int64)))
+
+    def mode(self, dim: int = -1, keepdim: bool = False) -> MaxMin:
+        """The most frequent value along `dim` (the smallest among equally frequent ones) and the index of its last
+        occurrence, as PyTorch."""
+        d = _dim_index(dim, self.ndim, "mode")
+        if self.ndim == 0:
+            return MaxMin(movement.Copy.apply(self), Tensor._wrap(np.zeros((), dtype=np.int64)))
+        moved = np.moveaxis(self._data, d, -1)
+        rows = moved.reshape(-1, moved.shape[-1])
+        index = np.empty(rows.shape[0], dtype=np.int64)
+        for r, row in enumerate(rows):
+            values, counts = np.unique(row, return_counts=True)
+            best = values[np.argmax(counts)]
+            index[r] = np.flatnonzero(row == best)[-1]
+        index = np.expand_dims(index.reshape(moved.shape[:-1]), d)
+        values = movement.Gather.apply(self, index=index, axis=d)
+        if not keepdim:
+            values, index = values.squeeze(d), index.squeeze(d)
+        return MaxMin(values, Tensor._wrap(index))
+
+    # -- the op surface: matrix products, views and new tensors --------------------------------------------------------
+    def mm(self, mat2: Tensor) -> Tensor:
+        """The product of two matrices (2-D only; `matmul` broadcasts)."""
+        if self.ndim != 2 or mat2.ndim != 2:
+            raise ShapeError(f"mm: needs two matrices, got shapes {self.shape} and {mat2.shape}")
+        return self.matmul(mat2)
+
+    def bmm(self, mat2: Tensor) -> Tensor:
+        """Batched matrix product of (b, n, m) and (b, m, p) (no broadcasting; `matmul` broadcasts)."""
+        if self.ndim != 3 or mat2.ndim != 3 or self.shape[0] != mat2.shape[0]:
+            raise ShapeError(f"bmm: needs two batches of matrices of the same length, got shapes {self.shape} and "
+                             f"{mat2.shape}")
+        return self.matmul(mat2)
+
+    def nelement(self) -> int:
+        """The number of elements (`numel`)."""
+        return self._data.size
+
+    def narrow(self, dim: int, start: Any, length: int) -> Tensor:
+        """The `length` entries from `start` along `dim` (a negative start counts from the end)."""
+        d = _dim_index(dim, self.ndim, "narrow")
+        n = self.shape[d]
+        start = int(start)
+        if not -n <= start <= n:
+            raise IndexOutOfRange(f"narrow: start {start} is out of range for dim {dim} of size {n}")
+        if start < 0:
+            start += n
+        if length < 0 or start + length > n:
+            raise ArgumentValueError(f"narrow: start ({start}) + length ({length}) exceeds dim {dim} of size {n}")
+        return self[(slice(None),) * d + (slice(start, start + length),)]
+
+    def _new(self, make: Any, dtype: Any, requires_grad: bool, device: Any, *args: Any) -> Tensor:
+        from . import factories
+
+        return getattr(factories, make)(*args, dtype=self.dtype if dtype is None else dtype,
+                                        requires_grad=requires_grad, device=device)
+
+    def new_zeros(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """Zeros of `size`, with this tensor's dtype unless `dtype` is given."""
+        return self._new("zeros", dtype, requires_grad, device, _shape_args(size))
+
+    def new_ones(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self._new("ones", dtype, requires_grad, device, _shape_args(size))
+
+    def new_empty(self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        return self._new("empty", dtype, requires_grad, device, _shape_args(size))
+
+    def new_full(self, size: Sequence[int], fill_value: Any, *, dtype: Any = None, device: Any = None,
+                 requires_grad: bool = False) -> Tensor:
+        return self._new("full", dtype, requires_grad, device, tuple(size), fill_value)
+
+    def new_tensor(self, data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
+        """A new tensor holding a copy of `data`, with this tensor's dtype unless `dtype` is given."""
+        return self._new("tensor", dtype, requires_grad, device, data)
+
+    def unique(self, sorted: bool = True, return_inverse: bool = False, return_counts: bool = False,  # noqa: A002
+               dim: int | None = None) -> Tensor | tuple[Tensor, ...]:
+        """The distinct values, sorted (of the flattened tensor, or the distinct slices along `dim`); with
+        `return_inverse` the index of each element's value, with `return_counts` how often each occurs."""
+        from .functional import unique
+
+        return unique(self, sorted, return_inverse, return_counts, dim)
+
+    def __format__(self, format_spec: str) -> str:
+        """A 0-d tensor formats as its number (`f"{loss:.4f}"`); any other tensor only with an empty spec, as in
+        PyTorch."""
+        if self.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
 
 def _float_formatter(array: np.ndarray) -> dict[str, Any] | None:
@@ -1180,14 +1626,21 @@ def _binary(op: type[Function], a: Tensor, b: Tensor) -> Tensor:
 
 def _check_floating(x: Tensor, name: str) -> None:
     if x.dtype.kind != "f":
-        raise TypeError(f"{name}: needs a floating-point tensor, got {x.dtype}; convert with .float()")
+        raise UnsupportedDtype(f"{name}: needs a floating-point tensor, got {x.dtype}; convert with .float()")
 
 
 class MaxMin(NamedTuple):
-    """What `max(dim)` and `min(dim)` return: the values and their indices along `dim`."""
+    """What `max(dim)`, `min(dim)`, `cummax`, `median(dim)`, ... return: the values and their indices along `dim`."""
 
     values: Tensor
     indices: Tensor
+
+
+class MinMax(NamedTuple):
+    """What `aminmax` returns."""
+
+    min: Tensor
+    max: Tensor
 
 
 
@@ -1207,5 +1660,5 @@ def _index(index: Any) -> Any:
 def _integer_array(index: Any, name: str) -> np.ndarray:
     index = np.asarray(index._data if isinstance(index, Tensor) else index)
     if index.dtype.kind not in "iu":
-        raise TypeError(f"{name}: index must be integers, got {index.dtype}")
+        raise UnsupportedDtype(f"{name}: index must be integers, got {index.dtype}")
     return index

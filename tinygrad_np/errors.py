@@ -11,9 +11,19 @@ class ShapeError(RuntimeError, ValueError):
     """Shapes that do not fit the op (PyTorch: RuntimeError)."""
 
 
+class UnsupportedDtype(NotImplementedError, TypeError):
+    """An op that has no kernel for the tensor's dtype (PyTorch: NotImplementedError, "... not implemented for
+    'Float'", a RuntimeError); also a TypeError, the class the engine raised for it before."""
+
+
 class IndexOutOfRange(IndexError, ValueError):
     """A dim or an index outside the tensor (PyTorch: IndexError)."""
 
 
 class ArgumentTypeError(TypeError, ValueError):
     """An argument of a kind the op does not take (PyTorch: TypeError)."""
+
+
+class ArgumentValueError(RuntimeError, ValueError):
+    """An argument value the op does not take where PyTorch raises RuntimeError (an unknown mode, a k past the end,
+    a window larger than its input)."""

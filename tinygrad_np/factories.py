@@ -14,6 +14,7 @@ import numpy as np
 from .device import check_device, device
 from .dtypes import DEFAULT_FLOAT, DEFAULT_INT, _shape_args
 from .engine import Tensor
+from .errors import ArgumentValueError, UnsupportedDtype
 from .random import default_generator
 
 Device = str | device | None
@@ -76,19 +77,27 @@ def _dtype(dtype: Any, default: np.dtype = DEFAULT_FLOAT) -> np.dtype:
     return default if dtype is None else np.dtype(dtype)
 
 
+def _size(size: tuple[Any, ...], name: str) -> tuple[int, ...]:
+    """A factory's size, refused (as PyTorch) when a dim is negative."""
+    shape = _shape_args(size)
+    if any(n < 0 for n in shape):
+        raise ArgumentValueError(f"{name}: dimension sizes must be non-negative, got {shape}")
+    return shape
+
+
 def zeros(*size: Size, dtype: Any = None, requires_grad: bool = False, device: Device = None) -> Tensor:
     check_device(device, "zeros")
-    return _made(np.zeros(_shape_args(size), dtype=_dtype(dtype)), requires_grad)
+    return _made(np.zeros(_size(size, "zeros"), dtype=_dtype(dtype)), requires_grad)
 
 
 def ones(*size: Size, dtype: Any = None, requires_grad: bool = False, device: Device = None) -> Tensor:
     check_device(device, "ones")
-    return _made(np.ones(_shape_args(size), dtype=_dtype(dtype)), requires_grad)
+    return _made(np.ones(_size(size, "ones"), dtype=_dtype(dtype)), requires_grad)
 
 
 def empty(*size: Size, dtype: Any = None, requires_grad: bool = False, device: Device = None) -> Tensor:
     check_device(device, "empty")
-    return _made(np.empty(_shape_args(size), dtype=_dtype(dtype)), requires_grad)
+    return _made(np.empty(_size(size, "empty"), dtype=_dtype(dtype)), requires_grad)
 
 
 def full(size: Size, fill_value: Any, dtype: Any = None, requires_grad: bool = False, *,
@@ -97,7 +106,7 @@ def full(size: Size, fill_value: Any, dtype: Any = None, requires_grad: bool = F
     check_device(device, "full")
     if dtype is None:
         dtype = _inferred(fill_value).dtype
-    return _made(np.full(_shape_args((size,)), fill_value, dtype=dtype), requires_grad)
+    return _made(np.full(_size((size,), "full"), fill_value, dtype=dtype), requires_grad)
 
 
 def zeros_like(input: Tensor, dtype: Any = None, requires_grad: bool = False, *,  # noqa: A002
@@ -138,25 +147,39 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     if dtype is None:
         every_int = all(isinstance(v, (builtins.int, np.integer)) for v in (start, end, step))
         dtype = DEFAULT_INT if every_int else DEFAULT_FLOAT
+    if np.dtype(dtype) == np.bool_:
+        raise UnsupportedDtype("arange: not implemented for bool")
+    if step == 0:
+        raise ArgumentValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ArgumentValueError(f"arange: upper bound and lower bound inconsistent with step sign (start={start}, "
+                                 f"end={end}, step={step})")
     return _made(np.arange(start, end, step).astype(dtype), requires_grad)
 
 
 def linspace(start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False, *,
              device: Device = None) -> Tensor:
     check_device(device, "linspace")
-    return _made(np.linspace(start, end, steps).astype(_dtype(dtype)), requires_grad)
+    dtype = _dtype(dtype)
+    if dtype == np.bool_:
+        raise UnsupportedDtype("linspace: not implemented for bool")
+    if steps < 0:
+        raise ArgumentValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    return _made(np.linspace(start, end, steps).astype(dtype), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False, *,
         device: Device = None) -> Tensor:
     check_device(device, "eye")
+    if n < 0 or (m is not None and m < 0):
+        raise ArgumentValueError(f"eye: n and m must be non-negative, got n={n}, m={m}")
     return _made(np.eye(n, m, dtype=_dtype(dtype)), requires_grad)
 
 
 # -- random factories -------------------------------------------------------------------------------------------------
 def _floating(dtype: np.dtype, name: str) -> np.dtype:
     if dtype.kind != "f":
-        raise TypeError(f"{name}: draws are floating point, got dtype {dtype}")
+        raise UnsupportedDtype(f"{name}: draws are floating point, got dtype {dtype}")
     return dtype
 
 

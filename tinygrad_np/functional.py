@@ -14,6 +14,7 @@ import numpy as np
 
 from .dtypes import _dim_index, _dims
 from .engine import MaxMin, Tensor, _pair
+from .errors import ArgumentValueError, IndexOutOfRange, ShapeError, UnsupportedDtype
 from .ops import conv as conv_ops
 from .ops import linalg, movement, nn
 from .random import default_generator
@@ -349,8 +350,10 @@ def log_softmax(input: Tensor, dim: int | None = None, *, axis: int | None = Non
     return input.log_softmax(-1 if dim is None and axis is None else dim, axis=axis)
 
 
-def allclose(input: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8) -> builtins.bool:  # noqa: A002
-    return builtins.bool(np.allclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol))
+def allclose(input: Any, other: Any, rtol: float = 1e-5, atol: float = 1e-8,  # noqa: A002
+             equal_nan: builtins.bool = False) -> builtins.bool:
+    """Whether `isclose` holds everywhere."""
+    return _tensor(input).allclose(other, rtol, atol, equal_nan)
 
 
 # -- neural-network ops ----------------------------------------------------------------------------------------------
@@ -360,11 +363,11 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Ten
     (each of shape normalized_shape, optional)."""
     shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
     if input.shape[input.ndim - len(shape):] != shape or len(shape) > input.ndim or not shape:
-        raise ValueError(f"layer_norm: normalized_shape {shape} must be the last dims of the input, shape "
+        raise ShapeError(f"layer_norm: normalized_shape {shape} must be the last dims of the input, shape "
                          f"{input.shape}")
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != shape:
-            raise ValueError(f"layer_norm: {name} of shape {p.shape} does not fit normalized_shape {shape}")
+            raise ShapeError(f"layer_norm: {name} of shape {p.shape} does not fit normalized_shape {shape}")
     x = input if len(shape) == 1 else input.reshape(*input.shape[:input.ndim - len(shape)], -1)
     params = [p if len(shape) == 1 else p.reshape(-1) for p in (weight, bias) if p is not None]
     out = nn.LayerNorm.apply(x, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None)
@@ -403,9 +406,9 @@ def embedding(input: Any, weight: Tensor) -> Tensor:  # noqa: A002
     """The rows of `weight` picked by the integer `input`; the gradient adds into the rows used."""
     indices = np.asarray(input._data if isinstance(input, Tensor) else input)
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
+        raise UnsupportedDtype(f"embedding: indices must be integers, got {indices.dtype}")
     if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
-        raise IndexError(f"embedding: indices must be in [0, {weight.shape[0]}), got values from {indices.min()} "
+        raise IndexOutOfRange(f"embedding: indices must be in [0, {weight.shape[0]}), got values from {indices.min()} "
                          f"to {indices.max()}")
     return weight[indices]
 
@@ -414,10 +417,11 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     """int64 one-hot rows of the integer `tensor` (num_classes -1: the largest value + 1)."""
     indices = np.asarray(tensor._data if isinstance(tensor, Tensor) else tensor)
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: needs integer class indices, got {indices.dtype}")
+        raise UnsupportedDtype(f"one_hot: needs integer class indices, got {indices.dtype}")
     classes = int(indices.max()) + 1 if num_classes == -1 else num_classes
     if indices.size and (indices.min() < 0 or indices.max() >= classes):
-        raise ValueError(f"one_hot: class values must be in [0, {classes}), got {indices.min()} to {indices.max()}")
+        raise ArgumentValueError(f"one_hot: class values must be in [0, {classes}), got {indices.min()} to "
+                                 f"{indices.max()}")
     return Tensor._wrap((indices[..., None] == np.arange(classes)).astype(np.int64))
 
 
@@ -485,7 +489,312 @@ def channels_first_layer_norm(input: Tensor, weight: Tensor, bias: Tensor, eps: 
     shift (ConvNeXt's channels-first LayerNorm): the fused last-dim layer_norm on a channels-last view."""
     x = input
     if x.ndim < 2 or weight.shape != (x.shape[1],) or bias.shape != (x.shape[1],):
-        raise ValueError(f"channels_first_layer_norm: input of shape {x.shape} must be (batch, channels, ...) "
+        raise ShapeError(f"channels_first_layer_norm: input of shape {x.shape} must be (batch, channels, ...) "
                          f"with weight and bias of shape (channels,), got {weight.shape} and {bias.shape}")
     channels_last = x.permute(0, *range(2, x.ndim), 1)
     return layer_norm(channels_last, x.shape[1], weight, bias, eps=eps).permute(0, x.ndim - 1, *range(1, x.ndim - 1))
+
+
+# -- the op surface: element-wise math, logic and bits --------------------------------------------------------------
+def tan(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).tan()
+
+
+def asin(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).asin()
+
+
+def acos(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).acos()
+
+
+def atan(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).atan()
+
+
+def sinh(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).sinh()
+
+
+def cosh(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).cosh()
+
+
+def asinh(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).asinh()
+
+
+def acosh(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).acosh()
+
+
+def atanh(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).atanh()
+
+
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+
+
+def atan2(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    """The angle of the point (other, input), in (-pi, pi]."""
+    return _tensor(input).atan2(other)
+
+
+arctan2 = atan2
+
+
+def hypot(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return _tensor(input).hypot(other)
+
+
+def exp2(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).exp2()
+
+
+def expm1(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).expm1()
+
+
+def log2(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).log2()
+
+
+def log10(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).log10()
+
+
+def log1p(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).log1p()
+
+
+def logaddexp(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return _tensor(input).logaddexp(other)
+
+
+def floor(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).floor()
+
+
+def ceil(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).ceil()
+
+
+def trunc(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).trunc()
+
+
+fix = trunc
+
+
+def round_(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A002
+    """`torch.round` (exported under that name by `tinygrad_np`; named apart here so that the builtin `round` stays
+    itself in this module)."""
+    return _tensor(input).round(decimals)
+
+
+def sign(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).sign()
+
+
+def frac(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).frac()
+
+
+def copysign(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return _tensor(input).copysign(other)
+
+
+def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """input - other * floor(input / other) (Python's `%`); `input` may be a number."""
+    return input.remainder(other) if isinstance(input, Tensor) else _tensor(other).__rmod__(input)
+
+
+def fmod(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    """input - other * trunc(input / other) (C's fmod)."""
+    return _tensor(input).fmod(other)
+
+
+def lerp(input: Tensor, end: Any, weight: Any) -> Tensor:  # noqa: A002
+    """input + weight * (end - input)."""
+    return _tensor(input).lerp(end, weight)
+
+
+def isinf(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).isinf()
+
+
+def isposinf(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).isposinf()
+
+
+def isneginf(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).isneginf()
+
+
+def isnan(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).isnan()
+
+
+def isfinite(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).isfinite()
+
+
+def isclose(input: Tensor, other: Any, rtol: float = 1e-05, atol: float = 1e-08,  # noqa: A002
+            equal_nan: builtins.bool = False) -> Tensor:
+    """|input - other| <= atol + rtol * |other| element-wise."""
+    return _tensor(input).isclose(other, rtol, atol, equal_nan)
+
+
+def logical_not(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).logical_not()
+
+
+def logical_and(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return _tensor(input).logical_and(other)
+
+
+def logical_or(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return _tensor(input).logical_or(other)
+
+
+def logical_xor(input: Tensor, other: Any) -> Tensor:  # noqa: A002
+    return _tensor(input).logical_xor(other)
+
+
+def bitwise_not(input: Tensor) -> Tensor:  # noqa: A002
+    return ~input
+
+
+def bitwise_and(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input & other
+
+
+def bitwise_or(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input | other
+
+
+def bitwise_xor(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input ^ other
+
+
+def bitwise_left_shift(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input << other
+
+
+def bitwise_right_shift(input: Any, other: Any) -> Tensor:  # noqa: A002
+    return input >> other
+
+
+# -- the op surface: reductions and scans -------------------------------------------------------------------------
+def prod(input: Tensor, dim: int | None = None, keepdim: builtins.bool = False, *,  # noqa: A002
+         dtype: Any = None) -> Tensor:
+    return input.prod(dim, keepdim, dtype=dtype)
+
+
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    return input.cumsum(dim, dtype=dtype)
+
+
+def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    return input.cumprod(dim, dtype=dtype)
+
+
+def cummax(input: Tensor, dim: int) -> MaxMin:  # noqa: A002
+    return input.cummax(dim)
+
+
+def cummin(input: Tensor, dim: int) -> MaxMin:  # noqa: A002
+    return input.cummin(dim)
+
+
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    return input.logcumsumexp(dim)
+
+
+def all_(input: Tensor, dim: Dim = None, keepdim: builtins.bool = False, **aliases: Any) -> Tensor:  # noqa: A002
+    """`torch.all` (exported under that name by `tinygrad_np`; the builtin `all` stays itself in this module)."""
+    return input.all(dim, keepdim, **aliases)
+
+
+def any_(input: Tensor, dim: Dim = None, keepdim: builtins.bool = False, **aliases: Any) -> Tensor:  # noqa: A002
+    """`torch.any` (exported under that name by `tinygrad_np`; the builtin `any` stays itself in this module)."""
+    return input.any(dim, keepdim, **aliases)
+
+
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: builtins.bool = False) -> Any:  # noqa: A002
+    """(min, max) over `dim` (all elements when None)."""
+    return input.aminmax(dim=dim, keepdim=keepdim)
+
+
+def median(input: Tensor, dim: int | None = None, keepdim: builtins.bool = False) -> Any:  # noqa: A002
+    return input.median(dim, keepdim)
+
+
+def mode(input: Tensor, dim: int = -1, keepdim: builtins.bool = False) -> MaxMin:  # noqa: A002
+    return input.mode(dim, keepdim)
+
+
+def var_mean(input: Tensor, dim: Dim = None, unbiased: builtins.bool | None = None,  # noqa: A002
+             keepdim: builtins.bool = False, **options: Any) -> tuple[Tensor, Tensor]:
+    """(var, mean) over `dim`, with `Tensor.var`'s arguments."""
+    keep = options.pop("keepdims", keepdim)
+    dims = _dims(dim, options.pop("axis", None), "var_mean")
+    return input.var(dims, unbiased, keep, **options), input.mean(dims, keep)
+
+
+def std_mean(input: Tensor, dim: Dim = None, unbiased: builtins.bool | None = None,  # noqa: A002
+             keepdim: builtins.bool = False, **options: Any) -> tuple[Tensor, Tensor]:
+    """(std, mean) over `dim`, with `Tensor.std`'s arguments."""
+    keep = options.pop("keepdims", keepdim)
+    dims = _dims(dim, options.pop("axis", None), "std_mean")
+    return input.std(dims, unbiased, keep, **options), input.mean(dims, keep)
+
+
+# -- the op surface: matrix products, views, distinct values ---------------------------------------------------------
+def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
+    return input.mm(mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
+    return input.bmm(mat2)
+
+
+def narrow(input: Tensor, dim: int, start: Any, length: int) -> Tensor:  # noqa: A002
+    return input.narrow(dim, start, length)
+
+
+def numel(input: Tensor) -> int:  # noqa: A002
+    return input.numel()
+
+
+def unique(input: Tensor, sorted: builtins.bool = True, return_inverse: builtins.bool = False,  # noqa: A001, A002
+           return_counts: builtins.bool = False, dim: int | None = None) -> Tensor | tuple[Tensor, ...]:
+    """The distinct values in ascending order (of the flattened tensor, or the distinct slices along `dim`), with
+    `return_inverse` the index of each element (or slice) among them, with `return_counts` how often each occurs
+    (int64, as PyTorch). `sorted=False` sorts too (as PyTorch on the CPU). No gradient."""
+    x = input._data
+    if dim is None:
+        values, inverse, counts = np.unique(x.reshape(-1), return_inverse=True, return_counts=True,
+                                            equal_nan=False)
+        inverse = inverse.reshape(x.shape)
+    else:
+        d = _dim_index(dim, x.ndim, "unique")
+        values, inverse, counts = np.unique(x, return_inverse=True, return_counts=True, axis=d)
+        inverse = inverse.reshape(-1)
+    out = [Tensor._wrap(values)]
+    if return_inverse:
+        out.append(Tensor._wrap(inverse.astype(np.int64)))
+    if return_counts:
+        out.append(Tensor._wrap(counts.astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+__all__ += [
+    "acos", "acosh", "aminmax", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
+    "arctanh", "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_left_shift", "bitwise_not",
+    "bitwise_or", "bitwise_right_shift", "bitwise_xor", "bmm", "ceil", "copysign", "cosh", "cummax", "cummin",
+    "cumprod", "cumsum", "exp2", "expm1", "fix", "floor", "fmod", "frac", "hypot", "isclose", "isfinite", "isinf",
+    "isnan", "isneginf", "isposinf", "lerp", "log10", "log1p", "log2", "logaddexp", "logcumsumexp", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "median", "mm", "mode", "narrow", "numel", "prod", "remainder",
+    "sign", "sinh", "std_mean", "tan", "trunc", "unique", "var_mean",
+]

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Tensor, _pair
+from .errors import ArgumentValueError, IndexOutOfRange, ShapeError, UnsupportedDtype
 from .ops import nn
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -29,7 +30,7 @@ def _constant(value: Any, like: Tensor, name: str, op: str) -> np.ndarray | None
     try:
         np.broadcast_shapes(array.shape, like.shape)
     except ValueError:
-        raise ValueError(f"{op}: {name} of shape {array.shape} does not broadcast to "
+        raise ShapeError(f"{op}: {name} of shape {array.shape} does not broadcast to "
                          f"input shape {like.shape}") from None
     return array
 
@@ -40,7 +41,7 @@ def _target(input: Tensor, target: Any, op: str) -> Tensor:  # noqa: A002 - PyTo
     if target.dtype != input.dtype:
         target = target.to(input.dtype)
     if input.shape != target.shape:
-        raise ValueError(f"{op}: input shape {input.shape} and target shape {target.shape} differ")
+        raise ShapeError(f"{op}: input shape {input.shape} and target shape {target.shape} differ")
     return target
 
 
@@ -63,7 +64,7 @@ def _class_weight(weight: Any, input: Tensor, op: str) -> np.ndarray:  # noqa: A
         return np.ones(n_classes, dtype=input.dtype)
     class_weight = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
     if class_weight.shape != (n_classes,):
-        raise ValueError(f"{op}: weight must have shape ({n_classes},), got {class_weight.shape}")
+        raise ShapeError(f"{op}: weight must have shape ({n_classes},), got {class_weight.shape}")
     return class_weight
 
 
@@ -76,15 +77,15 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: in
     indices = np.asarray(target._data if isinstance(target, Tensor) else target)
     if input.ndim < 2 or indices.shape != (input.shape[0], *input.shape[2:]):
         expected = (input.shape[0], *input.shape[2:]) if input.ndim >= 2 else "(N,)"
-        raise ValueError(f"{op}: input of shape {input.shape} needs class indices of shape {expected}, got "
+        raise ShapeError(f"{op}: input of shape {input.shape} needs class indices of shape {expected}, got "
                          f"{indices.shape}")
     if indices.dtype.kind not in "iu":
-        raise TypeError(f"{op}: class indices must be integers (a long tensor), got {indices.dtype}")
+        raise UnsupportedDtype(f"{op}: class indices must be integers (a long tensor), got {indices.dtype}")
     n_classes = input.shape[1]
     kept = indices != ignore_index
     picked = np.where(kept, indices, 0)
     if picked.size and (picked.min() < 0 or picked.max() >= n_classes):
-        raise ValueError(f"{op}: class indices must be in [0, {n_classes}) or ignore_index {ignore_index}, got "
+        raise IndexOutOfRange(f"{op}: class indices must be in [0, {n_classes}) or ignore_index {ignore_index}, got "
                          f"values from {indices.min()} to {indices.max()}")
     if weight is None and kept.all():
         return _reduce(-input.take_along_dim(np.expand_dims(picked, 1), 1).squeeze(1), reduction, op)
@@ -106,9 +107,9 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_inde
     and the mean divides both terms by the summed w[y] of the rows kept (their number without `weight`)."""
     op = "cross_entropy"
     if not 0 <= label_smoothing <= 1:
-        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+        raise ArgumentValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim < 2:
-        raise ValueError(f"{op}: logits of shape {input.shape} need a class dim (N, C)")
+        raise ShapeError(f"{op}: logits of shape {input.shape} need a class dim (N, C)")
     log_probs = input.log_softmax(dim=1)
     if not label_smoothing:
         return nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)

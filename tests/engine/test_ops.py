@@ -335,8 +335,8 @@ def test_smooth_reductions(name):
 def test_max_min(name):
     check_op(lambda x, axis, keepdims: getattr(x, name)(axis, keepdims), shapes=one_shape, kwargs=axis_kwargs,
              distinct=True)
-    check_op(lambda x, axis, keepdims: getattr(x, name[1:])(axis=axis, keepdims=keepdims), shapes=one_shape,
-             kwargs=axis_kwargs, distinct=True)  # numpy's max(axis=...): the values only
+    check_op(lambda x, axis, keepdims: getattr(x, name)(axis=axis, keepdims=keepdims), shapes=one_shape,
+             kwargs=axis_kwargs, distinct=True)  # axis= and keepdims=, PyTorch's aliases of dim= and keepdim=
 
 
 @pytest.mark.parametrize("name", ["max", "min"])

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Tensor
+from ..errors import ShapeError
 from ..ops.conv import ntuple
 from . import functional as F
 from . import init
@@ -88,7 +89,7 @@ class ChannelsFirstLayerNorm(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 2 or x.shape[1] != self.num_channels:
-            raise ValueError(f"ChannelsFirstLayerNorm({self.num_channels}): input of shape {x.shape} must be "
+            raise ShapeError(f"ChannelsFirstLayerNorm({self.num_channels}): input of shape {x.shape} must be "
                              f"(batch, {self.num_channels}, ...)")
         return F.channels_first_layer_norm(x, self.weight, self.bias, eps=self.eps)
 

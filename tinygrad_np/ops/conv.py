@@ -19,6 +19,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..engine import Function
+from ..errors import ArgumentValueError, ShapeError
 
 Pads = tuple[tuple[int, int], ...]
 
@@ -28,7 +29,7 @@ def ntuple(value: int | Sequence[int], n: int, name: str, op: str) -> tuple[int,
     values = (value,) * n if isinstance(value, (int, np.integer)) else \
         tuple(value) if isinstance(value, (tuple, list)) else ()
     if len(values) != n or not all(isinstance(v, (int, np.integer)) for v in values):
-        raise ValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
+        raise ArgumentValueError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}")
     return tuple(int(v) for v in values)
 
 
@@ -92,14 +93,14 @@ def conv_pads(op: str, padding: object, kernel: tuple[int, ...], stride: tuple[i
         return ((0, 0),) * nd
     if padding == "same":
         if any(s != 1 for s in stride):
-            raise ValueError(f"{op}: padding='same' needs stride 1, got stride={stride}")
+            raise ArgumentValueError(f"{op}: padding='same' needs stride 1, got stride={stride}")
         totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
         return tuple((total // 2, total - total // 2) for total in totals)
     if isinstance(padding, str):
-        raise ValueError(f"{op}: padding must be an int, a tuple of ints, 'valid' or 'same', got {padding!r}")
+        raise ArgumentValueError(f"{op}: padding must be an int, a tuple of ints, 'valid' or 'same', got {padding!r}")
     pads = ntuple(padding, nd, "padding", op)
     if any(p < 0 for p in pads):
-        raise ValueError(f"{op}: padding must be >= 0, got {padding!r}")
+        raise ArgumentValueError(f"{op}: padding must be >= 0, got {padding!r}")
     return tuple((p, p) for p in pads)
 
 
@@ -113,12 +114,13 @@ class Conv(Function):
         kernel = weight.shape[2:]
         stride, dilation = ntuple(stride, nd, "stride", op), ntuple(dilation, nd, "dilation", op)
         if any(s < 1 for s in stride) or any(d < 1 for d in dilation):
-            raise ValueError(f"{op}: stride and dilation must be >= 1, got stride={stride}, dilation={dilation}")
+            raise ArgumentValueError(f"{op}: stride and dilation must be >= 1, got stride={stride}, "
+                                     f"dilation={dilation}")
         pads = conv_pads(op, padding, kernel, stride, dilation)
         out = tuple(output_size(n, k, s, p, d)
                     for n, k, s, p, d in zip(x.shape[2:], kernel, stride, pads, dilation, strict=True))
         if any(n < 1 for n in out):
-            raise ValueError(f"{op}: input of shape {x.shape} with padding {pads} is too short for weight of shape "
+            raise ShapeError(f"{op}: input of shape {x.shape} with padding {pads} is too short for weight of shape "
                              f"{weight.shape} (kernel {kernel}, dilation {dilation}): output size would be {out}")
         batch, in_channels = x.shape[:2]
         out_channels, group_in = weight.shape[:2]
@@ -147,21 +149,21 @@ class Conv(Function):
                      bias_shape: tuple[int, ...] | None, groups: int) -> None:
         names = spatial_names(nd)
         if len(x_shape) != nd + 2:
-            raise ValueError(f"{op}: input of shape {x_shape} must be (batch, in_channels, {names})")
+            raise ShapeError(f"{op}: input of shape {x_shape} must be (batch, in_channels, {names})")
         if len(weight_shape) != nd + 2 or 0 in weight_shape:
-            raise ValueError(f"{op}: weight of shape {weight_shape} must be (out_channels, in_channels / groups, "
+            raise ShapeError(f"{op}: weight of shape {weight_shape} must be (out_channels, in_channels / groups, "
                              f"{'kernel' if nd == 1 else 'kernel ' + names}) with sizes >= 1")
         if not isinstance(groups, (int, np.integer)) or groups < 1:
-            raise ValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
+            raise ArgumentValueError(f"{op}: groups must be an int >= 1, got {groups!r}")
         in_channels, out_channels = x_shape[1], weight_shape[0]
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"{op}: groups={groups} must divide in_channels={in_channels} (input of shape {x_shape}) "
+            raise ShapeError(f"{op}: groups={groups} must divide in_channels={in_channels} (input of shape {x_shape}) "
                              f"and out_channels={out_channels} (weight of shape {weight_shape})")
         if weight_shape[1] * groups != in_channels:
-            raise ValueError(f"{op}: input of shape {x_shape} has {in_channels} channels, but weight of shape "
+            raise ShapeError(f"{op}: input of shape {x_shape} has {in_channels} channels, but weight of shape "
                              f"{weight_shape} with groups={groups} expects {weight_shape[1] * groups}")
         if bias_shape is not None and bias_shape != (out_channels,):
-            raise ValueError(f"{op}: bias of shape {bias_shape} does not fit weight of shape {weight_shape} "
+            raise ShapeError(f"{op}: bias of shape {bias_shape} does not fit weight of shape {weight_shape} "
                              f"(needs ({out_channels},))")
 
     def backward(self, grad):
@@ -195,19 +197,19 @@ def pool_geometry(op: str, nd: int, x_shape: tuple[int, ...], kernel_size: objec
                   padding: object) -> tuple[tuple[int, ...], tuple[int, ...], Pads, tuple[int, ...]]:
     """(kernel, stride, pads, out) of a pool, checked as PyTorch checks them."""
     if len(x_shape) != nd + 2:
-        raise ValueError(f"{op}: input of shape {x_shape} must be (batch, channels, {spatial_names(nd)})")
+        raise ShapeError(f"{op}: input of shape {x_shape} must be (batch, channels, {spatial_names(nd)})")
     kernel = ntuple(kernel_size, nd, "kernel_size", op)
     stride = kernel if stride is None else ntuple(stride, nd, "stride", op)
     padding = ntuple(padding, nd, "padding", op)
     if any(k < 1 for k in kernel) or any(s < 1 for s in stride) or any(p < 0 for p in padding):
-        raise ValueError(f"{op}: need kernel_size >= 1, stride >= 1 and padding >= 0, "
-                         f"got kernel_size={kernel}, stride={stride}, padding={padding}")
+        raise ArgumentValueError(f"{op}: need kernel_size >= 1, stride >= 1 and padding >= 0, "
+                                 f"got kernel_size={kernel}, stride={stride}, padding={padding}")
     if any(2 * p > k for p, k in zip(padding, kernel, strict=True)):
-        raise ValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
+        raise ArgumentValueError(f"{op}: padding {padding} must be at most half of kernel_size {kernel}")
     pads = tuple((p, p) for p in padding)
     out = tuple(output_size(n, k, s, p) for n, k, s, p in zip(x_shape[2:], kernel, stride, pads, strict=True))
     if any(n < 1 for n in out):
-        raise ValueError(f"{op}: input of shape {x_shape} with padding {padding} is too small for kernel_size "
+        raise ShapeError(f"{op}: input of shape {x_shape} with padding {padding} is too small for kernel_size "
                          f"{kernel}: output size would be {out}")
     return kernel, stride, pads, out
 
@@ -264,14 +266,14 @@ class AdaptiveAvgPool(Function):
     def forward(self, x, *, nd, output_size):
         op = f"adaptive_avg_pool{nd}d"
         if len(x.shape) != nd + 2:
-            raise ValueError(f"{op}: input of shape {x.shape} must be (batch, channels, {spatial_names(nd)})")
+            raise ShapeError(f"{op}: input of shape {x.shape} must be (batch, channels, {spatial_names(nd)})")
         sizes = (output_size,) * nd if output_size is None or isinstance(output_size, (int, np.integer)) \
             else tuple(output_size)
         if len(sizes) != nd:
-            raise ValueError(f"{op}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
+            raise ArgumentValueError(f"{op}: output_size must be an int or a tuple of {nd}, got {output_size!r}")
         out = tuple(n if s is None else int(s) for n, s in zip(x.shape[2:], sizes, strict=True))
         if any(n < 1 for n in out) or any(n < 1 for n in x.shape[2:]):
-            raise ValueError(f"{op}: input of shape {x.shape} and output_size {out} must have sizes >= 1")
+            raise ShapeError(f"{op}: input of shape {x.shape} and output_size {out} must have sizes >= 1")
         matrix = np.ones((1, 1), dtype=x.dtype)
         for n, o in zip(x.shape[2:], out, strict=True):
             matrix = np.kron(matrix, adaptive_pool_matrix(n, o, x.dtype))

@@ -48,29 +48,40 @@ class Div(Function):
 
 
 class Pow(Function):
-    """a ** b with a tensor exponent; d/db = a**b * log(a) is only computed when needed."""
+    """a ** b with a tensor exponent; d/db = a**b * log(a) is only computed when needed. At the points where the
+    formulas give 0 * inf, PyTorch's convention holds: d/da is 0 where b == 0 (a ** 0 is the constant 1), d/db is 0
+    where a == 0 and b >= 0."""
 
     def forward(self, a, b):
         self.a, self.b, self.out = a, b, a ** b
         return self.out
 
     def backward(self, grad):
-        grad_a = grad * self.b * self.a ** (self.b - 1) if self.needs_input_grad[0] else None
-        grad_b = grad * self.out * np.log(self.a) if self.needs_input_grad[1] else None
+        zero = grad.dtype.type(0)
+        grad_a = grad_b = None
+        if self.needs_input_grad[0]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_a = np.where(self.b == 0, zero, grad * self.b * self.a ** (self.b - 1))
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_b = np.where((self.a == 0) & (self.b >= 0), zero, grad * self.out * np.log(self.a))
         return grad_a, grad_b
 
 
 class PowScalar(Function):
-    """x ** c for a Python number c."""
+    """x ** c for a Python number c; for c == 0 the gradient is 0 everywhere (x ** 0 is the constant 1)."""
 
     def forward(self, x, exponent):
         self.x, self.exponent = x, exponent
         return x ** exponent
 
     def backward(self, grad):
+        if self.exponent == 0:
+            return np.zeros_like(grad)
         if self.exponent == 2:
             return grad * (2 * self.x)
-        return grad * (self.exponent * self.x ** (self.exponent - 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad * (self.exponent * self.x ** (self.exponent - 1))
 
 
 class Maximum(Function):
@@ -273,3 +284,234 @@ class Softsign(Function):
 
     def backward(self, grad):
         return grad / (self.denominator * self.denominator)
+
+
+# -- trigonometric and hyperbolic functions ------------------------------------------------------------------------
+class Tan(Function):
+    def forward(self, x):
+        self.out = np.tan(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (1 + self.out * self.out)
+
+
+class Asin(Function):
+    def forward(self, x):
+        self.x = x
+        return np.arcsin(x)
+
+    def backward(self, grad):
+        return grad / np.sqrt(1 - self.x * self.x)
+
+
+class Acos(Function):
+    def forward(self, x):
+        self.x = x
+        return np.arccos(x)
+
+    def backward(self, grad):
+        return -grad / np.sqrt(1 - self.x * self.x)
+
+
+class Atan(Function):
+    def forward(self, x):
+        self.x = x
+        return np.arctan(x)
+
+    def backward(self, grad):
+        return grad / (1 + self.x * self.x)
+
+
+class Sinh(Function):
+    def forward(self, x):
+        self.x = x
+        return np.sinh(x)
+
+    def backward(self, grad):
+        return grad * np.cosh(self.x)
+
+
+class Cosh(Function):
+    def forward(self, x):
+        self.x = x
+        return np.cosh(x)
+
+    def backward(self, grad):
+        return grad * np.sinh(self.x)
+
+
+class Asinh(Function):
+    def forward(self, x):
+        self.x = x
+        return np.arcsinh(x)
+
+    def backward(self, grad):
+        return grad / np.sqrt(self.x * self.x + 1)
+
+
+class Acosh(Function):
+    def forward(self, x):
+        self.x = x
+        return np.arccosh(x)
+
+    def backward(self, grad):
+        return grad / np.sqrt(self.x * self.x - 1)
+
+
+class Atanh(Function):
+    def forward(self, x):
+        self.x = x
+        return np.arctanh(x)
+
+    def backward(self, grad):
+        return grad / (1 - self.x * self.x)
+
+
+class Atan2(Function):
+    """The angle of the point (b, a): d/da = b / (a^2 + b^2), d/db = -a / (a^2 + b^2)."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return np.arctan2(a, b)
+
+    def backward(self, grad):
+        scaled = grad / (self.a * self.a + self.b * self.b)
+        return (scaled * self.b if self.needs_input_grad[0] else None,
+                -scaled * self.a if self.needs_input_grad[1] else None)
+
+
+class Hypot(Function):
+    """sqrt(a^2 + b^2) without overflow: d/da = a / out, d/db = b / out."""
+
+    def forward(self, a, b):
+        self.a, self.b, self.out = a, b, np.hypot(a, b)
+        return self.out
+
+    def backward(self, grad):
+        scaled = grad / self.out
+        return (scaled * self.a if self.needs_input_grad[0] else None,
+                scaled * self.b if self.needs_input_grad[1] else None)
+
+
+# -- exponentials and logarithms in other bases ------------------------------------------------------------------
+class Exp2(Function):
+    def forward(self, x):
+        self.out = np.exp2(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad * self.out * grad.dtype.type(math.log(2))
+
+
+class Expm1(Function):
+    """exp(x) - 1, exact for small x."""
+
+    def forward(self, x):
+        self.out = np.expm1(x)
+        return self.out
+
+    def backward(self, grad):
+        return grad * (self.out + 1)
+
+
+class LogBase(Function):
+    """log(x) / log(base) for base 2 or 10 (numpy's exact log2 and log10)."""
+
+    def forward(self, x, base):
+        self.x, self.scale = x, x.dtype.type(1 / math.log(base))
+        return np.log2(x) if base == 2 else np.log10(x)
+
+    def backward(self, grad):
+        return grad * self.scale / self.x
+
+
+class Log1p(Function):
+    """log(1 + x), exact for small x."""
+
+    def forward(self, x):
+        self.x = x
+        return np.log1p(x)
+
+    def backward(self, grad):
+        return grad / (1 + self.x)
+
+
+class LogAddExp(Function):
+    """log(exp(a) + exp(b)) without overflow: d/da = exp(a - out), d/db = exp(b - out)."""
+
+    def forward(self, a, b):
+        self.a, self.b, self.out = a, b, np.logaddexp(a, b)
+        return self.out
+
+    def backward(self, grad):
+        return (grad * np.exp(self.a - self.out) if self.needs_input_grad[0] else None,
+                grad * np.exp(self.b - self.out) if self.needs_input_grad[1] else None)
+
+
+# -- rounding, sign and remainders --------------------------------------------------------------------------------
+class Rounding(Function):
+    """floor, ceil, trunc, sign or round (half to even, `decimals` places): a step function, so its gradient is 0
+    everywhere, as PyTorch defines it."""
+
+    KINDS = {"floor": np.floor, "ceil": np.ceil, "trunc": np.trunc,
+             "sign": lambda x: np.sign(np.nan_to_num(x, nan=0, posinf=1, neginf=-1))}  # PyTorch: sign(nan) = 0
+
+    def forward(self, x, kind, decimals=0):
+        if kind == "round":
+            return np.round(x, decimals)
+        return self.KINDS[kind](x)
+
+    def backward(self, grad):
+        return np.zeros_like(grad)
+
+
+class Frac(Function):
+    """x - trunc(x); the gradient passes through (the integer part is a step)."""
+
+    def forward(self, x):
+        return x - np.trunc(x)
+
+    def backward(self, grad):
+        return grad
+
+
+class CopySign(Function):
+    """|a| with the sign of b. The gradient of a is out / a (+-1), 0 where a == 0 (PyTorch's choice); b gets none
+    (the result depends on b's sign only)."""
+
+    def forward(self, a, b):
+        out = np.copysign(a, b)
+        if self.needs_input_grad[0]:
+            self.ratio = np.divide(out, a, out=np.zeros_like(out), where=a != 0)
+        return out
+
+    def backward(self, grad):
+        return (grad * self.ratio if self.needs_input_grad[0] else None,
+                np.zeros_like(grad) if self.needs_input_grad[1] else None)
+
+
+class Remainder(Function):
+    """a - b * rounded(a / b): `floor` rounding is Python's and PyTorch's `%` / `remainder` (the divisor's sign),
+    `trunc` is C's `fmod` (the dividend's sign). d/da = 1, d/db = -rounded(a / b)."""
+
+    def forward(self, a, b, rounding):
+        if self.needs_input_grad[1]:
+            self.quotient = np.floor(a / b) if rounding == "floor" else np.trunc(a / b)
+        return np.mod(a, b) if rounding == "floor" else np.fmod(a, b)
+
+    def backward(self, grad):
+        return grad, (-grad * self.quotient if self.needs_input_grad[1] else None)
+
+
+class Lerp(Function):
+    """start + weight * (end - start): d/dstart = 1 - weight, d/dend = weight, d/dweight = end - start."""
+
+    def forward(self, start, end, weight):
+        self.start, self.end, self.weight = start, end, weight
+        return start + weight * (end - start)
+
+    def backward(self, grad):
+        return (grad * (1 - self.weight) if self.needs_input_grad[0] else None,
+                grad * self.weight if self.needs_input_grad[1] else None,
+                grad * (self.end - self.start) if self.needs_input_grad[2] else None)

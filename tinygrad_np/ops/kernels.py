@@ -18,6 +18,8 @@ import numpy as np
 from scipy import special
 from scipy.linalg import blas
 
+from ..errors import ArgumentValueError
+
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 CHUNK = 1 << 15  # elements per chunk of an element-wise kernel: its ~8 arrays of 128 KiB stay in L2
 ROW_BLOCK = 1 << 16  # elements per block of rows (LayerNorm); its partial sums are per block
@@ -32,7 +34,7 @@ def set_num_threads(threads: int) -> None:
     is computed the same way), so this is a speed setting only. numpy's own BLAS threads are not affected."""
     global _threads, _pool
     if not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"set_num_threads: threads must be an int >= 1, got {threads!r}")
+        raise ArgumentValueError(f"set_num_threads: threads must be an int >= 1, got {threads!r}")
     if threads == _threads:
         return
     if _pool is not None:

@@ -10,12 +10,12 @@ from ..errors import ShapeError
 
 def check_matmul(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> None:
     if len(a_shape) < 2 or len(b_shape) < 2 or a_shape[-1] != b_shape[-2]:
-        raise ValueError(f"matmul: shapes {a_shape} and {b_shape} do not fit "
+        raise ShapeError(f"matmul: shapes {a_shape} and {b_shape} do not fit "
                          "(need (..., n, k) @ (..., k, m))")
     try:
         np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     except ValueError:
-        raise ValueError(f"matmul: batch dimensions of {a_shape} and {b_shape} do not broadcast") from None
+        raise ShapeError(f"matmul: batch dimensions of {a_shape} and {b_shape} do not broadcast") from None
 
 
 def swap(x: np.ndarray) -> np.ndarray:

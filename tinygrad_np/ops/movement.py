@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Function
+from ..errors import IndexOutOfRange, ShapeError
 
 
 class Reshape(Function):
@@ -13,7 +14,7 @@ class Reshape(Function):
         try:
             return x.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+            raise ShapeError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
                              f"into {tuple(shape)}") from None
 
     def backward(self, grad):
@@ -23,7 +24,7 @@ class Reshape(Function):
 class Permute(Function):
     def forward(self, x, axes):
         if sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-            raise ValueError(f"permute: axes {tuple(axes)} are not a permutation of the "
+            raise ShapeError(f"permute: axes {tuple(axes)} are not a permutation of the "
                              f"{x.ndim} axes of a tensor of shape {x.shape}")
         self.inverse = np.argsort([a % x.ndim for a in axes])
         return x.transpose(axes)
@@ -39,7 +40,7 @@ class Expand(Function):
         try:
             return np.broadcast_to(x, shape)
         except ValueError:
-            raise ValueError(f"expand: cannot broadcast a tensor of shape {x.shape} to {tuple(shape)}") from None
+            raise ShapeError(f"expand: cannot broadcast a tensor of shape {x.shape} to {tuple(shape)}") from None
 
     def backward(self, grad):
         return grad
@@ -83,7 +84,7 @@ class Getitem(Function):
         try:
             return x[index]
         except IndexError as error:
-            raise IndexError(f"getitem: {error} (tensor of shape {x.shape})") from None
+            raise IndexOutOfRange(f"getitem: {error} (tensor of shape {x.shape})") from None
 
     def backward(self, grad):
         full = np.zeros(self.input_shape, dtype=grad.dtype)
@@ -102,7 +103,7 @@ class Gather(Function):
 
     def forward(self, x, index, axis):
         if index.ndim != x.ndim:
-            raise ValueError(f"gather: index has {index.ndim} dimensions, the tensor has {x.ndim} "
+            raise ShapeError(f"gather: index has {index.ndim} dimensions, the tensor has {x.ndim} "
                              f"(shapes {index.shape} and {x.shape})")
         if index.size and (index.min() < -x.shape[axis] or index.max() >= x.shape[axis]):
             raise IndexError(f"gather: index out of range for axis {axis} of size {x.shape[axis]}")
@@ -129,7 +130,7 @@ class Concatenate(Function):
             return np.concatenate(arrays, axis=axis)
         except ValueError:
             shapes = ", ".join(str(a.shape) for a in arrays)
-            raise ValueError(f"concatenate: shapes {shapes} do not match except along axis {axis}") from None
+            raise ShapeError(f"concatenate: shapes {shapes} do not match except along axis {axis}") from None
 
     def backward(self, grad):
         return tuple(np.split(grad, self.bounds, axis=self.axis))
@@ -141,7 +142,7 @@ class Stack(Function):
             out = np.stack(arrays, axis=axis)
         except ValueError:
             shapes = ", ".join(str(a.shape) for a in arrays)
-            raise ValueError(f"stack: all tensors need one shape, got {shapes}") from None
+            raise ShapeError(f"stack: all tensors need one shape, got {shapes}") from None
         self.axis = axis % out.ndim
         return out
 

@@ -6,6 +6,7 @@ import numpy as np
 from scipy import special
 
 from ..engine import Function
+from ..errors import ShapeError
 from .kernels import add_outer, block_rows, map_row_blocks, outer_into, row_blocks
 
 
@@ -31,7 +32,7 @@ class LayerNorm(Function):
         dim = x.shape[-1]
         for name, p in (("weight", weight), ("bias", bias)):
             if p is not None and p.shape != (dim,):
-                raise ValueError(f"layer_norm: {name} of shape {p.shape} does not fit the last axis "
+                raise ShapeError(f"layer_norm: {name} of shape {p.shape} does not fit the last axis "
                                  f"of input shape {x.shape}")
         rows = np.ascontiguousarray(x).reshape(-1, dim)
         keep = any(self.needs_input_grad)  # the backward needs x - mean and rstd; without it, a block's worth will do
