@@ -1,8 +1,9 @@
 """Modules, layers, losses and initialisers (PyTorch's `torch.nn` names)."""
 
-from . import functional, init, utils
+from . import functional, init, modules, utils
 from .activation import MultiheadAttention
 from .conv import ChannelsFirstLayerNorm, Conv1d, Conv2d
+from .distance import CosineSimilarity, PairwiseDistance
 from .layers import (
     GELU,
     BCEWithLogitsLoss,
@@ -11,7 +12,9 @@ from .layers import (
     DropPath,
     Embedding,
     Flatten,
+    HuberLoss,
     Identity,
+    KLDivLoss,
     L1Loss,
     LayerNorm,
     Linear,
@@ -21,6 +24,7 @@ from .layers import (
     ReLU,
     Sigmoid,
     SiLU,
+    SmoothL1Loss,
     Softmax,
     Tanh,
 )
@@ -38,6 +42,7 @@ __all__ = ["GELU", "BCEWithLogitsLoss", "ChannelsFirstLayerNorm", "Conv1d", "Con
            "Dropout", "Embedding", "Flatten", "Identity", "L1Loss", "LayerNorm", "Linear", "LogSoftmax", "MSELoss",
            "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid",
            "Softmax", "Tanh", "functional", "init", "utils",
-           "GRU", "GRUCell", "LSTM", "LSTMCell", "MultiheadAttention", "RNN", "RNNBase", "RNNCell", "RNNCellBase",
-           "Transformer", "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder",
-           "TransformerEncoderLayer"]
+           "CosineSimilarity", "GRU", "GRUCell", "HuberLoss", "KLDivLoss", "LSTM", "LSTMCell", "MultiheadAttention",
+           "PairwiseDistance", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "SmoothL1Loss", "Transformer",
+           "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
+           "modules"]
