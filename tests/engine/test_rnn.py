@@ -1,0 +1,253 @@
+"""The recurrent layers and cells against PyTorch, from the same state_dict: outputs, final states and the gradient
+of every input and parameter, in float64 (1e-10) and float32 (1e-5); their names, shapes, order and initialisation;
+the fused per-layer ops against their step-by-step composition from engine ops; gradcheck of each layer; the tape's
+length; dropout between layers; errors."""
+
+import numpy as np
+import pytest
+
+import tinygrad_np as tg
+from tinygrad_np import Tensor, gradcheck, nn
+from tinygrad_np.ops import rnn as rnn_ops
+
+pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}
+STEPS, BATCH, FEATURES, HIDDEN = 4, 3, 5, 6
+
+
+@pytest.fixture(scope="module")
+def torch():
+    """PyTorch on one thread while these tests run: on tiny tensors its thread pool costs more than it saves (a
+    second per test on a busy machine)."""
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
+
+
+def torch_dtype(torch, dtype):
+    return torch.float64 if dtype == np.float64 else torch.float32
+
+
+def weights_for(shape, seed=1):
+    """Fixed upstream gradients: the loss is sum(out * w), so every output element matters with its own weight."""
+    return np.cos(np.arange(int(np.prod(shape))) * 0.7 + seed).reshape(shape)
+
+
+def flatten(outputs):
+    flat = []
+    for out in outputs:
+        flat.extend(flatten(out) if isinstance(out, (tuple, list)) else [out])
+    return flat
+
+
+def check_against_torch(torch, make, arrays, call, dtype):
+    """Build the module in both engines (PyTorch's weights loaded strictly into ours), run `call(module, *inputs)`
+    on tensors that require grad, back-propagate sum(out * w) and compare outputs, input and parameter gradients."""
+    torch.manual_seed(0)
+    theirs = make(torch.nn).to(torch_dtype(torch, dtype))
+    ours = make(nn).to(dtype)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    their_inputs = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    our_inputs = [tg.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
+    their_out, our_out = flatten(call(theirs, *their_inputs)), flatten(call(ours, *our_inputs))
+    assert len(their_out) == len(our_out)
+    sum(((t * torch.tensor(weights_for(t.shape, k), dtype=t.dtype)).sum() for k, t in enumerate(their_out))).backward()
+    sum(((o * weights_for(o.shape, k).astype(dtype)).sum() for k, o in enumerate(our_out))).backward()
+    tol = TOLERANCE[dtype]
+    for t, o in zip(their_out, our_out, strict=True):
+        assert o.dtype == dtype and o.shape == tuple(t.shape)
+        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), rtol=tol, atol=tol)
+    for t, o in zip(their_inputs, our_inputs, strict=True):
+        np.testing.assert_allclose(np.asarray(o.grad), t.grad.numpy(), rtol=tol, atol=tol)
+    their_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert p.grad is not None, name
+        np.testing.assert_allclose(np.asarray(p.grad), their_params[name].grad.numpy(), rtol=tol, atol=tol,
+                                   err_msg=name)
+    return ours, theirs
+
+
+LAYERS = [("RNN", {"num_layers": 2, "nonlinearity": "relu"}), ("RNN", {"bidirectional": True, "bias": False}),
+          ("GRU", {"num_layers": 2, "bidirectional": True}), ("GRU", {"batch_first": True}),
+          ("LSTM", {"num_layers": 2, "bidirectional": True}),
+          ("LSTM", {"proj_size": 3, "num_layers": 2, "batch_first": True}),
+          ("LSTM", {"bias": False, "proj_size": 2, "bidirectional": True})]
+
+
+def layer_inputs(kind, options, rng):
+    directions = 2 if options.get("bidirectional") else 1
+    states = options.get("num_layers", 1) * directions
+    shape = (BATCH, STEPS, FEATURES) if options.get("batch_first") else (STEPS, BATCH, FEATURES)
+    arrays = [rng.standard_normal(shape), rng.standard_normal((states, BATCH, options.get("proj_size") or HIDDEN))]
+    if kind == "LSTM":
+        arrays.append(rng.standard_normal((states, BATCH, HIDDEN)))
+    return arrays
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind,options", LAYERS, ids=[f"{k}-{'-'.join(o)}" for k, o in LAYERS])
+def test_layers_match_pytorch(torch, kind, options, dtype):
+    arrays = layer_inputs(kind, options, np.random.default_rng(0))
+
+    def call(module, x, h0, *c0):
+        return module(x, (h0, *c0) if c0 else h0)
+
+    check_against_torch(torch, lambda ns: getattr(ns, kind)(FEATURES, HIDDEN, **options), arrays, call, dtype)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
+def test_unbatched_input_and_zero_initial_state_match_pytorch(torch, kind):
+    x = np.random.default_rng(1).standard_normal((STEPS, FEATURES))
+    check_against_torch(torch, lambda ns: getattr(ns, kind)(FEATURES, HIDDEN, num_layers=2, bidirectional=True),
+                        [x], lambda module, x: module(x), np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind,options", [("RNNCell", {"nonlinearity": "relu"}), ("RNNCell", {"bias": False}),
+                                          ("LSTMCell", {}), ("GRUCell", {}), ("GRUCell", {"bias": False})])
+def test_cells_match_pytorch(torch, kind, options, dtype):
+    rng = np.random.default_rng(2)
+    arrays = [rng.standard_normal((BATCH, FEATURES)), rng.standard_normal((BATCH, HIDDEN))]
+    if kind == "LSTMCell":
+        arrays.append(rng.standard_normal((BATCH, HIDDEN)))
+
+    def call(cell, x, h, *c):
+        state = (h, *c) if c else h
+        two_steps = cell(x, state)
+        return two_steps, cell(x * 0.5, two_steps), cell(x[0])  # a state carried on; an unbatched, zero state
+
+    check_against_torch(torch, lambda ns: getattr(ns, kind)(FEATURES, HIDDEN, **options), arrays, call, dtype)
+
+
+@pytest.mark.parametrize("kind,options", [("LSTM", {"proj_size": 2, "num_layers": 2, "bidirectional": True}),
+                                          ("GRU", {"num_layers": 3, "bias": False}), ("RNN", {"bidirectional": True}),
+                                          ("LSTMCell", {}), ("GRUCell", {"bias": False})])
+def test_state_dict_names_shapes_order_and_repr_are_pytorchs(torch, kind, options):
+    theirs, ours = getattr(torch.nn, kind)(4, 5, **options), getattr(nn, kind)(4, 5, **options)
+    assert [(k, tuple(v.shape)) for k, v in theirs.state_dict().items()] == \
+        [(k, v.shape) for k, v in ours.state_dict().items()]
+    assert [name for name, _ in theirs.named_parameters()] == [name for name, _ in ours.named_parameters()]
+    assert repr(ours) == repr(theirs)
+
+
+def test_initialisation_is_uniform_within_one_over_sqrt_hidden():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(30, 40, num_layers=2, proj_size=20)
+    values = np.concatenate([p.numpy().ravel() for p in lstm.parameters()])
+    bound = 1 / np.sqrt(40)
+    assert np.abs(values).max() <= bound
+    assert abs(values.std() - bound / np.sqrt(3)) < 0.02 * bound  # uniform(-b, b) has std b / sqrt(3)
+    tg.manual_seed(0)
+    again = nn.LSTM(30, 40, num_layers=2, proj_size=20)
+    assert all(np.array_equal(a.numpy(), b.numpy()) for a, b in zip(lstm.parameters(), again.parameters(), strict=True))
+
+
+def random_op_inputs(op, rng, reverse, bias, proj=False):
+    """float64 inputs of one fused op: gates_x (T, N, gates * H), h0, [c0], w_hh, [b_hh], [w_hr]."""
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[op]
+    width = 2 if proj else HIDDEN
+    shapes = [(STEPS, BATCH, gates * HIDDEN), (BATCH, width)] + ([(BATCH, HIDDEN)] if op == "lstm" else [])
+    shapes += [(gates * HIDDEN, width)] + ([(gates * HIDDEN,)] if bias else []) + ([(width, HIDDEN)] if proj else [])
+    return [Tensor(rng.standard_normal(s) * 0.7, dtype=np.float64, requires_grad=True) for s in shapes]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("op,bias,proj", [("rnn", True, False), ("rnn", False, False), ("gru", True, False),
+                                          ("gru", False, False), ("lstm", True, False), ("lstm", False, True),
+                                          ("lstm", True, True)])
+def test_fused_ops_agree_with_their_step_by_step_composition(op, bias, proj, reverse):
+    rng = np.random.default_rng(3)
+    inputs = random_op_inputs(op, rng, reverse, bias, proj)
+    composed_inputs = [Tensor(t.numpy().copy(), dtype=np.float64, requires_grad=True) for t in inputs]
+    if op == "lstm":
+        fused = rnn_ops.LSTMLayer.apply(*inputs, reverse=reverse, has_bias=bias, has_proj=proj)
+        x, h0, c0, w, *rest = composed_inputs
+        y, c = rnn_ops.LSTMLayer.composed(x, h0, c0, w, rest[0] if bias else None, rest[-1] if proj else None,
+                                          reverse=reverse)
+        composed = tg.cat([y.reshape(-1), c.reshape(-1)])
+    elif op == "gru":
+        fused = rnn_ops.GRULayer.apply(*inputs, reverse=reverse)
+        composed = rnn_ops.GRULayer.composed(*composed_inputs, reverse=reverse)
+    else:
+        fused = rnn_ops.RNNLayer.apply(*inputs, reverse=reverse, relu=True)
+        composed = rnn_ops.RNNLayer.composed(*composed_inputs, reverse=reverse, relu=True)
+    np.testing.assert_allclose(fused.numpy(), composed.numpy(), rtol=1e-12, atol=1e-13)
+    upstream = weights_for(fused.shape)
+    fused.backward(upstream)
+    composed.backward(upstream)
+    for a, b in zip(inputs, composed_inputs, strict=True):
+        np.testing.assert_allclose(np.asarray(a.grad), np.asarray(b.grad), rtol=1e-11, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind,options", [("RNN", {"bidirectional": True}), ("GRU", {"num_layers": 2}),
+                                          ("LSTM", {"proj_size": 2, "bidirectional": True})])
+def test_gradcheck_of_each_layer(kind, options):
+    tg.manual_seed(1)
+    layer = getattr(nn, kind)(2, 3, **options).double()
+    x = Tensor(np.random.default_rng(4).standard_normal((3, 2, 2)), dtype=np.float64, requires_grad=True)
+
+    def run(x, *params):
+        out = layer(x)
+        return flatten(out)[0] + flatten(out)[1].sum() if kind != "LSTM" else out[0] + out[1][1].sum()
+
+    assert gradcheck(run, x, *layer.parameters())
+
+
+def test_the_tape_holds_one_op_per_layer_and_direction_whatever_the_length():
+    lstm = nn.LSTM(FEATURES, HIDDEN, num_layers=2, bidirectional=True)
+    tapes = {}
+    for steps in (3, 30):
+        x = Tensor(np.random.default_rng(5).standard_normal((steps, BATCH, FEATURES)), requires_grad=True)
+        output, (h_n, c_n) = lstm(x)
+        tapes[steps] = (output.sum() + h_n.sum() + c_n.sum()).explain().splitlines()
+    assert len(tapes[3]) == len(tapes[30]) < 60
+    assert sum("LSTMLayer" in line for line in tapes[30]) == 4
+
+
+def test_dropout_is_applied_between_layers_only_while_training():
+    tg.manual_seed(0)
+    lstm = nn.LSTM(FEATURES, HIDDEN, num_layers=2, dropout=1.0)
+    x = Tensor(np.random.default_rng(6).standard_normal((STEPS, BATCH, FEATURES)))
+    second = nn.LSTM(HIDDEN, HIDDEN)  # the second layer alone, fed what dropout 1.0 leaves of the first: zeros
+    second.load_state_dict({name[:-1] + "0": value for name, value in lstm.state_dict().items() if name.endswith("1")})
+    expected, _ = second(Tensor(np.zeros((STEPS, BATCH, HIDDEN))))
+    output, _ = lstm(x)
+    np.testing.assert_allclose(output.numpy(), expected.numpy(), rtol=1e-6)
+    lstm.eval()
+    assert not np.allclose(lstm(x)[0].numpy(), expected.numpy())
+    with pytest.warns(UserWarning, match="num_layers greater than 1"):
+        nn.GRU(2, 3, dropout=0.2)
+
+
+def test_flatten_parameters_and_all_weights():
+    lstm = nn.LSTM(4, 5, num_layers=2, bidirectional=True)
+    before = [p.numpy().copy() for p in lstm.parameters()]
+    assert lstm.flatten_parameters() is None
+    assert all(np.array_equal(a, p.numpy()) for a, p in zip(before, lstm.parameters(), strict=True))
+    assert [[tuple(p.shape) for p in layer] for layer in lstm.all_weights][1] == [(20, 4), (20, 5), (20,), (20,)]
+
+
+def test_errors_name_the_problem():
+    with pytest.raises(TypeError, match="proj_size"):
+        nn.GRU(2, 3, proj_size=1)
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        nn.RNNBase("GRU", 2, 3, proj_size=1)
+    with pytest.raises(ValueError, match="smaller than hidden_size"):
+        nn.LSTM(2, 3, proj_size=3)
+    with pytest.raises(ValueError, match="Unknown nonlinearity"):
+        nn.RNN(2, 3, nonlinearity="sigmoid")
+    lstm = nn.LSTM(2, 3)
+    with pytest.raises(RuntimeError, match="Expected 2, got 4"):
+        lstm(Tensor(np.zeros((5, 1, 4))))
+    with pytest.raises(RuntimeError, match=r"Expected hidden size \(1, 1, 3\), got \[1, 2, 3\]"):
+        lstm(Tensor(np.zeros((5, 1, 2))), (Tensor(np.zeros((1, 2, 3))), Tensor(np.zeros((1, 1, 3)))))
+    with pytest.raises(ValueError, match="does not match weight dtype"):
+        lstm(Tensor(np.zeros((5, 1, 2)), dtype=np.float64))
+    with pytest.raises(TypeError, match="packed sequences are not supported"):
+        lstm([[0.0, 1.0]])
+    with pytest.raises(TypeError, match=r"tuple \(h_0, c_0\)"):
+        lstm(Tensor(np.zeros((5, 1, 2))), Tensor(np.zeros((1, 1, 3))))
+    with pytest.raises(ValueError, match="Expected input to be 2D or 3D"):
+        nn.GRU(2, 3)(Tensor(np.zeros((5, 1, 1, 2))))
