@@ -5,68 +5,14 @@ length; dropout between layers; errors."""
 
 import numpy as np
 import pytest
+from torch_parity import check_against_torch, flatten, weights_for
 
 import tinygrad_np as tg
 from tinygrad_np import Tensor, gradcheck, nn
 from tinygrad_np.ops import rnn as rnn_ops
 
 pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
-TOLERANCE = {np.float64: 1e-10, np.float32: 1e-5}
 STEPS, BATCH, FEATURES, HIDDEN = 4, 3, 5, 6
-
-
-@pytest.fixture(scope="module")
-def torch():
-    """PyTorch on one thread while these tests run: on tiny tensors its thread pool costs more than it saves (a
-    second per test on a busy machine)."""
-    torch = pytest.importorskip("torch")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(threads)
-
-
-def torch_dtype(torch, dtype):
-    return torch.float64 if dtype == np.float64 else torch.float32
-
-
-def weights_for(shape, seed=1):
-    """Fixed upstream gradients: the loss is sum(out * w), so every output element matters with its own weight."""
-    return np.cos(np.arange(int(np.prod(shape))) * 0.7 + seed).reshape(shape)
-
-
-def flatten(outputs):
-    flat = []
-    for out in outputs:
-        flat.extend(flatten(out) if isinstance(out, (tuple, list)) else [out])
-    return flat
-
-
-def check_against_torch(torch, make, arrays, call, dtype):
-    """Build the module in both engines (PyTorch's weights loaded strictly into ours), run `call(module, *inputs)`
-    on tensors that require grad, back-propagate sum(out * w) and compare outputs, input and parameter gradients."""
-    torch.manual_seed(0)
-    theirs = make(torch.nn).to(torch_dtype(torch, dtype))
-    ours = make(nn).to(dtype)
-    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
-    their_inputs = [torch.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
-    our_inputs = [tg.tensor(a.astype(dtype), requires_grad=True) for a in arrays]
-    their_out, our_out = flatten(call(theirs, *their_inputs)), flatten(call(ours, *our_inputs))
-    assert len(their_out) == len(our_out)
-    sum(((t * torch.tensor(weights_for(t.shape, k), dtype=t.dtype)).sum() for k, t in enumerate(their_out))).backward()
-    sum(((o * weights_for(o.shape, k).astype(dtype)).sum() for k, o in enumerate(our_out))).backward()
-    tol = TOLERANCE[dtype]
-    for t, o in zip(their_out, our_out, strict=True):
-        assert o.dtype == dtype and o.shape == tuple(t.shape)
-        np.testing.assert_allclose(o.numpy(), t.detach().numpy(), rtol=tol, atol=tol)
-    for t, o in zip(their_inputs, our_inputs, strict=True):
-        np.testing.assert_allclose(np.asarray(o.grad), t.grad.numpy(), rtol=tol, atol=tol)
-    their_params = dict(theirs.named_parameters())
-    for name, p in ours.named_parameters():
-        assert p.grad is not None, name
-        np.testing.assert_allclose(np.asarray(p.grad), their_params[name].grad.numpy(), rtol=tol, atol=tol,
-                                   err_msg=name)
-    return ours, theirs
 
 
 LAYERS = [("RNN", {"num_layers": 2, "nonlinearity": "relu"}), ("RNN", {"bidirectional": True, "bias": False}),
@@ -91,17 +37,19 @@ def layer_inputs(kind, options, rng):
 def test_layers_match_pytorch(torch, kind, options, dtype):
     arrays = layer_inputs(kind, options, np.random.default_rng(0))
 
-    def call(module, x, h0, *c0):
+    def call(module, engine, x, h0, *c0):
         return module(x, (h0, *c0) if c0 else h0)
 
-    check_against_torch(torch, lambda ns: getattr(ns, kind)(FEATURES, HIDDEN, **options), arrays, call, dtype)
+    check_against_torch(torch, lambda engine: getattr(engine.nn, kind)(FEATURES, HIDDEN, **options), arrays, call,
+                        dtype)
 
 
 @pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
 def test_unbatched_input_and_zero_initial_state_match_pytorch(torch, kind):
     x = np.random.default_rng(1).standard_normal((STEPS, FEATURES))
-    check_against_torch(torch, lambda ns: getattr(ns, kind)(FEATURES, HIDDEN, num_layers=2, bidirectional=True),
-                        [x], lambda module, x: module(x), np.float64)
+    check_against_torch(torch, lambda engine: getattr(engine.nn, kind)(FEATURES, HIDDEN, num_layers=2,
+                                                                        bidirectional=True),
+                        [x], lambda module, engine, x: module(x), np.float64)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -113,12 +61,13 @@ def test_cells_match_pytorch(torch, kind, options, dtype):
     if kind == "LSTMCell":
         arrays.append(rng.standard_normal((BATCH, HIDDEN)))
 
-    def call(cell, x, h, *c):
+    def call(cell, engine, x, h, *c):
         state = (h, *c) if c else h
         two_steps = cell(x, state)
         return two_steps, cell(x * 0.5, two_steps), cell(x[0])  # a state carried on; an unbatched, zero state
 
-    check_against_torch(torch, lambda ns: getattr(ns, kind)(FEATURES, HIDDEN, **options), arrays, call, dtype)
+    check_against_torch(torch, lambda engine: getattr(engine.nn, kind)(FEATURES, HIDDEN, **options), arrays, call,
+                        dtype)
 
 
 @pytest.mark.parametrize("kind,options", [("LSTM", {"proj_size": 2, "num_layers": 2, "bidirectional": True}),
