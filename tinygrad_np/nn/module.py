@@ -326,6 +326,13 @@ class ModuleDict(Module):
     def __getitem__(self, key: str) -> Module:
         return self.items_by_name[key]
 
+    def __getattr__(self, name: str) -> Module:
+        """`modules.name` for `modules["name"]`, as PyTorch allows (nanoGPT writes `self.transformer.wte`)."""
+        items = self.__dict__.get("items_by_name", {})
+        if name in items:
+            return items[name]
+        raise AttributeError(f"{type(self).__name__} has no attribute or module {name!r}")
+
     def __setitem__(self, key: str, module: Module) -> None:
         self.items_by_name[key] = module
 
