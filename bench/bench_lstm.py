@@ -3,19 +3,26 @@ embedding of 200, 2 LSTM layers of 200, dropout 0.2, a decoder to a vocabulary o
 embedding, log_softmax + NLL loss, gradient clipping at 0.25 and the example's plain SGD update with lr 20) on a
 batch of 20 sequences of 35 tokens: ours and PyTorch's, side by side in one run.
 
-    python bench/bench_lstm.py              # untied and tied; about 2 minutes
-    python bench/bench_lstm.py --quick      # fewer, shorter rounds; under a minute
+    python bench/bench_lstm.py              # untied and tied; about 3 minutes
+    python bench/bench_lstm.py --quick      # fewer, shorter rounds; about a minute
     python bench/bench_lstm.py --markdown   # the table only, as the README prints it
     python bench/bench_lstm.py --json results.jsonl
+    python bench/bench_lstm.py --threads 1  # both engines on one thread (OpenBLAS's too): steadier on a busy machine
 
 The model and the step are written once, as PyTorch code (`word_model`, `train_step`), and run on each engine by
 passing its module (`tinygrad_np` or `torch`): only the import differs. Both start from the same weights (ours,
 seed 0, loaded into PyTorch's model) and train on the same tokens. Before timing, each engine takes two steps with
 dropout off (the engines draw different masks): PyTorch's first loss and its loss after one step (the gradients,
 the clipping and the update together) must be within LOSS_RTOL of ours. The timed steps run with dropout on, as the
-example trains. Each (config, engine) runs in a fresh process with the engines' speed settings (all cores; our
-heap reuse). A measurement is the median over rounds of the per-round median step time; the forward, backward and
-clip-and-update phases are timed separately on extra steps. The machine may be shared: compare ratios within a run.
+example trains.
+
+Each engine runs in its own process with its speed settings (all cores, or --threads; our heap reuse), and the two
+take turns:
+a round of steps of one, then a round of the other, so that both see the same share of a busy machine. The ratio
+is the median of the rounds' ratios (each round's median step time over the other engine's next round); the times
+are medians over the rounds. The forward, backward and clip-and-update phases are timed on extra steps. OpenBLAS
+keeps its default thread timeout: train.py's short one suits the Mixer's few large GEMMs, but here about 140 small
+GEMMs a step alternate with numpy work, and threads put to sleep after each one would be woken 140 times a step.
 """
 
 from __future__ import annotations
@@ -34,10 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# as train.py does: before numpy loads OpenBLAS, so its threads stop spinning soon after each GEMM
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -48,9 +52,8 @@ BATCH, BPTT, LR, CLIP = 20, 35, 20.0, 0.25
 CONFIGS = {"untied": False, "tied": True}
 ENGINES = ("ours", "torch")
 LOSS_RTOL = 1e-5  # float32 losses of ~9.2 over 700 tokens: the two engines agree to a few 1e-7
-# per mode (key: --quick): rounds, seconds per round, steps per round at most, seconds per measurement
-ROUNDS, MIN_ROUNDS, ROUND_SECONDS = {False: 5, True: 3}, {False: 3, True: 2}, {False: 3.0, True: 1.0}
-MAX_STEPS, BUDGET_SECONDS, PHASE_STEPS = {False: 30, True: 10}, {False: 15.0, True: 3.0}, {False: 10, True: 3}
+# per mode (key: --quick): rounds per engine, steps per round, steps whose phases are timed
+ROUNDS, ROUND_STEPS, PHASE_STEPS = {False: 9, True: 4}, {False: 5, True: 3}, {False: 10, True: 3}
 
 
 def word_model(torch: Any, tied: bool) -> Any:
@@ -134,14 +137,14 @@ def our_weights(tied: bool) -> dict[str, np.ndarray]:
     return state
 
 
-def engine_setup(engine: str) -> Any:
-    """The engine's module, with its speed settings made as its users make them."""
+def engine_setup(engine: str, threads: int) -> Any:
+    """The engine's module, with its speed settings made as its users make them, on `threads` threads."""
     if engine == "torch":
         import torch
 
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(threads)
         return torch
-    tg.set_num_threads(os.cpu_count() or 1)
+    tg.set_num_threads(threads)
     tg.enable_memory_reuse()
     return tg
 
@@ -152,22 +155,12 @@ def time_once(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def timed(fn: Callable[[], object], estimate: float, quick: bool) -> dict[str, float]:
-    """min / median / max over rounds of the per-round median time of fn(); `estimate` (one call's time) sets the
-    steps per round and the number of rounds."""
-    estimate = max(estimate, 1e-9)
-    steps = max(1, min(MAX_STEPS[quick], round(ROUND_SECONDS[quick] / estimate)))
-    rounds = max(MIN_ROUNDS[quick], min(ROUNDS[quick], int(BUDGET_SECONDS[quick] / (steps * estimate))))
-    medians = [statistics.median(time_once(fn) for _ in range(steps)) for _ in range(rounds)]
-    return {"min": min(medians), "median": statistics.median(medians), "max": max(medians),
-            "steps_per_round": steps, "rounds": rounds}
-
-
-def measure(config: str, engine: str, quick: bool, reference: Path) -> dict:
+def serve(config: str, engine: str, quick: bool, reference: Path, threads: int) -> None:
     """One engine at one config in this process: the check (ours writes the reference losses, PyTorch is compared
-    with them), then the timing."""
+    with them), then, on each line "round" read from stdin, one round of timed steps, answering its median; on
+    "phases", the mean time of each phase over PHASE_STEPS steps. Answers are JSON lines on stdout."""
     tied = CONFIGS[config]
-    torch = engine_setup(engine)
+    torch = engine_setup(engine, threads)
     weights = our_weights(tied)
     if engine == "ours":
         tg.manual_seed(0)
@@ -196,16 +189,81 @@ def measure(config: str, engine: str, quick: bool, reference: Path) -> dict:
     model.train()
     state = {"hidden": hidden}
 
-    def step() -> None:
-        state["hidden"] = train_step(torch, model, data, targets, state["hidden"])[1]
-
-    estimate = time_once(step)
-    record.update(timed(step, estimate, quick))
-    phases: dict[str, float] = {}
-    for _ in range(PHASE_STEPS[quick]):
+    def step(phases: dict[str, float] | None = None) -> None:
         state["hidden"] = train_step(torch, model, data, targets, state["hidden"], phases)[1]
-    record["phases"] = {name: seconds / PHASE_STEPS[quick] for name, seconds in phases.items()}
-    return record
+
+    step()  # warm: the first training step allocates what the others reuse
+    print(json.dumps(record), flush=True)
+    for command in sys.stdin:
+        if command.strip() == "round":
+            answer = {"median": statistics.median(time_once(step) for _ in range(ROUND_STEPS[quick]))}
+        elif command.strip() == "phases":
+            phases: dict[str, float] = {}
+            for _ in range(PHASE_STEPS[quick]):
+                step(phases)
+            answer = {"phases": {name: seconds / PHASE_STEPS[quick] for name, seconds in phases.items()}}
+        else:
+            return
+        print(json.dumps(answer), flush=True)
+
+
+class Child:
+    """A `serve` process: its first answer (the check) on start, then one answer per command."""
+
+    def __init__(self, config: str, engine: str, quick: bool, reference: str, threads: int | None):
+        options = (["--quick"] if quick else []) + (["--threads", str(threads)] if threads else [])
+        # OpenBLAS reads its thread count when numpy loads it: in the child's environment
+        environment = {**os.environ, **({"OPENBLAS_NUM_THREADS": str(threads)} if threads else {})}
+        self.process = subprocess.Popen([sys.executable, __file__, "--serve", config, engine, "--reference",
+                                         reference, *options], env=environment, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def answer(self, command: str | None = None) -> dict:
+        if command is not None:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line.startswith("{"):
+            self.process.kill()
+            message = (self.process.communicate()[1].strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(message)
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.communicate("quit\n", timeout=60)
+
+
+def measure_pair(config: str, quick: bool, scratch: str, threads: int | None) -> list[dict]:
+    """Both engines at `config`, taking turns round by round; one record per engine."""
+    reference = str(Path(scratch) / f"ours_{config}.npy")
+    children: dict[str, Child] = {}
+    records: dict[str, dict] = {}
+    try:
+        for engine in ENGINES:  # ours first: it writes the reference PyTorch is checked against
+            children[engine] = Child(config, engine, quick, reference, threads)
+            try:
+                records[engine] = children[engine].answer()
+            except RuntimeError as error:
+                records[engine] = {"config": config, "what": engine, "error": str(error)}
+        if any("error" in record for record in records.values()):
+            return list(records.values())
+        rounds: dict[str, list[float]] = {engine: [] for engine in ENGINES}
+        for _ in range(ROUNDS[quick]):
+            for engine in ENGINES:
+                rounds[engine].append(children[engine].answer("round")["median"])
+        for engine in ENGINES:
+            times = rounds[engine]
+            records[engine].update({"min": min(times), "median": statistics.median(times), "max": max(times),
+                                    "rounds": len(times), "steps_per_round": ROUND_STEPS[quick],
+                                    **children[engine].answer("phases")})
+        ratios = [a / b for a, b in zip(rounds["ours"], rounds["torch"], strict=True)]
+        records["ours"]["ratio_to_torch"] = statistics.median(ratios)
+        records["ours"]["round_ratios"] = ratios
+    finally:
+        for child in children.values():
+            child.close()
+    return list(records.values())
 
 
 def version(package: str) -> str:
@@ -233,16 +291,6 @@ def machine_line() -> str:
             f"{platform.python_version()}, numpy {np.__version__}, torch {version('torch')}")
 
 
-def in_fresh_process(*args: str) -> dict:
-    """The JSON record a child run of this script prints; a failed child gives {"error": its last stderr line}."""
-    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode or not lines:
-        message = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"error": message}
-    return json.loads(lines[-1])
-
-
 def print_table(records: list[dict]) -> None:
     by = {(r["config"], r["what"]): r for r in records}
 
@@ -261,8 +309,7 @@ def print_table(records: list[dict]) -> None:
     print("|---|---|---|---|---|---|")
     for config in CONFIGS:
         ours, theirs = by.get((config, "ours")), by.get((config, "torch"))
-        ratio = (f"{ours['median'] / theirs['median']:.2f}" if ours and theirs and "median" in ours
-                 and "median" in theirs else "-")
+        ratio = f"{ours['ratio_to_torch']:.2f}" if ours and "ratio_to_torch" in ours else "-"
         print(f"| {config} decoder | {ms(ours)} | {ms(theirs)} | {ratio} | {split(ours)} | {split(theirs)} |")
 
 
@@ -272,25 +319,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
     parser.add_argument("--json", help="also append the JSON records to this file")
     parser.add_argument("--markdown", action="store_true", help="print only the table and its header line")
-    parser.add_argument("--child", nargs=2, metavar=("CONFIG", "ENGINE"), help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, help="threads of both engines, OpenBLAS's included (default: all "
+                        "cores, OpenBLAS as it starts)")
+    parser.add_argument("--serve", nargs=2, metavar=("CONFIG", "ENGINE"), help=argparse.SUPPRESS)
     parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(measure(*args.child, args.quick, args.reference)), flush=True)
+    if args.serve:
+        serve(*args.serve, args.quick, args.reference, args.threads or os.cpu_count() or 1)
         return
-    header = machine_line()
+    header = machine_line() + (f"; --threads {args.threads}" if args.threads else "; all cores")
     say = (lambda *a, **k: None) if args.markdown else print
     say(f"# {header}", flush=True)
     records = []
     with tempfile.TemporaryDirectory() as scratch:
         for config in args.configs or list(CONFIGS):
-            reference = str(Path(scratch) / f"ours_{config}.npy")
-            for engine in ENGINES:
-                record = {"config": config, "what": engine}
-                record.update(in_fresh_process("--child", config, engine, "--reference", reference,
-                                               *(["--quick"] if args.quick else [])))
-                if engine == "ours" and "error" in record:
-                    sys.exit(f"ours failed at {config}: {record['error']}")
+            for record in measure_pair(config, args.quick, scratch, args.threads):
                 records.append(record)
                 say(json.dumps(record), flush=True)
     print(f"{header}\n" if args.markdown else "")
