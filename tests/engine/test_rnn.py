@@ -144,6 +144,31 @@ def test_gradcheck_of_each_layer(kind, options):
     assert gradcheck(run, x, *layer.parameters())
 
 
+@pytest.mark.parametrize("kind,options", [("RNNCell", {"nonlinearity": "relu"}), ("LSTMCell", {}), ("GRUCell", {})])
+def test_gradcheck_of_each_cell(kind, options):
+    tg.manual_seed(2)
+    cell = getattr(nn, kind)(2, 3, **options).double()
+    x = Tensor(np.random.default_rng(7).standard_normal((2, 2)), dtype=np.float64, requires_grad=True)
+
+    def two_steps(x, *params):
+        state = cell(x)
+        state = cell(x * 0.5, state)
+        return state[0] + state[1] if kind == "LSTMCell" else state
+
+    assert gradcheck(two_steps, x, *cell.parameters())
+
+
+def test_the_pytorch_module_paths_hold_the_same_classes():
+    import tinygrad_np.nn.modules.activation
+    import tinygrad_np.nn.modules.rnn
+    import tinygrad_np.nn.modules.transformer
+
+    assert tinygrad_np.nn.modules.rnn.LSTM is nn.LSTM and tinygrad_np.nn.modules.rnn.GRUCell is nn.GRUCell
+    assert tinygrad_np.nn.modules.transformer.Transformer is nn.Transformer
+    assert tinygrad_np.nn.modules.activation.MultiheadAttention is nn.MultiheadAttention
+    assert tg.nn.modules.loss.HuberLoss is nn.HuberLoss and tg.nn.modules.Module is nn.Module
+
+
 def test_the_tape_holds_one_op_per_layer_and_direction_whatever_the_length():
     lstm = nn.LSTM(FEATURES, HIDDEN, num_layers=2, bidirectional=True)
     tapes = {}

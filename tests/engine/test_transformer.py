@@ -260,6 +260,15 @@ def test_gradcheck_of_an_encoder_layer():
                      *layer.parameters(), mode="projection")
 
 
+def test_gradcheck_of_a_decoder_layer():
+    tg.manual_seed(4)
+    layer = nn.TransformerDecoderLayer(4, 2, 6, dropout=0.0, activation="gelu").double()
+    tgt = Tensor(rng.standard_normal((3, 2, 4)), dtype=np.float64, requires_grad=True)
+    memory = Tensor(rng.standard_normal((2, 2, 4)), dtype=np.float64, requires_grad=True)
+    assert gradcheck(lambda t, m, *params: layer(t, m, tgt_mask=nn.Transformer.generate_square_subsequent_mask(3)),
+                     tgt, memory, *layer.parameters(), mode="projection")
+
+
 def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="divisible by num_heads"):
         nn.MultiheadAttention(6, 4)
