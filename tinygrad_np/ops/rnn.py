@@ -39,8 +39,9 @@ def _check(gates_x: np.ndarray, h0: np.ndarray, w_hh: np.ndarray, gates: int, na
 
 
 def _sigmoid_(x: np.ndarray) -> None:
-    """sigmoid(x) = (1 + tanh(x / 2)) / 2, in place: about three times faster than scipy's expit on the small
-    arrays of one step, and within an ulp of it in absolute terms."""
+    """sigmoid(x) = (1 + tanh(x / 2)) / 2, in place: four cheap passes instead of scipy's expit, the costliest
+    element-wise call of a step otherwise. Within 6e-8 of the exact sigmoid in float32 (expit: 9e-8) and 2.3e-16 in
+    float64, absolute."""
     x *= 0.5
     np.tanh(x, out=x)
     x *= 0.5
