@@ -16,6 +16,7 @@ import tinygrad_np.nn.functional as F
 from tinygrad_np import Tensor, gradcheck, nn
 from tinygrad_np.testing import check_op
 
+pytestmark = pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
 E, HEADS, L, S, N = 8, 2, 5, 4, 3
 DTYPES = [np.float64, np.float32]
 rng = np.random.default_rng(0)
