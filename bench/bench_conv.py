@@ -81,7 +81,7 @@ def engine_conv_forward_backward(x: np.ndarray, w: np.ndarray, b: np.ndarray, gr
     conv = F.conv1d if w.ndim == 3 else F.conv2d
     out = conv(xt, wt, bt, stride=stride, padding=padding, groups=groups)
     out.backward(grad)
-    return out.data, xt.grad, wt.grad, bt.grad
+    return out.numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
 
 
 CONV_CASES = [  # (label, x shape, weight shape, stride, padding, groups)

@@ -128,13 +128,9 @@ def batch(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def our_weights(tied: bool) -> dict[str, np.ndarray]:
-    """Our model's initial weights (seed 0) under PyTorch's names: a tied model's decoder.weight too, which
-    PyTorch's state_dict lists beside encoder.weight."""
+    """Our model's initial weights (seed 0) as arrays, under PyTorch's names (a tied weight under both)."""
     tg.manual_seed(0)
-    state = word_model(tg, tied).state_dict()
-    if tied:
-        state["decoder.weight"] = state["encoder.weight"]
-    return state
+    return {name: np.array(value.numpy()) for name, value in word_model(tg, tied).state_dict().items()}
 
 
 def engine_setup(engine: str, threads: int) -> Any:

@@ -2,7 +2,7 @@
 
 The format is ONE `.npz` of plain arrays: every ndarray of a nested state (model, optimiser, ...) is stored under its
 path, and the rest -- numbers, strings, config -- as a JSON document in the same file. Loading never unpickles. Files
-are written to a temporary name and renamed, so a crash never leaves a half-written checkpoint.
+are written to a temporary name and renamed, so a crash never leaves a half-written checkpoint (`atomic_write`).
 
 The schema (`make_checkpoint`, `read_checkpoint`): every checkpoint holds "format" (which kind: a classifier of
 `train.py`, an MAE of `pretrain-mae`, a VAE of `pretrain-vae`), "version", "config" (every option of the run, flat),
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +26,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from tinygrad_np import nn
+from tinygrad_np import Tensor, nn
+
+from .errors import UserError, WriteError
+from .signals import critical
 
 META_KEY = "__meta__.json"
 ARRAY_MARK = "__array__"
@@ -38,13 +41,15 @@ KINDS: dict[str, str] = {CLASSIFIER: "a classifier checkpoint of `train.py`",
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint file that is missing, unreadable, not ours, or not the kind asked for."""
 
 
 # -- the file format ---------------------------------------------------------------------------------------------
 def _split(value: Any, path: str, arrays: dict[str, np.ndarray]) -> Any:
-    """Replace every ndarray in a nested dict/list by a reference, collecting the arrays."""
+    """Replace every ndarray (or tensor) in a nested dict/list by a reference, collecting the arrays."""
+    if isinstance(value, Tensor):
+        value = value.numpy()
     if isinstance(value, np.ndarray):
         arrays[path] = value
         return {ARRAY_MARK: path}
@@ -70,20 +75,41 @@ def _join(value: Any, arrays: Any) -> Any:
     return value
 
 
+def _temporary_beside(path: Path) -> tuple[int, Path]:
+    """A new file `.<name>.<random>.tmp` beside `path`, open for writing; created with mode 0o666 less the umask,
+    as any new file of the process (tempfile's files are 0o600 whatever the umask)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+
+
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
-    """Call `write(file)` on a temporary file beside `path`, then rename it over `path`."""
+    """Call `write(file)` on a new temporary file beside `path`, then rename it over `path`: a reader finds the old
+    file or the new one, never part of one. The file gets the mode the user's umask gives a new file. A stop signal
+    (`mixer.signals`) waits until the rename is done; a failed write leaves the old file and no temporary file, and
+    an error of the operating system (disk full, quota, file size limit, permissions) is a WriteError naming
+    `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with critical():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = _temporary_beside(path)
+        except OSError as error:
+            raise WriteError(path, error) from error
+        try:
+            with os.fdopen(fd, "wb") as file:
+                write(file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(tmp, path)
+        except BaseException as error:
+            tmp.unlink(missing_ok=True)
+            if isinstance(error, OSError) and not isinstance(error, WriteError):
+                raise WriteError(path, error) from error
+            raise
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:

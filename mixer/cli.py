@@ -1,18 +1,25 @@
 """The command line of train.py: `train` (the default: `python train.py --help` shows its flags), `evaluate`,
 `predict`, `import-seed-checkpoint`, `pretrain-mae` and `pretrain-vae`.
 
-Errors a user can fix print as one `error: ...` line (exit code 1); Ctrl-C prints what was saved and how to continue
-(exit code 130); neither prints a traceback.
+Errors a user can fix (`mixer.errors.UserError`: bad flags and files, a folder in use, a disk that is full) print as
+one `error: ...` line (exit code 1); Ctrl-C, SIGTERM and SIGHUP print what was saved and how to continue (exit code
+128 + the signal: 130, 143, 129); neither prints a traceback unless --debug or MIXER_DEBUG=1 asks for it. Any other
+exception is a bug and shows its traceback. A mistyped command or flag gets "did you mean" and the list of commands
+rather than the usage of every flag; flags are never abbreviated (`--epoch` is not taken for --epochs).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import os
+import re
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -22,12 +29,13 @@ from . import data as unsw
 from .checkpoint import CheckpointError, is_checkpoint
 from .config import ConfigError, Settings, TrainConfig, read_config_file
 from .crossval import CV_FILE, CrossValidation
-from .loop import TrainingDiverged
+from .errors import UsageError, UserError, unwritable_reason
 from .metrics import confusion_matrix, expected_calibration_error
 from .pretrain import MAEPretrainer, VAEPretrainer
 from .report import format_confusion, format_metrics, format_threshold_table
-from .run import Run, RunFolderError
+from .run import Run, by
 from .seed_import import import_seed_checkpoint
+from .signals import signal_of, stop_signals
 from .training import (
     Trainer,
     checkpoint_threshold,
@@ -42,9 +50,61 @@ COMMANDS = ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-
 METAVARS = {"data_dir": "DIR", "out": "DIR", "init_from_mae": "MAE.npz", "latent_model": "VAE.npz", "cv": "K",
             "fold": "I"}
 RESUMABLE = {"epochs", "data_dir", "out"}  # what --resume lets change
+DEBUG_ENV = "MIXER_DEBUG"  # set to 1: errors show their traceback, as with --debug
 
 
 # -- parsers -----------------------------------------------------------------------------------------------------
+class Parser(argparse.ArgumentParser):
+    """argparse without abbreviations (`--epoch` is refused, not taken for --epochs), whose errors are two lines
+    instead of the usage of every flag: the problem, with "did you mean" for a mistyped flag or choice, then where
+    the help is and the list of commands. Every parser has --debug."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(allow_abbrev=False, **kwargs)
+        self.add_argument("--debug", action="store_true", help=f"on an error, show its traceback too (also: "
+                          f"{DEBUG_ENV}=1)")
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        self.given = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith(("unrecognized arguments: ", "the following arguments are required: ")):
+            # a mistyped flag first: a mistyped required flag is then named as such, not as one missing
+            unknown = [word for word in getattr(self, "given", []) if word.startswith("--")
+                       and word.split("=", 1)[0] not in self._option_string_actions]
+            message = "; ".join(self._unknown_flag(word) for word in unknown) if unknown else message
+        choice = re.fullmatch(r"argument (\S+): invalid choice: '(.*)' \(choose from (.*)\)", message)
+        if choice:
+            choices = [name.strip("'") for name in choice.group(3).split(", ")]
+            message += did_you_mean(choice.group(2), choices)
+        self.exit(2, f"{self.prog}: error: {message}\n{help_hint(self.prog)}\n")
+
+    def _unknown_flag(self, word: str) -> str:
+        flag = word.split("=", 1)[0]
+        text = f"unknown flag {flag}" + did_you_mean(flag, [name for name in self._option_string_actions
+                                                              if name.startswith("--")])
+        elsewhere = [command for command in COMMANDS if command != self.command and flag in
+                     PARSERS[command]()._option_string_actions]
+        if elsewhere:
+            text += f" ({flag} is a flag of {', '.join(elsewhere)})"
+        return text
+
+    @property
+    def command(self) -> str:
+        return self.prog.split()[-1] if " " in self.prog else "train"
+
+
+def did_you_mean(word: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def help_hint(prog: str) -> str:
+    return (f"`python {prog} --help` lists its flags; the commands: train (the default), "
+            f"{', '.join(COMMANDS[1:])} (`python train.py COMMAND --help`)")
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, config_class: type[Settings]) -> dict[str, Any]:
     """One flag per option of `config_class`, in one argparse group per option group, with its help, type, real
     `choices` and default shown; the default is None so that only the flags given count (a bool is a switch:
@@ -73,7 +133,7 @@ def run_parser(prog: str, description: str, config_class: type[Settings], checkp
                resume_extra: str = "") -> argparse.ArgumentParser:
     """The parser of a training command: the options by group, and --config, --resume (`resume_extra` ends its
     help), --overwrite."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = Parser(prog=prog, description=description)
     groups = add_config_arguments(parser, config_class)
     run = groups["run"]
     run.add_argument("--config", metavar="FILE", help="a JSON or TOML file of settings, flat (dim = 16) or by group "
@@ -107,10 +167,10 @@ CHECKPOINTS_HELP = ("one or more classifier checkpoints (runs/NAME/best.npz: the
 
 
 def evaluate_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="train.py evaluate", description="Metrics (at threshold 0.5 and at the "
-                                     "checkpoint's stored decision threshold), calibration (ECE) and the confusion "
-                                     "matrix of a classifier checkpoint, or an ensemble of several, on the test file "
-                                     "of its data or on a labelled CSV.")
+    parser = Parser(prog="train.py evaluate", description="Metrics (at threshold 0.5 and at the "
+                    "checkpoint's stored decision threshold), calibration (ECE) and the confusion "
+                    "matrix of a classifier checkpoint, or an ensemble of several, on the test file "
+                    "of its data or on a labelled CSV.")
     parser.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT", help=CHECKPOINTS_HELP)
     parser.add_argument("--csv", help="a labelled CSV to evaluate on (default: the test file, testing1, of the "
                         "run's data folder)")
@@ -120,9 +180,9 @@ def evaluate_parser() -> argparse.ArgumentParser:
 
 
 def predict_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="train.py predict", description="Write id, probability and predicted "
-                                     "label (binary: attack where P(attack) >= the checkpoint's stored threshold) "
-                                     "for every row of a CSV, preprocessed as the model's training data.")
+    parser = Parser(prog="train.py predict", description="Write id, probability and predicted "
+                    "label (binary: attack where P(attack) >= the checkpoint's stored threshold) "
+                    "for every row of a CSV, preprocessed as the model's training data.")
     parser.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT", help=CHECKPOINTS_HELP)
     parser.add_argument("--csv", required=True, help="the rows to predict (UNSW-NB15 columns; labels optional)")
     parser.add_argument("--output", required=True, metavar="FILE", help="the CSV to write; never the input, a "
@@ -132,8 +192,8 @@ def predict_parser() -> argparse.ArgumentParser:
 
 
 def import_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="train.py import-seed-checkpoint", description="Convert a checkpoint "
-                                     "(.npy) of the original numpy code into a classifier checkpoint of ours.")
+    parser = Parser(prog="train.py import-seed-checkpoint", description="Convert a checkpoint "
+                    "(.npy) of the original numpy code into a classifier checkpoint of ours.")
     parser.add_argument("file", metavar="FILE.npy", help="a checkpoint saved by the original numpy code")
     parser.add_argument("--dim", type=int, required=True, help="channels per token of the saved model")
     parser.add_argument("--depth", type=int, required=True, help="Mixer blocks of the saved model")
@@ -301,18 +361,22 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def _check_output(output: Path, inputs: list[tuple[str, str]], overwrite: bool) -> None:
-    """predict never writes onto its input, a checkpoint or a folder, nor onto any file without --overwrite."""
+    """predict never writes onto its input, a checkpoint or a folder, nor onto any file without --overwrite, and
+    finds out before reading anything that it could not write there."""
     if output.is_dir():
-        raise ValueError(f"--output {output} is a folder; give the CSV file to write")
+        raise UsageError(f"--output {output} is a folder; give the CSV file to write")
+    reason = unwritable_reason(output)
+    if reason:
+        raise UsageError(f"--output {output}: cannot write there: {reason}")
     if not output.exists():
         return
     for flag, path in inputs:
         if Path(path).exists() and output.resolve() == Path(path).resolve():
-            raise ValueError(f"--output {output} is the {flag} file; write the predictions elsewhere")
+            raise UsageError(f"--output {output} is the {flag} file; write the predictions elsewhere")
     if is_checkpoint(output):
-        raise ValueError(f"--output {output} is a checkpoint; write the predictions elsewhere")
+        raise UsageError(f"--output {output} is a checkpoint; write the predictions elsewhere")
     if not overwrite:
-        raise ValueError(f"--output {output} exists; pass --overwrite to replace it")
+        raise UsageError(f"--output {output} exists; pass --overwrite to replace it")
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -338,7 +402,7 @@ def run_import_seed_checkpoint(args: argparse.Namespace) -> int:
     checkpoint = import_seed_checkpoint(args.file, dim=args.dim, depth=args.depth, patch_size=args.patch_size,
                                         out=args.out, trust_pickle=args.trust_pickle, data_dir=args.data_dir,
                                         config=overrides, overwrite=args.overwrite)
-    steps = sorted({entry["step"] for entry in checkpoint["optimizer"]["state"].values()})
+    steps = sorted({int(entry["step"]) for entry in checkpoint["optimizer"]["state"].values()})
     print(f"wrote {args.out}: {len(checkpoint['model'])} parameters of MLPMixer1D(dim={args.dim}, depth={args.depth}, "
           f"patch_size={args.patch_size}), Adam state with step counts {steps or 'none'}")
     if checkpoint["preprocessing"] is None:
@@ -357,12 +421,21 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = argv.pop(0) if argv and argv[0] in COMMANDS else "train"
+    if command == "train" and argv and not argv[0].startswith("-"):
+        train_parser().error(f"unknown command {argv[0]!r}{did_you_mean(argv[0], list(COMMANDS))}")
     args = PARSERS[command]().parse_args(argv)
-    try:
-        return RUNNERS[command](args)
-    except KeyboardInterrupt as stop:
-        print(getattr(stop, "message", "interrupted before anything was written"), file=sys.stderr)
-        return 130
-    except (unsw.DataError, CheckpointError, ConfigError, RunFolderError, TrainingDiverged, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    with stop_signals():
+        try:
+            return RUNNERS[command](args)
+        except KeyboardInterrupt as stop:
+            if debug:
+                traceback.print_exc()
+            signum = signal_of(stop)
+            print(getattr(stop, "message", f"interrupted{by(signum)} before anything was written"), file=sys.stderr)
+            return 128 + signum
+        except UserError as error:
+            if debug:
+                traceback.print_exc()
+            print(f"error: {error}", file=sys.stderr)
+            return 1

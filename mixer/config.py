@@ -23,6 +23,7 @@ from typing import Any, ClassVar, TypeVar
 from tinygrad_np.optim.noise import NOISE_SCHEDULES
 
 from .data import DEFAULT_PREPROCESS, N_FEATURES, PREPROCESS_MODES, TASKS
+from .errors import UserError
 from .metrics import THRESHOLD_CRITERIA
 from .models import MODELS
 from .models.mae import ENCODER_TOKENS, kept_token_count
@@ -38,7 +39,7 @@ CONV_BLOCKS = ("convnext", "resnext", "resnet")
 THRESHOLD_CHOICES = (*THRESHOLD_CRITERIA, "none")  # none: the threshold stays 0.5
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """Settings that cannot make a run; each line names the flags involved and the rule."""
 
     def __init__(self, problems: list[str]):

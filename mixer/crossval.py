@@ -23,9 +23,11 @@ import numpy as np
 from . import data as unsw
 from .checkpoint import current_record
 from .config import TrainConfig
+from .errors import WriteError
 from .loop import TrainingDiverged
 from .report import format_metrics
-from .run import Interrupted, RunFolder, RunFolderError
+from .run import Interrupted, RunFolder, RunFolderError, by
+from .signals import signal_of
 from .training import Trainer
 
 CV_FILE = "cv.json"
@@ -93,7 +95,8 @@ class CrossValidation:
         overrides = {"data_dir": data_dir} if data_dir is not None else {}
         config, notes = TrainConfig.parse({**TrainConfig.saved(saved["config"]), **overrides, "out": str(path.parent)},
                                           given=set(overrides))
-        return cls(config, log, folder=RunFolder(path.parent), overwrite=overwrite, notes=notes, resuming=True)
+        folder = RunFolder.existing(path.parent, f"--resume {path}: ")
+        return cls(config, log, folder=folder, overwrite=overwrite, notes=notes, resuming=True)
 
     # the folds ---------------------------------------------------------------------------------------------------
     def fold_config(self, fold: int) -> TrainConfig:
@@ -145,13 +148,19 @@ class CrossValidation:
         return state
 
     def fit(self) -> dict[str, Any]:
-        """Create the folder, run the folds still to run (each saving as an ordinary run), then write cv.json and
-        print the summary. Ctrl-C raises `Interrupted`, whose message says how to continue."""
+        """Claim the folder, run the folds still to run (each saving as an ordinary run, in its own claimed fold
+        folder), then write cv.json and print the summary; the folder is released however it ends. Ctrl-C, SIGTERM
+        or SIGHUP raise `Interrupted`, whose message says how to continue; a refused write is a WriteError saying
+        the same."""
         started = False
         fold = 0
         try:
             removed = self.folder.create()
             started = True
+            self._moved()
+            took_over = self.folder.took_over()
+            if took_over:
+                self.notes.insert(0, took_over)
             if removed:
                 self.log(f"--overwrite: removed the previous run's {', '.join(removed)} from {self.folder.path}")
             self.folder.write_json("config.json", self.config.applicable())
@@ -176,24 +185,48 @@ class CrossValidation:
                              f"in {path}")
                     try:
                         run.fit()
-                    except Interrupted:
-                        raise Interrupted(f"interrupted in fold {fold} of {self.k} ({run._kept()}); continue the "
-                                          f"cross-validation with: {self.resume_command()} (finished folds are "
-                                          "kept)") from None
+                    except Interrupted as stop:
+                        raise Interrupted(f"interrupted{by(stop.signum)} in fold {fold} of {self.k} ({run._kept()}); "
+                                          f"continue the cross-validation with: {self.resume_command()} (finished "
+                                          "folds are kept)", stop.signum) from None
+                    except WriteError as error:
+                        raise WriteError(error.path, error.cause, f"fold {fold} of {self.k}: {run._kept()}; once that "
+                                         f"is fixed, continue the cross-validation with: {self.resume_command()} "
+                                         "(finished folds are kept)") from error
                     except TrainingDiverged as error:
                         raise TrainingDiverged(f"fold {fold} of {self.k}: {error}") from None
                     del run
                 folds.append(self._fold_entry(fold))
                 state = self._write(folds)
-        except Interrupted:
+        except (Interrupted, WriteError):
             raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             if not started:
-                raise Interrupted("interrupted before anything was written") from None
-            raise Interrupted(f"interrupted {f'in fold {fold} of {self.k}' if fold else 'at the start'}; continue the "
-                              f"cross-validation with: {self.resume_command()} (finished folds are kept)") from None
+                raise Interrupted(f"interrupted{by(signal_of(stop))} before anything was written",
+                                  signal_of(stop)) from None
+            raise Interrupted(f"interrupted{by(signal_of(stop))} "
+                              f"{f'in fold {fold} of {self.k}' if fold else 'at the start'}; continue the "
+                              f"cross-validation with: {self.resume_command()} (finished folds are kept)",
+                              signal_of(stop)) from None
+        except OSError as error:
+            advice = (f"once that is fixed, continue the cross-validation with: {self.resume_command()} (finished "
+                      "folds are kept)") if started else "nothing was written"
+            raise WriteError(getattr(error, "path", None) or error.filename or self.folder.path,
+                             getattr(error, "cause", error), advice) from error
+        finally:
+            self.folder.release()
         self._report(state)
         return state
+
+    def _moved(self) -> None:
+        """Follow the folder if `create` had to number it (another run took its name since it was chosen)."""
+        if self.config.run.out == str(self.folder.path):
+            return
+        self.config.run.out = str(self.folder.path)
+        if self.pending is not None:
+            fold, run = self.pending
+            run.folder.path = fold_folder(self.folder.path, fold)
+            run.config.run.out = str(run.folder.path)
 
     def _report(self, state: dict[str, Any]) -> None:
         self.log(f"\ncross-validation over {self.k} folds; holdout = each fold's validation fold, at its selected "

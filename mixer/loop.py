@@ -22,8 +22,10 @@ import tinygrad_np as tg
 from tinygrad_np import Tensor, nn, optim
 from tinygrad_np.optim import lr_scheduler
 
+from .errors import UserError
 
-class TrainingDiverged(RuntimeError):
+
+class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite."""
 
 
@@ -88,13 +90,13 @@ class UpdateMonitor:
         self.ratios: dict[str, list[float]] = {name: [] for name in self.layers}
 
     def snapshot(self) -> None:
-        self.before = [p.data.copy() for params in self.layers.values() for p in params]
+        self.before = [p.numpy().copy() for params in self.layers.values() for p in params]
 
     def record(self) -> None:
         before = iter(self.before)
         for name, params in self.layers.items():
-            change = max(float(np.abs(p.data - next(before)).max(initial=0)) for p in params)
-            scale = max(float(np.abs(p.data).max(initial=0)) for p in params)
+            change = max(float(np.abs(p.numpy() - next(before)).max(initial=0)) for p in params)
+            scale = max(float(np.abs(p.numpy()).max(initial=0)) for p in params)
             self.ratios[name].append(change / (scale + 1e-12))
 
     def summary(self) -> dict[str, float]:

@@ -24,7 +24,8 @@ from tinygrad_np import nn
 
 from . import data as unsw
 from .checkpoint import MAE, VAE, load_weights, make_checkpoint, read_checkpoint, save_checkpoint
-from .config import MAEPretrainConfig, PretrainConfig, TrainConfig, VAEPretrainConfig
+from .config import ConfigError, MAEPretrainConfig, PretrainConfig, TrainConfig, VAEPretrainConfig
+from .errors import UsageError
 from .loop import StepLoss, TrainingLoop, make_optimizer, make_schedule, parameter_groups
 from .models.mae import MixerMAE
 from .models.vae import LatentAugmenter, TabularVAE
@@ -55,7 +56,10 @@ class Pretrainer(Run):
         config.run.out = str(self.folder.path)
         train = self.data.train.features
         tg.manual_seed(config.run.seed)
-        self.model = self.build()
+        try:
+            self.model = self.build()
+        except ValueError as error:  # the model's constructor refuses the options it was given
+            raise ConfigError([str(error)]) from error
         optimisation, schedule = config.optimisation, config.schedule
         optimizer = make_optimizer("adamw", parameter_groups(self.model, optimisation.weight_decay), optimisation.lr)
         self.rng = np.random.default_rng(config.run.seed)  # the row order, and the masks / noise of training
@@ -234,7 +238,7 @@ def _check_preprocessing(source: str, checkpoint: dict[str, Any], config: TrainC
                          log: Callable[[str], None]) -> None:
     saved = checkpoint["preprocessing"]["preprocessor"]
     if saved["mode"] != config.data.preprocess:
-        raise ValueError(f"{source} was pretrained on --preprocess {saved['mode']} rows, this run uses "
+        raise UsageError(f"{source} was pretrained on --preprocess {saved['mode']} rows, this run uses "
                          f"{config.data.preprocess}; pass --preprocess {saved['mode']}")
     if saved != data.preprocessor.to_dict():
         log(f"warning: {source} was pretrained with preprocessing fitted on other rows (a different --holdout or "
@@ -252,13 +256,13 @@ def load_mae_encoder(model: nn.Module, config: TrainConfig, data: unsw.UNSWData,
     wrong = [f"--{name.replace('_', '-')} {value}" for name, value in expected.items()
              if getattr(config.model, name) != value]
     if wrong:
-        raise ValueError(f"{source} holds the encoder of a {mae.dim}-dim, depth-{mae.depth}, patch-{mae.patch_size} "
+        raise UsageError(f"{source} holds the encoder of a {mae.dim}-dim, depth-{mae.depth}, patch-{mae.patch_size} "
                          f"Mixer; pass {' '.join(wrong)}")
     _check_preprocessing(source, checkpoint, config, data, log)
     state = mae.classifier_state()
     unexpected = model.load_state_dict(state, strict=False)[1]
     if unexpected:
-        raise ValueError(f"{source}: the classifier has no {', '.join(unexpected)}; fine-tune the plain MLP-Mixer "
+        raise UsageError(f"{source}: the classifier has no {', '.join(unexpected)}; fine-tune the plain MLP-Mixer "
                          "(default token mixer and stem)")
     parameters = dict(model.named_parameters())
     if config.pretraining.freeze_encoder:

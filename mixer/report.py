@@ -105,15 +105,27 @@ def _pyplot() -> Any:
     return plt
 
 
+def epoch_ticks(first: int, last: int, most: int = 8) -> list[int]:
+    """Whole epochs for an epoch axis: every epoch when there are at most `most`, else round ones about evenly
+    spaced; always the first and the last epoch (round ones too close to them make way)."""
+    if last - first < most:
+        return list(range(first, last + 1))
+    step = next(step for step in (base * 10**power for power in range(10) for base in (1, 2, 5))
+                if (last - first) / step <= most - 1)
+    inner = [tick for tick in range(-(-first // step) * step, last + 1, step)
+             if tick - first > step / 2 and last - tick > step / 2]
+    return [first, *inner, last]
+
+
 def plot_history(path: Path, history: list[dict[str, Any]], panels: Sequence[str], title: str,
                  selected_epoch: int | None = None) -> None:
     """One panel per metric (e.g. loss, accuracy, ROC-AUC) against the epoch, a curve per split that has it, each
-    split in its colour in every panel; integer epoch ticks; the selected epoch marked in every panel."""
-    from matplotlib.ticker import MaxNLocator
-
+    split in its colour in every panel; whole-epoch ticks from the first to the last epoch; the selected epoch
+    marked in every panel; one legend for all panels, below them, where it hides no curve."""
     plt = _pyplot()
     epochs = [record["epoch"] for record in history]
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.8), squeeze=False)
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4.2), squeeze=False, layout="constrained")
+    legend: dict[str, Any] = {}
     for ax, metric in zip(axes[0], panels, strict=True):
         for split, colour in SPLIT_COLOURS.items():
             if history and metric in history[0].get(split, {}):
@@ -122,12 +134,16 @@ def plot_history(path: Path, history: list[dict[str, Any]], panels: Sequence[str
         if selected_epoch is not None:
             ax.axvline(selected_epoch, color="black", linestyle="--", linewidth=1,
                        label=f"selected (epoch {selected_epoch})")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if epochs:
+            ax.set_xticks(epoch_ticks(epochs[0], epochs[-1]))
         ax.set(xlabel="epoch", ylabel=METRIC_NAMES.get(metric, metric), title=METRIC_NAMES.get(metric, metric))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    if legend:
+        figure.legend(list(legend.values()), list(legend), loc="outside lower center", ncols=len(legend),
+                      fontsize=8)
     figure.suptitle(title)
-    figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
 

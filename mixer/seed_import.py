@@ -29,6 +29,7 @@ import numpy as np
 from . import data as unsw
 from .checkpoint import CLASSIFIER, is_checkpoint, make_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .errors import UserError, unwritable_reason
 from .training import make_model, make_optimizer
 
 ORIGINAL_BETAS = (0.9, 0.99)
@@ -44,7 +45,7 @@ IMPORT_DEFAULTS: dict[str, Any] = {
 }
 
 
-class SeedCheckpointError(ValueError):
+class SeedCheckpointError(UserError, ValueError):
     """A file that is not a readable checkpoint of the original code, or that does not fit the model."""
 
 
@@ -243,6 +244,9 @@ def import_seed_checkpoint(path: str | Path, dim: int, depth: int, patch_size: i
     if target.exists() and not overwrite:
         kind = "a checkpoint" if is_checkpoint(target) else "a file"
         raise SeedCheckpointError(f"--out {out} already exists ({kind}); choose another name or pass --overwrite")
+    reason = unwritable_reason(target)
+    if reason:
+        raise SeedCheckpointError(f"--out {out}: cannot write there: {reason}")
     settings = {**IMPORT_DEFAULTS, **(config or {}), "dim": dim, "depth": depth, "patch_size": patch_size,
                 "out": str(target.parent)}
     run_config = TrainConfig.from_dict(settings, given={*(config or {}), "dim", "depth", "patch_size"})

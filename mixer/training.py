@@ -27,7 +27,7 @@ from .checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .loop import StepLoss, TrainingLoop, UpdateMonitor, make_schedule, parameter_groups
 from .loop import make_optimizer as build_optimizer
 from .metrics import (
@@ -153,7 +153,7 @@ def predict_proba(model: nn.Module, features: np.ndarray, batch_size: int = 4096
     mean of its members' probabilities."""
     was_training = model.training
     model.eval()
-    logits = np.concatenate([model(features[i:i + batch_size]).data for i in range(0, len(features), batch_size)])
+    logits = np.concatenate([model(features[i:i + batch_size]).numpy() for i in range(0, len(features), batch_size)])
     model.train(was_training)
     if logits.ndim == 3:  # (N, members, C)
         return _probabilities(logits, axis=2).mean(axis=1)
@@ -252,7 +252,10 @@ class Trainer(Run):
         ple_edges = None
         if config.model.numeric_embedding == "ple":  # on the training rows only: never the holdout or test
             ple_edges = fit_ple_edges(self.data.train.features[:, numeric_positions(config)], config.model.ple_bins)
-        self.model = make_model(config, len(self.data.class_names), self.categories, ple_edges)
+        try:
+            self.model = make_model(config, len(self.data.class_names), self.categories, ple_edges)
+        except ValueError as error:  # the model's constructor refuses the options it was given
+            raise ConfigError([str(error)]) from error
         self.augmenter = None
         if config.pretraining.init_from_mae is not None:
             load_mae_encoder(self.model, config, self.data, log)
@@ -417,6 +420,12 @@ class Trainer(Run):
                                   len(data.class_names))
         if data.task == "binary":
             result["confusion_matrix_at_threshold"] = matrix.tolist()
+        result["confusion_matrix_axes"] = {
+            "rows": "true class", "columns": "predicted class", "classes": list(data.class_names),
+            "counts": f"rows of the test file ({Path(data.test.source).name}), the selected model (epoch {epoch})",
+            "confusion_matrix": "predicted at threshold 0.5" if data.task == "binary" else "the most probable class",
+            **({"confusion_matrix_at_threshold": "predicted at the decision threshold (threshold)"}
+               if data.task == "binary" else {})}
         test_name, rows = Path(data.test.source).name, len(data.test.labels)
         at = "" if data.task != "binary" else " at threshold 0.5"
         self.log(f"selected epoch {epoch} of {self.epochs} ({self.selection_rule()}); on test ({test_name}, "

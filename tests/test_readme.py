@@ -38,7 +38,7 @@ def test_the_mlp_example_learns_the_rule_it_is_shown():
     assert namespace["loss"].item() < 0.25  # from log(2) = 0.69 at chance
     fresh = np.random.default_rng(1).normal(size=(2000, 2)).astype(np.float32)
     with tg.no_grad():
-        predicted = model(Tensor(fresh)).data[:, 0] > 0
+        predicted = model(Tensor(fresh)).numpy()[:, 0] > 0
     assert (predicted == (fresh[:, 0] * fresh[:, 1] > 0)).mean() > 0.9
 
 

@@ -1,69 +1,36 @@
 """The core of reverse-mode autograd: a Tensor, the tape, and the backward walk.
 
-Every op is a `Function` (in `tinygrad_np/ops/`): `forward` maps ndarrays to an ndarray and keeps
-what its backward needs on `self`; `backward` maps the gradient of the output to one gradient per
-input. `Function.apply` runs the forward and, when a gradient is wanted, records the op on the
-output tensor (`out._ctx`). That record -- parents plus saved context -- is the whole tape.
-`Tensor.backward` sorts the recorded graph topologically (without recursion), walks it in reverse,
-un-broadcasts each input gradient in one place, and frees the saved arrays as it goes.
+Read it in this order:
+1. `Function`: one op, `forward` and `backward` side by side (the ops themselves live in `tinygrad_np/ops/`).
+   `Function.apply` runs the forward and, when a gradient is wanted, records the op on its output (`out._ctx`):
+   parents plus what the forward saved. That record is the whole tape.
+2. `Tensor.backward`: sorts the recorded graph topologically (without recursion), walks it from the output back,
+   un-broadcasts each input's gradient in one place (`unbroadcast`), sums the gradients of a tensor used twice, and
+   frees the saved arrays as it goes.
+3. The rest of `Tensor`: every operator and method written out, each turning its arguments into tensors of one
+   dtype (PyTorch's promotion rules, `dtypes.py`) and applying one op class. The argument names are PyTorch's
+   (`dim`, `keepdim`); numpy's (`axis`, `keepdims`) are accepted too.
 
-Below `Function` comes `Tensor`, with every operator and method written out: each one turns its
-arguments into tensors of one dtype (PyTorch's promotion rules) and applies one op class. The
-argument names are PyTorch's (`dim`, `keepdim`); numpy's (`axis`, `keepdims`) are accepted too.
+As in PyTorch, `.data` and `.grad` are Tensors; the array inside a tensor is `._data` (`.numpy()` for users).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-_grad_enabled = True
+from . import device as _device
+from . import grad_mode
+from .dtypes import DEFAULT_FLOAT, _constant_dtype, _dim_index, _dims, _keep, _shape_args, promote_types
+from .errors import ShapeError
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
+__all__ = ["Function", "Node", "Tensor", "enable_grad", "is_grad_enabled", "no_grad", "set_grad_enabled",
+           "topological_order", "unbroadcast"]
 
-class no_grad(contextlib.ContextDecorator):
-    """Record nothing on the tape inside this block (also usable as a decorator)."""
-
-    def _recreate_cm(self) -> no_grad:
-        return type(self)()  # a fresh instance per decorated call, so nesting restores correctly
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, False
-
-    def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
-
-
-class enable_grad(no_grad):
-    """Record again inside a `no_grad` block."""
-
-    def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, True
-
-
-class set_grad_enabled(no_grad):
-    """Turn recording on or off: at once when called (`set_grad_enabled(False)`), or for a `with` block."""
-
-    def __init__(self, mode: bool):
-        global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, bool(mode)
-        self.mode = bool(mode)
-
-    def _recreate_cm(self) -> set_grad_enabled:
-        return type(self)(self.mode)
-
-    def __enter__(self) -> None:
-        pass
-
-
-def is_grad_enabled() -> bool:
-    return _grad_enabled
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -84,6 +51,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad
 
 
+
 class Function:
     """One differentiable op: `forward` and `backward` side by side.
 
@@ -97,7 +65,8 @@ class Function:
     def __init__(self, *parents: Tensor):
         self.parents = parents
         # inside no_grad nothing needs a gradient, so a forward can skip what only its backward would use
-        self.needs_input_grad = tuple([p.requires_grad for p in parents]) if _grad_enabled else (False,) * len(parents)
+        self.needs_input_grad = (tuple([p.requires_grad for p in parents]) if grad_mode.enabled
+                                 else (False,) * len(parents))
 
     def forward(self, *arrays: np.ndarray, **options: Any) -> np.ndarray:
         raise NotImplementedError
@@ -108,7 +77,7 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **options: Any) -> Tensor:
         ctx = cls(*inputs)
-        out = Tensor._wrap(ctx.forward(*[t.data for t in inputs], **options))
+        out = Tensor._wrap(ctx.forward(*[t._data for t in inputs], **options))
         if any(ctx.needs_input_grad):
             # The graph keeps a leaf that requires grad as itself (backward fills its .grad) and any other input as
             # its Node (no array): an input's array lives on only if some op saved it for its backward.
@@ -132,6 +101,7 @@ class Function:
             parents.append(p)
         self.__dict__.clear()
         self.parents, self.released = tuple(parents), True
+
 
 
 class Node:
@@ -178,123 +148,33 @@ def _parents(node: Tensor | Node) -> tuple[Any, ...]:
 from .ops import elementwise as ew  # noqa: E402
 from .ops import linalg, movement, reduce  # noqa: E402
 
-DEFAULT_FLOAT = np.dtype(np.float32)
-DEFAULT_INT = np.dtype(np.int64)
-_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating, as PyTorch promotes
-
-
-def promote_types(a: np.dtype, b: np.dtype) -> np.dtype:
-    """The dtype of an op on tensors of dtypes a and b: the higher kind wins, or the wider of one kind."""
-    rank_a, rank_b = _KIND_RANK[a.kind], _KIND_RANK[b.kind]
-    if rank_a != rank_b:
-        return a if rank_a > rank_b else b
-    return np.promote_types(a, b)
-
-
-def _constant_dtype(value: np.ndarray, like: Tensor) -> np.dtype:
-    """The dtype of a Python number, list or ndarray meeting a tensor: the tensor's, unless the value is of a higher
-    kind (a float meeting an integer tensor), then that kind's default (float32, int64)."""
-    if _KIND_RANK[value.dtype.kind] <= _KIND_RANK[like.dtype.kind]:
-        return like.dtype
-    return DEFAULT_FLOAT if value.dtype.kind == "f" else DEFAULT_INT
-
-
-def _pair(a: Tensor, b: Any) -> tuple[Tensor, Tensor]:
-    """`a` and `b` as tensors of one dtype; a non-Tensor `b` is a constant."""
-    if isinstance(b, Tensor):
-        if a.data.dtype == b.data.dtype:
-            return a, b
-        dtype = promote_types(a.dtype, b.dtype)
-        return a.to(dtype), b.to(dtype)
-    if isinstance(b, (int, float)) and a.data.dtype.kind == "f":
-        return a, Tensor._wrap(np.asarray(b, dtype=a.data.dtype))
-    value = np.asarray(b)
-    if value.dtype.kind not in _KIND_RANK:
-        raise TypeError(f"cannot combine a tensor with {type(b).__name__} {b!r}")
-    dtype = _constant_dtype(value, a)
-    return a.to(dtype), Tensor._wrap(value.astype(dtype, copy=False))
-
-
-def _binary(op: type[Function], a: Tensor, b: Tensor) -> Tensor:
-    """`op` on two tensors that broadcast; shapes that do not are named in the error."""
-    try:
-        return op.apply(a, b)
-    except ValueError:
-        try:
-            np.broadcast_shapes(a.shape, b.shape)
-        except ValueError:
-            raise ValueError(f"{op.__name__.lower()}: shapes {a.shape} and {b.shape} do not broadcast") from None
-        raise
-
-
-def _dims(dim: Any, axis: Any, name: str) -> Any:
-    """PyTorch's `dim` or numpy's `axis` (not both)."""
-    if axis is None:
-        return dim
-    if dim is not None:
-        raise TypeError(f"{name}: give dim or its numpy alias axis, not both")
-    return axis
-
-
-def _keep(keepdim: bool, keepdims: bool | None) -> bool:
-    return keepdim if keepdims is None else keepdims
-
-
-def _shape_args(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """Accept both f(2, 3) and f((2, 3)) / f([2, 3])."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(n) for n in shape)
-
-
-def _dim_index(dim: int, ndim: int, name: str) -> int:
-    if not -max(ndim, 1) <= dim < max(ndim, 1):
-        raise IndexError(f"{name}: dim {dim} is out of range for a tensor of {ndim} dimensions")
-    return dim % max(ndim, 1)
-
-
-def _check_floating(x: Tensor, name: str) -> None:
-    if x.dtype.kind != "f":
-        raise TypeError(f"{name}: needs a floating-point tensor, got {x.dtype}; convert with .float()")
-
-
-class MaxMin(NamedTuple):
-    """What `max(dim)` and `min(dim)` return: the values and their indices along `dim`."""
-
-    values: Tensor
-    indices: Tensor
-
 
 class Tensor:
-    """An ndarray (`.data`) that remembers the op that produced it (`._ctx`), so gradients can flow back.
+    """An ndarray (`._data`) that remembers the op that produced it (`._ctx`), so gradients can flow back.
 
     `Tensor(data)` makes float32, as `torch.Tensor` does; `tinygrad_np.tensor(data)` keeps a numpy array's dtype
     and infers float32 / int64 / bool from Python values, as `torch.tensor` does. Only floating-point tensors take
-    gradients; integer and bool tensors hold indices, labels and masks. `.data` and `.grad` are numpy arrays, not
-    tensors (docs/pytorch.md lists this and every other difference from PyTorch).
+    gradients; integer and bool tensors hold indices, labels and masks.
     """
 
-    __array_ufunc__ = None  # make `ndarray (op) Tensor` call our reflected operators
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_node", "__weakref__")
+    __slots__ = ("_data", "_grad", "_requires_grad", "_ctx", "_node", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
         if isinstance(data, Tensor):
-            data = data.data
-        array = np.asarray(data, dtype=DEFAULT_FLOAT if dtype is None else dtype)
-        if requires_grad and array.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require grad, got {array.dtype}")
-        self.data: np.ndarray = array
-        self.grad: np.ndarray | None = None
-        self.requires_grad = requires_grad
+            data = data._data
+        self._data: np.ndarray = np.asarray(data, dtype=DEFAULT_FLOAT if dtype is None else dtype)
+        self._grad: Tensor | None = None
+        self._requires_grad = False
         self._ctx: Function | None = None
         self._node: Node | None = None
+        self.requires_grad = requires_grad
 
     @classmethod
     def _wrap(cls, array: np.ndarray) -> Tensor:
         """A tensor around an op's result, kept as it is (no dtype conversion, no copy)."""
         out = cls.__new__(cls)
-        out.data = array if type(array) is np.ndarray else np.asarray(array)
-        out.grad, out.requires_grad, out._ctx, out._node = None, False, None, None
+        out._data = array if type(array) is np.ndarray else np.asarray(array)
+        out._grad, out._requires_grad, out._ctx, out._node = None, False, None, None
         return out
 
     # -- the backward walk -------------------------------------------------------------------------------------
@@ -307,13 +187,13 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad and has no graph")
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"backward(): a gradient must be given for a non-scalar output "
                                    f"(shape {self.shape}); pass gradient=... of that shape")
-            gradient = np.ones_like(self.data)
-        grad = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            gradient = np.ones_like(self._data)
+        grad = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
         if grad.shape != self.shape:
-            raise ValueError(f"backward(): gradient has shape {grad.shape}, output has shape {self.shape}")
+            raise ShapeError(f"backward(): gradient has shape {grad.shape}, output has shape {self.shape}")
 
         root = self if self._ctx is None else self._node
         grads: dict[int, np.ndarray] = {id(root): grad}
@@ -346,10 +226,11 @@ class Tensor:
                 ctx.release(leaves)
 
     def _accumulate(self, g: np.ndarray) -> None:
-        if self.grad is None:
-            self.grad = np.array(g, dtype=self.dtype)  # a copy: g may be shared with other inputs
+        """Add a gradient array into `.grad` (a new Tensor the first time)."""
+        if self._grad is None:
+            self._grad = Tensor._wrap(np.array(g, dtype=self.dtype))  # a copy: g may be shared with other inputs
         else:
-            self.grad += g
+            self._grad._data += g
 
     def retain_grad(self) -> None:
         """Keep `.grad` on this interior tensor after backward (a leaf keeps its gradient anyway)."""
@@ -368,22 +249,57 @@ class Tensor:
 
         return format_tape(self)
 
+    # -- .grad, .data and requires_grad, as PyTorch has them --------------------------------------------------------
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient backward() summed into this leaf: a Tensor of the same shape and dtype, or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
+            if value.shape != self.shape or value.dtype != self.dtype:
+                raise ShapeError(f"assigned grad has {value.dtype} {value.shape}, the tensor is {self.dtype} "
+                                 f"{self.shape}; they must match")
+        self._grad = value
+
+    @property
+    def data(self) -> Tensor:
+        """The same array as a tensor outside the graph (no copy): what changes it changes this tensor, and no
+        gradient is recorded (PyTorch's `.data`; `detach()` is the safer spelling)."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data must be set to a Tensor, got {type(value).__name__}")
+        self._data = value._data
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and self._data.dtype.kind != "f":
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients, this one is "
+                               f"{self._data.dtype}")
+        self._requires_grad = bool(value)
+
     # -- what it is ----------------------------------------------------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
-
-    @property
-    def device(self) -> str:
-        return "cpu"
+        return self._data.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -395,48 +311,68 @@ class Tensor:
         return self._ctx
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         """The shape, or its length along `dim`."""
         return self.shape if dim is None else self.shape[_dim_index(dim, self.ndim, "size")]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
-        return self.data.size
+        return self._data.size
 
     def item(self) -> Any:
-        if self.data.size != 1:
-            raise ValueError(f"item(): only a one-element tensor converts to a Python number, this one has shape "
+        if self._data.size != 1:
+            raise ShapeError(f"item(): only a one-element tensor converts to a Python number, this one has shape "
                              f"{self.shape}")
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self._data.tolist()
 
     def numpy(self) -> np.ndarray:
         """The array itself (no copy)."""
-        return self.data
+        return self._data
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """numpy functions on tensors. The arithmetic and comparison ufuncs run as this engine's operators, so
+        `array + tensor` is recorded on the tape like `tensor + array`; any other ufunc (`np.abs`, `np.exp`, ...)
+        computes on the arrays and returns a tensor outside the graph, which a tensor that requires grad refuses
+        (as PyTorch refuses `.numpy()` of one)."""
+        operator = _UFUNC_OPERATORS.get(ufunc) if method == "__call__" and not kwargs and len(inputs) == 2 else None
+        if operator is not None:
+            a, b = inputs
+            return getattr(a, operator[0])(b) if isinstance(a, Tensor) else getattr(b, operator[1])(a)
+        if grad_mode.enabled and any(isinstance(x, Tensor) and x.requires_grad for x in inputs):
+            raise RuntimeError(f"numpy's {ufunc.__name__} cannot record a gradient: use the tensor method or call "
+                               "detach() first")
+        arrays = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        if "out" in kwargs:
+            kwargs["out"] = tuple(x._data if isinstance(x, Tensor) else x for x in kwargs["out"])
+        result = getattr(ufunc, method)(*arrays, **kwargs)
+        if isinstance(result, tuple):
+            return tuple(Tensor._wrap(np.asarray(r)) for r in result)
+        return None if result is None else Tensor._wrap(np.asarray(result))
 
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self) -> Iterator[Tensor]:
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(self._data)))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -445,40 +381,26 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.dtype.kind not in "iu" or self.data.size != 1:
+        if self.dtype.kind not in "iu" or self._data.size != 1:
             raise TypeError(f"only a one-element integer tensor can be used as an index, got {self.dtype} {self.shape}")
         return int(self.item())
 
     def __repr__(self) -> str:
-        extra = f", grad_fn={type(self._ctx).__name__}" if self._ctx is not None else (
-            ", requires_grad=True" if self.requires_grad else "")
-        return f"tensor({np.array2string(self.data, precision=4, threshold=20, separator=', ')}, " \
-               f"dtype={self.dtype}{extra})"
+        """PyTorch's layout: `tensor([1.5000, 2.0000])`, the dtype named unless it is float32, int64 or bool, more
+        than 1,000 elements abbreviated, then `grad_fn` or `requires_grad`."""
+        body = np.array2string(self._data, separator=", ", prefix="tensor(", threshold=1000, edgeitems=3,
+                               formatter=_float_formatter(self._data))
+        implied = (DEFAULT_FLOAT,) if self._data.size == 0 else (DEFAULT_FLOAT, np.dtype(np.int64), np.dtype(np.bool_))
+        extra = "" if self.dtype in implied else f", dtype={self.dtype}"
+        if self._ctx is not None:
+            extra += f", grad_fn=<{type(self._ctx).__name__}Backward>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
 
     __hash__ = object.__hash__  # by identity, as PyTorch (== is element-wise)
 
     # -- dtype and graph ----------------------------------------------------------------------------------------
-    def to(self, *args: Any, dtype: Any = None) -> Tensor:
-        """`to(dtype)`, `to(other)` (its dtype) or `to("cpu")`. A cast of a tensor that requires grad is an op:
-        the gradient is cast back."""
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif isinstance(arg, str) and arg == "cpu":
-                continue
-            elif isinstance(arg, str) and arg.split(":")[0] in ("cuda", "mps", "xpu", "meta"):
-                raise ValueError(f"to({arg!r}): this engine runs on the CPU only")
-            else:
-                dtype = arg
-        if dtype is None:
-            return self
-        dtype = np.dtype(dtype)
-        if dtype == self.data.dtype:
-            return self
-        if self.requires_grad and dtype.kind == "f" and _grad_enabled:
-            return ew.Cast.apply(self, dtype=dtype)
-        return Tensor._wrap(self.data.astype(dtype))
-
     def float(self) -> Tensor:
         return self.to(np.float32)
 
@@ -501,29 +423,40 @@ class Tensor:
         """numpy's name for `to(dtype)`."""
         return self.to(dtype)
 
-    def cpu(self) -> Tensor:
-        return self
-
     def contiguous(self) -> Tensor:
         return self
 
     def detach(self) -> Tensor:
         """The same data, cut off from the tape."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self._data)
+
+    def detach_(self) -> Tensor:
+        """Cut this tensor itself off from the tape: it becomes a leaf that does not require grad."""
+        self._ctx, self._node, self._requires_grad = None, None, False
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
+        """A new leaf with a copy of the data, of `requires_grad` and of the gradient (PyTorch copies only leaves)."""
+        if self._ctx is not None:
+            raise RuntimeError("only tensors created by the user (graph leaves) support the deepcopy protocol; "
+                               "call detach() first")
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        new._data, new._requires_grad, new._ctx, new._node = self._data.copy(), self._requires_grad, None, None
+        new._grad = None if self._grad is None else self._grad.__deepcopy__(memo)
+        return new
 
     def clone(self) -> Tensor:
         """A copy of the data; the gradient passes through."""
         return movement.Copy.apply(self)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.dtype.kind != "f":
-            raise TypeError(f"only floating-point tensors can require grad, got {self.dtype}")
         self.requires_grad = requires_grad
         return self
 
     def _floating(self) -> Tensor:
         """Self, or a float32 copy of an integer or bool tensor (PyTorch's rule for exp, log, /, mean, ...)."""
-        return self if self.data.dtype.kind == "f" else self.to(DEFAULT_FLOAT)
+        return self if self._data.dtype.kind == "f" else self.to(DEFAULT_FLOAT)
 
     # -- arithmetic ---------------------------------------------------------------------------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -558,12 +491,12 @@ class Tensor:
     def __floordiv__(self, other: Any) -> Tensor:
         """Floor division (no gradient)."""
         a, b = _pair(self, other)
-        return Tensor._wrap(np.floor_divide(a.data, b.data))
+        return Tensor._wrap(np.floor_divide(a._data, b._data))
 
     def __mod__(self, other: Any) -> Tensor:
         """Remainder with the divisor's sign, as Python and PyTorch (no gradient)."""
         a, b = _pair(self, other)
-        return Tensor._wrap(np.mod(a.data, b.data))
+        return Tensor._wrap(np.mod(a._data, b._data))
 
     def __pow__(self, exponent: Any) -> Tensor:
         """x ** exponent; a Python-number exponent is a constant, a Tensor exponent gets a gradient."""
@@ -616,10 +549,10 @@ class Tensor:
         broadcast."""
         a, b = _pair(self, other)
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: scalar operands are not allowed (shapes {a.shape} and {b.shape})")
+            raise ShapeError(f"matmul: scalar operands are not allowed (shapes {a.shape} and {b.shape})")
         if a.ndim == 1 and b.ndim == 1:
             if a.shape != b.shape:
-                raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not fit")
+                raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit")
             return (a * b).sum()
         if a.ndim == 1:
             return linalg.Matmul.apply(a.unsqueeze(0), b).squeeze(-2)
@@ -636,7 +569,7 @@ class Tensor:
 
     # -- comparisons and logic (no gradient; bool results) --------------------------------------------------------
     def _compare(self, other: Any, compare: np.ufunc) -> Tensor:
-        return Tensor._wrap(compare(self.data, other.data if isinstance(other, Tensor) else other))
+        return Tensor._wrap(compare(self._data, other._data if isinstance(other, Tensor) else other))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.equal)
@@ -677,7 +610,7 @@ class Tensor:
     def _logic(self, other: Any, op: np.ufunc) -> Tensor:
         if self.dtype.kind not in "biu":
             raise TypeError(f"{op.__name__}: needs bool or integer tensors, got {self.dtype}")
-        return Tensor._wrap(op(self.data, other.data if isinstance(other, Tensor) else other))
+        return Tensor._wrap(op(self._data, other._data if isinstance(other, Tensor) else other))
 
     def __and__(self, other: Any) -> Tensor:
         return self._logic(other, np.bitwise_and)
@@ -691,22 +624,22 @@ class Tensor:
     def __invert__(self) -> Tensor:
         if self.dtype.kind not in "biu":
             raise TypeError(f"~: needs a bool or integer tensor, got {self.dtype}")
-        return Tensor._wrap(np.invert(self.data))
+        return Tensor._wrap(np.invert(self._data))
 
     def logical_not(self) -> Tensor:
-        return Tensor._wrap(np.logical_not(self.data))
+        return Tensor._wrap(np.logical_not(self._data))
 
     def all(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.all(self.data, axis=dim, keepdims=keepdim))
+        return Tensor._wrap(np.all(self._data, axis=dim, keepdims=keepdim))
 
     def any(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.any(self.data, axis=dim, keepdims=keepdim))
+        return Tensor._wrap(np.any(self._data, axis=dim, keepdims=keepdim))
 
     def isnan(self) -> Tensor:
-        return Tensor._wrap(np.isnan(self.data))
+        return Tensor._wrap(np.isnan(self._data))
 
     def isfinite(self) -> Tensor:
-        return Tensor._wrap(np.isfinite(self.data))
+        return Tensor._wrap(np.isfinite(self._data))
 
     # -- element-wise functions ---------------------------------------------------------------------------------
     def exp(self) -> Tensor:
@@ -777,16 +710,16 @@ class Tensor:
 
     def where(self, condition: Any, other: Any) -> Tensor:
         """self where `condition` holds, else `other` (PyTorch's `x.where(condition, y)`)."""
-        condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+        condition = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
         a, b = _pair(self, other)
         try:
             return ew.Where.apply(a, b, condition=condition)
         except ValueError:
-            raise ValueError(f"where: shapes {condition.shape}, {a.shape} and {b.shape} do not broadcast") from None
+            raise ShapeError(f"where: shapes {condition.shape}, {a.shape} and {b.shape} do not broadcast") from None
 
     def masked_fill(self, mask: Any, value: Any) -> Tensor:
         """`value` where the bool `mask` holds (broadcast), self elsewhere."""
-        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        mask = np.asarray(mask._data if isinstance(mask, Tensor) else mask)
         if mask.dtype != bool:
             raise TypeError(f"masked_fill: the mask must be a bool tensor, got {mask.dtype}")
         fill = value if isinstance(value, Tensor) else Tensor._wrap(np.asarray(value, dtype=self.dtype))
@@ -841,7 +774,7 @@ class Tensor:
         """Reorder all dims: `x.permute(1, 0, 2)`."""
         dims = _shape_args(dims)
         if len(dims) != self.ndim:
-            raise ValueError(f"permute: {len(dims)} dims given for a tensor of shape {self.shape}")
+            raise ShapeError(f"permute: {len(dims)} dims given for a tensor of shape {self.shape}")
         return movement.Permute.apply(self, axes=dims)
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
@@ -856,7 +789,7 @@ class Tensor:
     def t(self) -> Tensor:
         """The transpose of a matrix (a 0-d or 1-d tensor is returned as it is)."""
         if self.ndim > 2:
-            raise ValueError(f"t(): needs at most 2 dims, got shape {self.shape}; use transpose(dim0, dim1)")
+            raise ShapeError(f"t(): needs at most 2 dims, got shape {self.shape}; use transpose(dim0, dim1)")
         return self if self.ndim < 2 else self.transpose(0, 1)
 
     @property
@@ -874,7 +807,7 @@ class Tensor:
         sizes = _shape_args(sizes)
         lead = len(sizes) - self.ndim
         if lead < 0:
-            raise ValueError(f"expand: {len(sizes)} sizes given for a tensor of shape {self.shape}")
+            raise ShapeError(f"expand: {len(sizes)} sizes given for a tensor of shape {self.shape}")
         shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
         return self.broadcast_to(shape)
 
@@ -889,7 +822,7 @@ class Tensor:
         """Tile the tensor `repeats[i]` times along dim i (numpy's tile); extra leading repeats add dims."""
         repeats = _shape_args(repeats)
         if len(repeats) < self.ndim:
-            raise ValueError(f"repeat: {len(repeats)} repeats given for a tensor of {self.ndim} dims "
+            raise ShapeError(f"repeat: {len(repeats)} repeats given for a tensor of {self.ndim} dims "
                              "(need at least one per dim)")
         return movement.Repeat.apply(self, repeats=repeats)
 
@@ -904,7 +837,7 @@ class Tensor:
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != n:
-                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the length of dim {dim}")
+                raise ShapeError(f"split: sizes {sizes} do not add up to {n}, the length of dim {dim}")
         lead = (slice(None),) * d
         starts = np.cumsum([0, *sizes[:-1]])
         return tuple(self[lead + (slice(int(s), int(s) + k),)] for s, k in zip(starts, sizes, strict=True))
@@ -929,7 +862,7 @@ class Tensor:
     def __setitem__(self, index: Any, value: Any) -> None:
         """In-place assignment into the data (allowed where PyTorch allows it without a graph: see `_in_place`)."""
         self._in_place("__setitem__")
-        self.data[_index(index)] = value.data if isinstance(value, Tensor) else value
+        self._data[_index(index)] = value._data if isinstance(value, Tensor) else value
 
     def gather(self, dim: int, index: Any) -> Tensor:
         """PyTorch's gather: out[i][j][k] = self[index[i][j][k]][j][k] for dim 0 (and so on); the output has the
@@ -939,7 +872,7 @@ class Tensor:
         d = _dim_index(dim, self.ndim, "gather")
         if index.ndim != self.ndim or any(i > n for k, (i, n) in enumerate(zip(index.shape, self.shape,
                                                                                 strict=True)) if k != d):
-            raise ValueError(f"gather: index of shape {index.shape} must have the tensor's {self.ndim} dims and be "
+            raise ShapeError(f"gather: index of shape {index.shape} must have the tensor's {self.ndim} dims and be "
                              f"no larger than its shape {self.shape} outside dim {dim}")
         if any(k != d and i < n for k, (i, n) in enumerate(zip(index.shape, self.shape, strict=True))):
             source = self[tuple(slice(None) if k == d else slice(0, i) for k, i in enumerate(index.shape))]
@@ -951,7 +884,7 @@ class Tensor:
         """numpy's take_along_axis: like gather, but `indices` broadcasts against self outside `dim`."""
         indices = _integer_array(indices, "take_along_dim")
         if indices.ndim != self.ndim:
-            raise ValueError(f"take_along_dim: indices of shape {indices.shape} must have the tensor's {self.ndim} "
+            raise ShapeError(f"take_along_dim: indices of shape {indices.shape} must have the tensor's {self.ndim} "
                              f"dims (shape {self.shape})")
         return movement.Gather.apply(self, index=indices, axis=_dim_index(dim, self.ndim, "take_along_dim"))
 
@@ -959,7 +892,7 @@ class Tensor:
         """The entries `index` (1-D integers) along `dim`."""
         index = _integer_array(index, "index_select")
         if index.ndim != 1:
-            raise ValueError(f"index_select: index must be 1-D, got shape {index.shape}")
+            raise ShapeError(f"index_select: index must be 1-D, got shape {index.shape}")
         return self[(slice(None),) * _dim_index(dim, self.ndim, "index_select") + (index,)]
 
     # -- reductions -----------------------------------------------------------------------------------------------
@@ -1020,7 +953,7 @@ class Tensor:
         if not isinstance(dim, (int, np.integer)):
             raise TypeError(f"max/min: dim must be an int (for several dims use amax/amin), got {dim!r}")
         d = _dim_index(dim, self.ndim, "max/min")
-        indices = np.expand_dims(arg(self.data, axis=d), d)
+        indices = np.expand_dims(arg(self._data, axis=d), d)
         values = movement.Gather.apply(self, index=indices, axis=d)
         if not keepdim:
             values, indices = values.squeeze(d), indices.squeeze(d)
@@ -1028,10 +961,10 @@ class Tensor:
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Index of the largest value along `dim` (of the flattened tensor when None); the first among ties."""
-        return Tensor._wrap(np.argmax(self.data, axis=dim, keepdims=keepdim and dim is not None).astype(np.int64))
+        return Tensor._wrap(np.argmax(self._data, axis=dim, keepdims=keepdim and dim is not None).astype(np.int64))
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.argmin(self.data, axis=dim, keepdims=keepdim and dim is not None).astype(np.int64))
+        return Tensor._wrap(np.argmin(self._data, axis=dim, keepdims=keepdim and dim is not None).astype(np.int64))
 
     def logsumexp(self, dim: Any = None, keepdim: bool = False, *, axis: Any = None,
                   keepdims: bool | None = None) -> Tensor:
@@ -1067,28 +1000,28 @@ class Tensor:
         if self._ctx is not None:
             raise RuntimeError(f"{name}: a tensor computed by a recorded op cannot be changed in place "
                                "(its data may be saved for backward); use the out-of-place form")
-        if self.requires_grad and _grad_enabled:
+        if self.requires_grad and grad_mode.enabled:
             raise RuntimeError(f"{name}: a leaf tensor that requires grad cannot be changed in place while "
                                "gradients are recorded; do it inside `with no_grad():`")
 
     def zero_(self) -> Tensor:
         self._in_place("zero_")
-        self.data[...] = 0
+        self._data[...] = 0
         return self
 
     def fill_(self, value: Any) -> Tensor:
         self._in_place("fill_")
-        self.data[...] = value
+        self._data[...] = value
         return self
 
     def copy_(self, source: Any) -> Tensor:
         self._in_place("copy_")
-        self.data[...] = source.data if isinstance(source, Tensor) else source
+        self._data[...] = source._data if isinstance(source, Tensor) else source
         return self
 
     def add_(self, other: Any, *, alpha: float = 1) -> Tensor:
         self._in_place("add_")
-        self.data += np.asarray(other.data if isinstance(other, Tensor) else other) * self.dtype.type(alpha)
+        self._data += np.asarray(other._data if isinstance(other, Tensor) else other) * self.dtype.type(alpha)
         return self
 
     def sub_(self, other: Any, *, alpha: float = 1) -> Tensor:
@@ -1096,12 +1029,12 @@ class Tensor:
 
     def mul_(self, other: Any) -> Tensor:
         self._in_place("mul_")
-        self.data *= other.data if isinstance(other, Tensor) else other
+        self._data *= other._data if isinstance(other, Tensor) else other
         return self
 
     def div_(self, other: Any) -> Tensor:
         self._in_place("div_")
-        self.data /= other.data if isinstance(other, Tensor) else other
+        self._data /= other._data if isinstance(other, Tensor) else other
         return self
 
     # `x += y` changes a leaf's data in place (as PyTorch: inside no_grad for one that requires grad); on a tensor
@@ -1120,23 +1053,142 @@ class Tensor:
 
     def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
         self._in_place("clamp_")
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self._data, min, max, out=self._data)
         return self
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
-        """Fill with normal(mean, std) draws from the global generator (seeded by `manual_seed`)."""
+    # -- devices and random numbers (tinygrad_np/device.py, tinygrad_np/random.py) -------------------------------
+    @property
+    def device(self) -> _device.device:
+        """Always the CPU (`x.device.type == "cpu"`, `str(x.device) == "cpu"`)."""
+        return _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
+
+    def to(self, *args: Any, **kwargs: Any) -> Tensor:
+        """PyTorch's forms: `to(dtype)`, `to(device)`, `to(device, dtype)`, `to(other)` (its dtype), keywords `device=`,
+        `dtype=`, `non_blocking=`, `copy=`. The tensor itself when nothing changes (unless `copy=True`); the CPU is the
+        only device. A cast of a tensor that requires grad is an op: the gradient is cast back."""
+        if len(args) == 1 and not kwargs and isinstance(args[0], (np.dtype, type)):  # a dtype alone: no parsing
+            dtype, copy = args[0], False
+        else:
+            dtype, copy = _device.to_arguments(args, kwargs, Tensor)
+        out = self
+        if dtype is not None and np.dtype(dtype) != self._data.dtype:
+            dtype = np.dtype(dtype)
+            if self.requires_grad and dtype.kind == "f" and grad_mode.enabled:
+                out = ew.Cast.apply(self, dtype=dtype)
+            else:
+                out = Tensor._wrap(self._data.astype(dtype))
+        return out.clone() if copy and out is self else out
+
+    def cpu(self) -> Tensor:
+        """The tensor itself: it is already on the CPU."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Tensor:
+        """Refused: this engine runs on the CPU only."""
+        raise _device.DeviceUnavailableError("cuda(): this engine runs on the CPU only (cuda.is_available() is False)")
+
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with normal(mean, std) draws from `generator` or the global one (seeded by `manual_seed`)."""
         from .random import default_generator
 
         self._in_place("normal_")
-        self.data[...] = default_generator().normal(mean, std, self.shape)
+        self._data[...] = (generator or default_generator()).normal(mean, std, self.shape)
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator: np.random.Generator | None = None) -> Tensor:
+        """Fill with uniform draws on [a, b) from `generator` or the global one."""
         from .random import default_generator
 
         self._in_place("uniform_")
-        self.data[...] = default_generator().uniform(a, b, self.shape)
+        self._data[...] = (generator or default_generator()).uniform(a, b, self.shape)
         return self
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *,
+                    generator: np.random.Generator | None = None) -> Tensor:
+        """`tinygrad_np.multinomial(self, ...)`: category indices drawn from rows of probabilities."""
+        from .random import multinomial
+
+        return multinomial(self, num_samples, replacement, generator=generator)
+
+
+
+def _float_formatter(array: np.ndarray) -> dict[str, Any] | None:
+    """How PyTorch prints floats: `1.` when every value is integral, else 4 decimals, in scientific notation when
+    the finite nonzero magnitudes span more than 1000x or leave [1e-4, 1e8]; right-aligned to one width."""
+    if array.dtype.kind != "f" or array.size == 0:
+        return None
+    finite = array[np.isfinite(array)].astype(np.float64)
+    magnitudes = np.abs(finite[finite != 0])
+    if magnitudes.size and (magnitudes.max() / magnitudes.min() > 1000 or magnitudes.max() > 1e8
+                            or magnitudes.min() < 1e-4):
+        def text(v: float) -> str:
+            return f"{v:.4e}"
+    elif np.all(finite == np.round(finite)):
+        def text(v: float) -> str:
+            return f"{v:.0f}."
+    else:
+        def text(v: float) -> str:
+            return f"{v:.4f}"
+    candidates = [text(v) for v in (finite.min(), finite.max())] if finite.size else []
+    candidates += [name for name, present in (("nan", np.isnan(array).any()), ("inf", np.isposinf(array).any()),
+                                              ("-inf", np.isneginf(array).any())) if present]
+    width = max(map(len, candidates))
+    return {"float_kind": lambda v: (text(v) if np.isfinite(v) else str(v)).rjust(width)}
+
+
+# numpy ufunc -> (the Tensor operator, its reflected form), for `__array_ufunc__`
+_UFUNC_OPERATORS = {
+    np.add: ("__add__", "__radd__"), np.subtract: ("__sub__", "__rsub__"), np.multiply: ("__mul__", "__rmul__"),
+    np.true_divide: ("__truediv__", "__rtruediv__"), np.power: ("__pow__", "__rpow__"),
+    np.matmul: ("__matmul__", "__rmatmul__"), np.equal: ("__eq__", "__eq__"), np.not_equal: ("__ne__", "__ne__"),
+    np.less: ("__lt__", "__gt__"), np.less_equal: ("__le__", "__ge__"), np.greater: ("__gt__", "__lt__"),
+    np.greater_equal: ("__ge__", "__le__"),
+}
+
+
+def _pair(a: Tensor, b: Any) -> tuple[Tensor, Tensor]:
+    """`a` and `b` as tensors of one dtype; a non-Tensor `b` is a constant."""
+    if isinstance(b, Tensor):
+        if a._data.dtype == b._data.dtype:
+            return a, b
+        dtype = promote_types(a.dtype, b.dtype)
+        return a.to(dtype), b.to(dtype)
+    if isinstance(b, (int, float)) and a._data.dtype.kind == "f":
+        return a, Tensor._wrap(np.asarray(b, dtype=a._data.dtype))
+    value = np.asarray(b)
+    if value.dtype.kind not in "buif":
+        raise TypeError(f"cannot combine a tensor with {type(b).__name__} {b!r}")
+    dtype = _constant_dtype(value, a.dtype)
+    return a.to(dtype), Tensor._wrap(value.astype(dtype, copy=False))
+
+
+def _binary(op: type[Function], a: Tensor, b: Tensor) -> Tensor:
+    """`op` on two tensors that broadcast; shapes that do not are named in the error."""
+    try:
+        return op.apply(a, b)
+    except ValueError:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            raise ShapeError(f"{op.__name__.lower()}: shapes {a.shape} and {b.shape} do not broadcast") from None
+        raise
+
+
+def _check_floating(x: Tensor, name: str) -> None:
+    if x.dtype.kind != "f":
+        raise TypeError(f"{name}: needs a floating-point tensor, got {x.dtype}; convert with .float()")
+
+
+class MaxMin(NamedTuple):
+    """What `max(dim)` and `min(dim)` return: the values and their indices along `dim`."""
+
+    values: Tensor
+    indices: Tensor
+
 
 
 def _index(index: Any) -> Any:
@@ -1145,7 +1197,7 @@ def _index(index: Any) -> Any:
         return tuple(_index(i) for i in index)
     if isinstance(index, Tensor):
         if index.dtype == bool or index.dtype.kind in "iu":
-            return index.data
+            return index._data
         raise IndexError(f"tensors used as indices must be integer or bool, got {index.dtype}")
     if isinstance(index, list):
         return np.asarray(index)
@@ -1153,7 +1205,7 @@ def _index(index: Any) -> Any:
 
 
 def _integer_array(index: Any, name: str) -> np.ndarray:
-    index = np.asarray(index.data if isinstance(index, Tensor) else index)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"{name}: index must be integers, got {index.dtype}")
     return index

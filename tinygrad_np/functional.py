@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import MaxMin, Tensor, _dim_index, _dims, _pair, no_grad
+from .dtypes import _dim_index, _dims
+from .engine import MaxMin, Tensor, _pair, no_grad
 from .ops import conv as conv_ops
 from .ops import linalg, movement, nn
 from .random import default_generator
@@ -156,7 +157,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     if isinstance(input, Tensor):
         return input.where(condition, other)
     if isinstance(other, Tensor):
-        condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+        condition = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
         return other.where(~condition, input)
     return Tensor(np.asarray(input, dtype=np.float32)).where(condition, other)
 
@@ -405,7 +406,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_no
     rescales, in place in `weight`, every picked row whose `norm_type`-norm exceeds it to max_norm / (norm + 1e-7)
     times itself; `scale_grad_by_freq` divides each lookup's gradient by its index's count in `input`. Sparse
     gradients are not supported."""
-    indices = np.asarray(input.data if isinstance(input, Tensor) else input)
+    indices = np.asarray(input.numpy() if isinstance(input, Tensor) else input)
     rows = weight.shape[0]
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got {indices.dtype}")
@@ -431,7 +432,7 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_no
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     """int64 one-hot rows of the integer `tensor` (num_classes -1: the largest value + 1)."""
-    indices = np.asarray(tensor.data if isinstance(tensor, Tensor) else tensor)
+    indices = np.asarray(tensor._data if isinstance(tensor, Tensor) else tensor)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"one_hot: needs integer class indices, got {indices.dtype}")
     classes = int(indices.max()) + 1 if num_classes == -1 else num_classes
@@ -445,6 +446,8 @@ def _conv(nd: int, x: Tensor, weight: Tensor, bias: Tensor | None, stride: IntOr
           padding: IntOrTuple | str, dilation: IntOrTuple, groups: int) -> Tensor:
     params = (weight,) if bias is None else (weight, bias)
     x = _pair(x, weight)[0] if isinstance(x, Tensor) else Tensor(x, dtype=weight.dtype)
+    if x.ndim == nd + 1:  # unbatched (C, L) or (C, H, W), as PyTorch accepts
+        return _conv(nd, x.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     return conv_ops.Conv.apply(x, *params, nd=nd, stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 

@@ -62,7 +62,7 @@ class GradcheckError(AssertionError):
 
 def _scalar_output(fn: Callable[..., Any], inputs: Sequence[Tensor], upstream: np.ndarray | None) -> float:
     out = fn(*inputs)
-    return float(np.sum(out.data * upstream)) if upstream is not None else float(out.data)
+    return float(np.sum(out._data * upstream)) if upstream is not None else float(out._data)
 
 
 def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: float = 1e-5,
@@ -96,7 +96,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
     for i in checked:
         inputs[i].grad = None
     out.backward(upstream)
-    analytic = {i: (inputs[i].grad if inputs[i].grad is not None else np.zeros(inputs[i].shape))
+    analytic = {i: (inputs[i].grad._data if inputs[i].grad is not None else np.zeros(inputs[i].shape))
                 for i in checked}
     for i, g in zip(checked, saved_grads, strict=True):
         inputs[i].grad = g
@@ -117,7 +117,7 @@ def gradcheck(fn: Callable[..., Tensor], *inputs: Any, eps: float = 1e-6, atol: 
             report.mismatches.append(Mismatch(i, index, a, n))
 
     for i in checked:
-        data = inputs[i].data
+        data = inputs[i]._data
         if mode == "full":
             flat = data.reshape(-1)  # a view: writes reach the input
             if not np.shares_memory(flat, data):

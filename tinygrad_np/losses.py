@@ -26,7 +26,7 @@ def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
 def _constant(value: Any, like: Tensor, name: str, op: str) -> np.ndarray | None:
     if value is None:
         return None
-    array = np.asarray(value.data if isinstance(value, Tensor) else value, dtype=like.dtype)
+    array = np.asarray(value._data if isinstance(value, Tensor) else value, dtype=like.dtype)
     try:
         np.broadcast_shapes(array.shape, like.shape)
     except ValueError:
@@ -62,7 +62,7 @@ def _class_weight(weight: Any, input: Tensor, op: str) -> np.ndarray:  # noqa: A
     n_classes = input.shape[1]
     if weight is None:
         return np.ones(n_classes, dtype=input.dtype)
-    class_weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
+    class_weight = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=input.dtype)
     if class_weight.shape != (n_classes,):
         raise ValueError(f"{op}: weight must have shape ({n_classes},), got {class_weight.shape}")
     return class_weight
@@ -74,7 +74,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: in
     (N, C) (or (N, C, d...)). `weight` (C,) weighs each class (the mean is then divided by the summed weights, as in
     PyTorch); targets equal to `ignore_index` count for nothing."""
     op = "nll_loss"
-    indices = np.asarray(target.data if isinstance(target, Tensor) else target)
+    indices = np.asarray(target._data if isinstance(target, Tensor) else target)
     if input.ndim < 2 or indices.shape != (input.shape[0], *input.shape[2:]):
         expected = (input.shape[0], *input.shape[2:]) if input.ndim >= 2 else "(N,)"
         raise ValueError(f"{op}: input of shape {input.shape} needs class indices of shape {expected}, got "
@@ -114,7 +114,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_inde
     if not label_smoothing:
         return nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)
     nll = nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction="none")  # checks the target
-    indices = np.asarray(target.data if isinstance(target, Tensor) else target)
+    indices = np.asarray(target._data if isinstance(target, Tensor) else target)
     kept = indices != ignore_index
     n_classes = input.shape[1]
     if weight is None:

@@ -112,7 +112,7 @@ def check_op(op: Callable[..., Tensor], n_inputs: int = 1, *, shapes: Any = None
         inputs = [Tensor(v.copy(), dtype=np.float64, requires_grad=True) for v in values]
         op(*inputs, **op_kwargs)  # first on its own: an op that writes into its inputs would spoil gradcheck
         for k, (x, v) in enumerate(zip(inputs, values, strict=True)):
-            assert np.array_equal(x.data, v), f"op mutated its input {k}"
+            assert np.array_equal(x._data, v), f"op mutated its input {k}"
         gradcheck(lambda *xs: op(*xs, **op_kwargs), *inputs, eps=eps, atol=atol, rtol=rtol, rng=rng)
         if check_float32:
             singles = [Tensor(v, requires_grad=True) for v in values]

@@ -3,14 +3,23 @@
 The first of the data layers (files -> preprocessing -> splits). Every problem with input data raises `DataError`
 with a message naming the file and, where relevant, the column and the data row (1-based, counting rows after the
 header) together with its line in the file, so that a user can fix the file without reading a traceback.
+
+A CSV may be compressed as pandas reads one, by its suffix: `.gz`, `.bz2`, `.zip` (one file inside) or `.xz`; it is
+decompressed first and then validated as any CSV, and the data folder may hold each file under its name with one of
+these suffixes.
 """
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
 import io
+import lzma
 import math
 import os
+import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,6 +28,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..errors import UserError
 
 FEATURE_COLUMNS: tuple[str, ...] = (
     "dur", "proto", "service", "state", "spkts", "dpkts", "sbytes", "dbytes", "rate", "sttl", "dttl", "sload",
@@ -49,6 +60,11 @@ PUBLIC_FILES: dict[str, str] = {
     "test": "UNSW_NB15_testing-set.csv",
 }
 
+# compressed CSVs, named as pandas infers their compression from the suffix (compression="infer")
+COMPRESSIONS: dict[str, str] = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}
+UNSUPPORTED_COMPRESSIONS: dict[str, str] = {".tar": "tar", ".tar.gz": "tar", ".tar.bz2": "tar", ".tar.xz": "tar",
+                                            ".tgz": "tar", ".zst": "zstd"}
+
 DATA_DIR_ENV = "UNSW_NB15_DIR"
 DEFAULT_DATA_DIRS: tuple[Path, ...] = (Path("data/unsw-nb15"), Path("../shared/data/unsw-nb15"))
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -57,19 +73,30 @@ _STRING_COLUMNS = frozenset(CATEGORICAL_COLUMNS) | {ATTACK_CATEGORY_COLUMN}
 _KNOWN_COLUMNS = frozenset(FEATURE_COLUMNS) | {ID_COLUMN, LABEL_COLUMN, ATTACK_CATEGORY_COLUMN}
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """A problem with the input data (missing file, malformed CSV, bad value), described for the user."""
 
 
 # --------------------------------------------------------------------------------------------------- locating
 
+def _find(directory: Path, name: str) -> Path | None:
+    """The file `name` in `directory`, plain or compressed (`name` + a suffix of COMPRESSIONS); None if there is
+    none, an error if there are several (which one is meant?)."""
+    found = [directory / (name + suffix) for suffix in ("", *COMPRESSIONS) if (directory / (name + suffix)).is_file()]
+    if len(found) > 1:
+        raise DataError(f"{directory} holds {' and '.join(path.name for path in found)}: keep one of them (the same "
+                        "rows, plain or compressed?)")
+    return found[0] if found else None
+
+
 def _holds_dataset(directory: Path) -> bool:
-    return (directory / COURSEWORK_FILES["train"]).is_file() or (directory / PUBLIC_FILES["train"]).is_file()
+    return any(_find(directory, files["train"]) is not None for files in (COURSEWORK_FILES, PUBLIC_FILES))
 
 
 def _expected_files_text() -> str:
     return (f"the coursework files ({', '.join(COURSEWORK_FILES.values())}) "
-            f"or the public UNSW-NB15 files ({', '.join(PUBLIC_FILES.values())})")
+            f"or the public UNSW-NB15 files ({', '.join(PUBLIC_FILES.values())}), each plain or compressed "
+            f"({', '.join(COMPRESSIONS)})")
 
 
 def _checked_dir(directory: Path, origin: str) -> Path:
@@ -93,7 +120,8 @@ def find_data_dir(data_dir: str | Path | None = None) -> Path:
     from_env = os.environ.get(DATA_DIR_ENV)
     if from_env:
         return _checked_dir(Path(from_env).expanduser(), f"${DATA_DIR_ENV}")
-    candidates = [base / relative for base in (Path.cwd(), REPO_ROOT) for relative in DEFAULT_DATA_DIRS]
+    candidates = list(dict.fromkeys(Path(os.path.abspath(base / relative)) for base in (Path.cwd(), REPO_ROOT)
+                                    for relative in DEFAULT_DATA_DIRS))  # once each (the cwd may be the repository)
     for candidate in candidates:
         if _holds_dataset(candidate):
             return candidate.resolve()
@@ -106,12 +134,13 @@ def dataset_files(directory: Path) -> dict[str, Path | None]:
     """Paths of the train / test / unlabelled files in `directory`: the coursework split if present, else the public
     one (which has no unlabelled file: None)."""
     names: Mapping[str, str]
-    if (directory / COURSEWORK_FILES["train"]).is_file():
+    if _find(directory, COURSEWORK_FILES["train"]) is not None:
         names, kind = COURSEWORK_FILES, "coursework"
     else:
         names, kind = PUBLIC_FILES, "public UNSW-NB15"
-    paths: dict[str, Path | None] = {split: directory / name for split, name in names.items()}
-    missing = [name for name in names.values() if not (directory / name).is_file()]
+    found = {split: _find(directory, name) for split, name in names.items()}
+    paths: dict[str, Path | None] = {split: path or directory / names[split] for split, path in found.items()}
+    missing = [names[split] for split, path in found.items() if path is None]
     if missing:
         raise DataError(f"{directory} holds the {kind} training file but not {', '.join(missing)}; "
                         f"the {kind} split needs all of {', '.join(names.values())}")
@@ -129,17 +158,56 @@ class _Layout:
     row_lines: list[int]
 
 
+def compression_of(path: str | Path) -> str | None:
+    """The compression pandas infers from the file name (gzip, bz2, zip, xz; tar and zstd, which are refused), or
+    None for a plain file."""
+    name = Path(path).name.lower()
+    for table in (UNSUPPORTED_COMPRESSIONS, COMPRESSIONS):
+        for suffix, kind in table.items():
+            if name.endswith(suffix):
+                return kind
+    return None
+
+
+def _decompressed(path: Path, kind: str) -> bytes:
+    """The bytes of a compressed file (of a zip: its one file, as pandas reads it)."""
+    if kind == "zip":
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            if len(names) != 1:
+                raise DataError(f"{path}: a zip archive must hold exactly one file (the CSV), as for pandas; it holds "
+                                f"{len(names)}" + (f": {', '.join(names[:5])}" if names else ""))
+            return archive.read(names[0])
+    opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[kind]
+    with opener(path, "rb") as file:
+        return file.read()
+
+
 def _read_text(path: Path) -> str:
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if not path.is_file():
         raise DataError(f"{path}: not a regular file")
+    kind = compression_of(path)
+    if kind in UNSUPPORTED_COMPRESSIONS.values():
+        raise DataError(f"{path}: {kind} archives are not read here; decompress it, or compress the CSV as "
+                        f"{', '.join(COMPRESSIONS)}")
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text (bad byte at offset {error.start}); is it a CSV file?") from None
-    except OSError as error:
+        data = path.read_bytes() if kind is None else _decompressed(path, kind)
+    except (PermissionError, IsADirectoryError) as error:
         raise DataError(f"{path}: cannot read the file ({error.strerror})") from None
+    except (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile, zlib.error) as error:
+        if kind is None:
+            raise DataError(f"{path}: cannot read the file ({getattr(error, 'strerror', None) or error})") from None
+        raise DataError(f"{path}: not a readable {kind} file ({error}); its name says {kind}-compressed (as pandas "
+                        "reads it): is it damaged, or not compressed?") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        after = " after decompression" if kind else ""
+        raise DataError(f"{path}: not UTF-8 text{after} (bad byte at offset {error.start}); is it a CSV file?"
+                        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # universal newlines, as a file opened as text
 
 
 def _is_blank(record: list[str]) -> bool:

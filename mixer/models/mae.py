@@ -231,7 +231,7 @@ class MixerMAE(nn.Module):
         patches = self.patchify(x)
         latent, masking = self._encode_patches(patches, rng)
         prediction = self.decode(latent, masking.ids_restore)
-        loss = masked_patch_loss(prediction, self.target(patches.data), masking.mask)
+        loss = masked_patch_loss(prediction, self.target(patches.numpy()), masking.mask)
         return MAEOutput(loss, prediction, masking.mask)
 
     # -- downstream use --------------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ class MLPMixer1D(nn.Module):
                              f"with in_channels 1; got {self.categories} with in_channels {self.in_channels}")
         self.category_offsets = np.cumsum([0, *sizes[:-1]])
         self.category_embedding = nn.Embedding(sum(sizes), dim)
-        weight = init.normal_(self.category_embedding.weight, std=0.02).data
+        weight = init.normal_(self.category_embedding.weight, std=0.02).numpy()
         weight[self.category_offsets] = 0.0
         self.category_tokens = np.zeros((self.num_tokens, len(positions)), dtype=np.float32)
         self.category_tokens[np.array(positions) // self.patch_size, np.arange(len(positions))] = 1.0
@@ -202,7 +202,7 @@ class MLPMixer1D(nn.Module):
 
     def category_codes(self, x: Tensor) -> np.ndarray:
         """The (batch, n_categorical) integer codes, checked: whole numbers within each feature's code range."""
-        values = x.data.reshape(len(x.data), -1)[:, list(self.categories)]
+        values = x.numpy().reshape(len(x), -1)[:, list(self.categories)]
         codes = np.rint(values).astype(np.int64)
         bad = (codes != values) | (codes < 0) | (codes >= np.array(list(self.categories.values())))
         if bad.any():

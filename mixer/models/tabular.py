@@ -118,7 +118,7 @@ class PiecewiseLinearEncoding(nn.Module):
         self.register_buffer("edges", Tensor(edges.copy(), dtype=np.float32))
 
     def forward(self, x: Tensor) -> Tensor:
-        edges = self.edges.data
+        edges = self.edges.numpy()
         if np.isnan(edges).any():
             raise RuntimeError("PiecewiseLinearEncoding: the bin edges are not set; pass edges= (fit_ple_edges on "
                                "the training rows) or load a state dict that holds them")

@@ -124,7 +124,7 @@ class LatentAugmenter:
     def noisy_latents(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(posterior means, the means plus noise_scale * N(0, I)), each (batch, latent_dim)."""
         with no_grad():
-            mean = self.vae.encode(features)[0].data
+            mean = self.vae.encode(features)[0].numpy()
         return mean, mean + self.noise_scale * self.rng.standard_normal(mean.shape).astype(mean.dtype)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
@@ -132,7 +132,7 @@ class LatentAugmenter:
         _, noisy = self.noisy_latents(features)
         replace = self.rng.random(len(features)) < self.mix
         with no_grad():
-            decoded = self.vae.decode(noisy[replace]).data
+            decoded = self.vae.decode(noisy[replace]).numpy()
         mixed = np.array(features, copy=True)
         mixed[replace] = decoded.astype(mixed.dtype, copy=False)
         return mixed

@@ -77,7 +77,7 @@ def test_gelu_gradient_through_the_engine_float32():
     assert t.grad.dtype == np.float32
     assert np.abs(t.grad - upstream * exact_gelu(x)[1]).max() <= SLOPE_TOLERANCE * np.abs(upstream).max()
     with tg.no_grad():
-        np.testing.assert_array_equal(F.gelu(Tensor(x)).data, F.gelu(t).data)
+        np.testing.assert_array_equal(F.gelu(Tensor(x)).numpy(), F.gelu(t).numpy())
 
 
 def test_gelu_float64_is_exact():
@@ -86,7 +86,7 @@ def test_gelu_float64_is_exact():
     y = F.gelu(t)
     y.backward(np.ones_like(x))
     value, slope = exact_gelu(x)
-    np.testing.assert_allclose(y.data, value, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(y.numpy(), value, rtol=1e-15, atol=0)
     np.testing.assert_allclose(t.grad, slope, rtol=1e-14, atol=1e-15)  # Phi and x phi add up, each exact to 1e-16
 
 
@@ -99,7 +99,7 @@ def test_gelu_fused_agrees_with_composed(dtype, value_tolerance, slope_tolerance
         t = Tensor(x, dtype=dtype, requires_grad=True)
         y = op(t)
         y.backward(np.ones(x.shape, dtype=dtype))
-        outputs.append((y.data, t.grad))
+        outputs.append((y.numpy(), t.grad))
     (fused, fused_grad), (composed, composed_grad) = outputs
     assert fused.dtype == composed.dtype == dtype
     scale = 1.0 if dtype == np.float32 else np.abs(x) + 1  # float64: relative to the size of the values
@@ -127,7 +127,7 @@ def layer_norm_run(op, x, weight, bias, upstream, dtype):
     tensors = [None if a is None else Tensor(a, dtype=dtype, requires_grad=True) for a in (x, weight, bias)]
     y = op(tensors[0], tensors[1], tensors[2], eps=1e-5)
     y.backward(upstream.astype(dtype))
-    return [y.data] + [t.grad for t in tensors if t is not None]
+    return [y.numpy()] + [t.grad for t in tensors if t is not None]
 
 
 def worst_relative_error(results, references):
@@ -184,9 +184,9 @@ def test_layer_norm_float64_matches_the_closed_forms():
 
 def test_layer_norm_eval_gives_the_same_bits():
     x, weight, bias, _ = (a.astype(np.float32) for a in layer_norm_case(700, 48, 0, 1, seed=6))
-    training = layer_norm(Tensor(x, requires_grad=True), Tensor(weight), Tensor(bias)).data
+    training = layer_norm(Tensor(x, requires_grad=True), Tensor(weight), Tensor(bias)).numpy()
     with tg.no_grad():
-        np.testing.assert_array_equal(layer_norm(Tensor(x), Tensor(weight), Tensor(bias)).data, training)
+        np.testing.assert_array_equal(layer_norm(Tensor(x), Tensor(weight), Tensor(bias)).numpy(), training)
 
 
 def test_kernels_give_the_same_bits_on_any_number_of_threads():
@@ -196,7 +196,7 @@ def test_kernels_give_the_same_bits_on_any_number_of_threads():
         tensors = [Tensor(a, requires_grad=True) for a in (x, weight, bias)]
         y = layer_norm(F.gelu(tensors[0]), tensors[1], tensors[2])
         y.backward(upstream)
-        return [y.data] + [t.grad for t in tensors]
+        return [y.numpy()] + [t.grad for t in tensors]
 
     single = run()
     try:

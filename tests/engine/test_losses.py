@@ -34,7 +34,7 @@ def test_bce_with_logits_matches_definition():
     expected = -(pos * y * np.log(p) + (1 - y) * np.log(1 - p)) * w
     out = F.binary_cross_entropy_with_logits(Tensor(x, dtype=np.float64), y, weight=w, pos_weight=pos,
                                              reduction="none")
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
     mean = F.binary_cross_entropy_with_logits(Tensor(x, dtype=np.float64), y, weight=w, pos_weight=pos)
     assert math.isclose(mean.item(), expected.mean(), rel_tol=1e-12)
 
@@ -76,7 +76,7 @@ def test_cross_entropy_matches_definition():
     smoothed = np.full((6, 4), eps / 4) + (1 - eps) * np.eye(4)[target]
     expected = -(smoothed * log_p).sum(axis=1)
     out = F.cross_entropy(Tensor(logits, dtype=np.float64), target, label_smoothing=eps, reduction="none")
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
 
 
 def _smoothed_cross_entropy_by_hand(logits, target, weight, eps, ignore_index=-100):
@@ -103,11 +103,11 @@ def test_cross_entropy_with_smoothing_weights_and_ignore_index_matches_definitio
     losses, denominator = _smoothed_cross_entropy_by_hand(logits, target, weight, eps)
     expected = {"none": losses, "sum": losses.sum(), "mean": losses.sum() / denominator}[reduction]
     out = F.cross_entropy(Tensor(logits, dtype=np.float64), target, weight, label_smoothing=eps, reduction=reduction)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
     unweighted = F.cross_entropy(Tensor(logits, dtype=np.float64), target, label_smoothing=eps, reduction=reduction)
     losses, denominator = _smoothed_cross_entropy_by_hand(logits, target, np.ones(4), eps)
     expected = {"none": losses, "sum": losses.sum(), "mean": losses.sum() / denominator}[reduction]
-    np.testing.assert_allclose(unweighted.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(unweighted.numpy(), expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean"])

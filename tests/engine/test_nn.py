@@ -1,5 +1,6 @@
 """Modules and layers: the parameter walker, state dicts, init formulas, drop-path, training."""
 
+import copy
 import math
 
 import numpy as np
@@ -23,8 +24,8 @@ class Block(nn.Module):
 
 class Net(nn.Module):
     def __init__(self):
-        self.blocks = [Block(4), Block(4)]
-        self.heads = {"main": nn.Linear(4, 1), "aux": nn.Linear(4, 2)}
+        self.blocks = nn.ModuleList([Block(4), Block(4)])
+        self.heads = nn.ModuleDict({"main": nn.Linear(4, 1), "aux": nn.Linear(4, 2)})
         self.scale = nn.Parameter(np.ones(1))
         self.register_buffer("offsets", Tensor(np.zeros(4)))  # saved, not trained
         self.scratch = Tensor(np.zeros(2))  # a plain tensor attribute: neither (as in PyTorch)
@@ -36,7 +37,7 @@ class Net(nn.Module):
         return self.heads["main"](x + self.offsets) * self.scale
 
 
-def test_parameters_found_through_lists_dicts_and_modules():
+def test_parameters_found_through_module_lists_dicts_and_modules():
     net = Net()
     names = [name for name, _ in net.named_parameters()]
     # PyTorch's order: a module's own parameters first, then its children's, in attribute order
@@ -61,10 +62,10 @@ def test_train_eval_recursive_and_dropout_obeys():
     net.eval()
     assert not any(m.training for m in net.modules())
     x = Tensor(np.random.default_rng(0).normal(size=(5, 4)))
-    np.testing.assert_array_equal(net(x).data, net(x).data)
+    np.testing.assert_array_equal(net(x).numpy(), net(x).numpy())
     net.train()
     assert all(m.training for m in net.modules())
-    assert not np.array_equal(net(x).data, net(x).data)
+    assert not np.array_equal(net(x).numpy(), net(x).numpy())
 
 
 def test_zero_grad_and_backward_fill_every_parameter():
@@ -84,14 +85,15 @@ def test_state_dict_round_trip_and_errors():
     b = Net()
     x = Tensor(np.random.default_rng(2).normal(size=(3, 4)))
     a.eval(), b.eval()
-    assert not np.array_equal(a(x).data, b(x).data)
+    assert not np.array_equal(a(x).numpy(), b(x).numpy())
     state = a.state_dict()
     state["offsets"] = np.full(4, 0.5)
     b.load_state_dict(state)
-    a.offsets.data[...] = 0.5
-    np.testing.assert_array_equal(a(x).data, b(x).data)
-    state["blocks.0.fc1.weight"][...] = 7  # a copy: the model is unchanged
-    assert not (a.blocks[0].fc1.weight.data == 7).any()
+    a.offsets.numpy()[...] = 0.5
+    np.testing.assert_array_equal(a(x).numpy(), b(x).numpy())
+    snapshot = copy.deepcopy(a.state_dict())
+    a.state_dict()["blocks.0.fc1.weight"].fill_(7)  # the state dict shares memory with the model, as in PyTorch
+    assert (a.blocks[0].fc1.weight.numpy() == 7).all() and not (snapshot["blocks.0.fc1.weight"].numpy() == 7).any()
 
     bad = dict(a.state_dict())
     del bad["scale"]
@@ -112,7 +114,7 @@ def test_repr_tree():
     text = repr(nn.Sequential(nn.Linear(3, 4), nn.GELU(), nn.Dropout(0.1)))
     assert text.splitlines() == ["Sequential(", "  (0): Linear(in_features=3, out_features=4, bias=True)",
                                  "  (1): GELU()", "  (2): Dropout(p=0.1)", ")"]
-    assert "(blocks.1): Block(" in repr(Net())
+    assert "(blocks): ModuleList(\n    (0): Block(" in repr(Net())
 
 
 def test_to_float64_for_gradcheck():
@@ -129,7 +131,7 @@ def test_linear_init_matches_pytorch_formula(in_features, out_features):
     tg.manual_seed(0)
     layer = nn.Linear(in_features, out_features)
     bound = 1 / math.sqrt(in_features)  # kaiming_uniform(a=sqrt(5)): gain sqrt(2/6) * sqrt(3/fan_in)
-    w, b = layer.weight.data, layer.bias.data
+    w, b = layer.weight.numpy(), layer.bias.numpy()
     assert w.shape == (out_features, in_features) and w.dtype == np.float32
     assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
     assert np.abs(w).max() > 0.95 * bound
@@ -142,42 +144,43 @@ def test_init_functions():
     g = np.random.default_rng(0)
     w = nn.Parameter(np.zeros((400, 300)))
     nn.init.kaiming_normal_(w, nonlinearity="relu", generator=g)
-    assert abs(w.data.std() / math.sqrt(2 / 300) - 1) < 0.02
+    assert abs(w.numpy().std() / math.sqrt(2 / 300) - 1) < 0.02
     nn.init.xavier_uniform_(w, generator=g)
-    assert np.abs(w.data).max() <= math.sqrt(6 / 700) and abs(w.data.var() / (6 / 700 / 3) - 1) < 0.02
+    assert np.abs(w.numpy()).max() <= math.sqrt(6 / 700) and abs(w.numpy().var() / (6 / 700 / 3) - 1) < 0.02
     nn.init.xavier_normal_(w, gain=2.0, generator=g)
-    assert abs(w.data.std() / (2 * math.sqrt(2 / 700)) - 1) < 0.02
+    assert abs(w.numpy().std() / (2 * math.sqrt(2 / 700)) - 1) < 0.02
     nn.init.trunc_normal_(w, std=0.02, a=-0.03, b=0.03, generator=g)
-    assert np.abs(w.data).max() <= 0.03 and np.abs(w.data).max() > 0.029
+    assert np.abs(w.numpy()).max() <= 0.03 and np.abs(w.numpy()).max() > 0.029
     # truncated at 1.5 sd: variance = 1 - 2 * 1.5 * pdf(1.5) / (2 * cdf(1.5) - 1)
     pdf, cdf = math.exp(-1.125) / math.sqrt(2 * math.pi), 0.5 * (1 + math.erf(1.5 / math.sqrt(2)))
-    assert abs(w.data.var() / (0.02**2 * (1 - 3 * pdf / (2 * cdf - 1))) - 1) < 0.02
+    assert abs(w.numpy().var() / (0.02**2 * (1 - 3 * pdf / (2 * cdf - 1))) - 1) < 0.02
     conv = nn.Parameter(np.zeros((8, 4, 3, 3)))
     assert nn.init.fan_in_and_out(conv.shape) == (36, 72)
     assert math.isclose(nn.init.calculate_gain("tanh"), 5 / 3)
     assert math.isclose(nn.init.calculate_gain("leaky_relu", math.sqrt(5)), 1 / math.sqrt(3))
     nn.init.zeros_(w), nn.init.ones_(conv)
-    assert not w.data.any() and (conv.data == 1).all()
+    assert not w.numpy().any() and (conv.numpy() == 1).all()
 
 
 def test_manual_seed_makes_init_and_dropout_reproducible():
     def run():
         tg.manual_seed(42)
         net = Net()
-        return net(Tensor(np.ones((2, 4)))).data
+        return net(Tensor(np.ones((2, 4)))).numpy()
     np.testing.assert_array_equal(run(), run())
 
 
 def test_drop_path_drops_whole_samples_and_keeps_the_mean():
     layer = nn.DropPath(0.25, generator=np.random.default_rng(0))
     x = Tensor(np.ones((4000, 3, 5)))
-    out = layer(x).data
+    out = layer(x).numpy()
     per_sample = out.reshape(4000, -1)
     np.testing.assert_allclose(np.unique(per_sample), [0.0, 1 / 0.75], rtol=1e-6)
     assert (per_sample == per_sample[:, :1]).all()  # one draw per sample
     assert abs((per_sample[:, 0] == 0).mean() - 0.25) < 0.03
     assert abs(out.mean() - 1) < 0.04
-    tokens_first = nn.DropPath(0.5, batch_dim=1, generator=np.random.default_rng(1))(Tensor(np.ones((3, 200, 2)))).data
+    drop = nn.DropPath(0.5, batch_dim=1, generator=np.random.default_rng(1))
+    tokens_first = drop(Tensor(np.ones((3, 200, 2)))).numpy()
     assert (tokens_first == tokens_first[:1, :, :1]).all() and 0 < (tokens_first[0, :, 0] == 0).mean() < 1
     layer.eval()
     assert layer(x) is x
@@ -209,8 +212,8 @@ def test_linear_dim0_equals_transposed_dim_minus1():
     tg.manual_seed(0)
     layer = nn.Linear(3, 5, dim=0)
     x = np.random.default_rng(0).normal(size=(3, 2, 4)).astype(np.float32)
-    expected = np.einsum("oi,ibc->obc", layer.weight.data, x) + layer.bias.data[:, None, None]
-    np.testing.assert_allclose(layer(Tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+    expected = np.einsum("oi,ibc->obc", layer.weight.numpy(), x) + layer.bias.numpy()[:, None, None]
+    np.testing.assert_allclose(layer(Tensor(x)).numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_small_mlp_trains_forward_only_to_99_percent():
@@ -226,5 +229,5 @@ def test_small_mlp_trains_forward_only_to_99_percent():
         loss.backward()
         for p in net.parameters():
             p.data -= 0.5 * p.grad
-    accuracy = ((net(Tensor(x)).data > 0) == (y > 0.5)).mean()
+    accuracy = ((net(Tensor(x)).numpy() > 0) == (y > 0.5)).mean()
     assert accuracy >= 0.99

@@ -155,9 +155,9 @@ def test_linear_equals_matmul_plus_bias():
     rng = np.random.default_rng(1)
     x, w, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)
     as_tensors = [Tensor(a, dtype=np.float64) for a in (x, w, b)]
-    np.testing.assert_allclose(F.linear(*as_tensors).data, x @ w.T + b, rtol=1e-12)
+    np.testing.assert_allclose(F.linear(*as_tensors).numpy(), x @ w.T + b, rtol=1e-12)
     x0 = rng.standard_normal((4, 2, 3))
-    np.testing.assert_allclose(F.linear(Tensor(x0, dtype=np.float64), *as_tensors[1:], dim=0).data,
+    np.testing.assert_allclose(F.linear(Tensor(x0, dtype=np.float64), *as_tensors[1:], dim=0).numpy(),
                                np.einsum("oi,i...->o...", w, x0) + b[:, None, None], rtol=1e-12)
 
 
@@ -173,7 +173,7 @@ def test_permute_and_transpose():
 def test_transpose_swaps_two_dims_as_pytorch():
     x = Tensor(np.arange(24.0).reshape(2, 3, 4))
     assert x.transpose(1, 2).shape == (2, 4, 3) and x.transpose(0, -1).shape == (4, 3, 2)
-    np.testing.assert_array_equal(x.transpose(1, 2).data, np.arange(24.0).reshape(2, 3, 4).swapaxes(1, 2))
+    np.testing.assert_array_equal(x.transpose(1, 2).numpy(), np.arange(24.0).reshape(2, 3, 4).swapaxes(1, 2))
     with pytest.raises(TypeError):
         x.transpose(1, 0, 2)  # a permutation is permute's job
     with pytest.raises(ValueError, match="t\\(\\): needs at most 2 dims"):
@@ -271,9 +271,9 @@ def test_gather():
 
 def test_gather_follows_pytorch_and_take_along_dim_broadcasts():
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    np.testing.assert_array_equal(x.gather(1, np.array([[2], [0]])).data, [[2.0], [3.0]])
-    np.testing.assert_array_equal(x.gather(0, np.array([[1, 0]])).data, [[3.0, 1.0]])  # index smaller: a corner
-    np.testing.assert_array_equal(x.take_along_dim(np.array([[2], [2]]), 1).data, [[2.0], [5.0]])
+    np.testing.assert_array_equal(x.gather(1, np.array([[2], [0]])).numpy(), [[2.0], [3.0]])
+    np.testing.assert_array_equal(x.gather(0, np.array([[1, 0]])).numpy(), [[3.0, 1.0]])  # index smaller: a corner
+    np.testing.assert_array_equal(x.take_along_dim(np.array([[2], [2]]), 1).numpy(), [[2.0], [5.0]])
     x.take_along_dim(np.array([[0, 0, 1]]), 1).sum().backward()  # the one index row serves both rows
     np.testing.assert_array_equal(x.grad, [[2.0, 1.0, 0.0], [2.0, 1.0, 0.0]])
     with pytest.raises(ValueError, match="no larger than its shape"):
@@ -318,8 +318,8 @@ def test_pad():
     check_op(lambda x, pad_width, value: F.pad(x, pad_width, value=value), shapes=one_shape, kwargs=widths)
     flat = [n for pair in reversed([(1, 2), (0, 3)]) for n in pair]  # PyTorch's form: last dim first
     ones = np.ones((2, 2))
-    np.testing.assert_array_equal(F.pad(Tensor(ones), flat).data, np.pad(ones, [(1, 2), (0, 3)]))
-    np.testing.assert_array_equal(F.pad(Tensor(ones), (1, 0)).data, np.pad(ones, [(0, 0), (1, 0)]))
+    np.testing.assert_array_equal(F.pad(Tensor(ones), flat).numpy(), np.pad(ones, [(1, 2), (0, 3)]))
+    np.testing.assert_array_equal(F.pad(Tensor(ones), (1, 0)).numpy(), np.pad(ones, [(0, 0), (1, 0)]))
 
 
 # -- reductions --------------------------------------------------------------------------
@@ -377,16 +377,16 @@ def test_var_and_std():
     check_op(lambda x: x.std(0, unbiased=False), shapes=broadcastable_shapes(1, min_dims=1, min_side=2))
     values = np.array([[1.0, 2.0, 4.0], [0.0, 0.0, 3.0]])
     x = Tensor(values, dtype=np.float64)
-    np.testing.assert_allclose(x.var(dim=1).data, values.var(axis=1, ddof=1))  # PyTorch's default: unbiased
-    np.testing.assert_allclose(x.var(1, unbiased=False).data, values.var(axis=1))
-    np.testing.assert_allclose(x.std(correction=0).data, values.std())
+    np.testing.assert_allclose(x.var(dim=1).numpy(), values.var(axis=1, ddof=1))  # PyTorch's default: unbiased
+    np.testing.assert_allclose(x.var(1, unbiased=False).numpy(), values.var(axis=1))
+    np.testing.assert_allclose(x.std(correction=0).numpy(), values.std())
 
 
 def test_logsumexp_of_all_minus_inf_is_finite_in_gradient():
     x = Tensor(np.array([[-np.inf, -np.inf], [0.0, 1.0]]), dtype=np.float64, requires_grad=True)
     out = x.logsumexp(axis=1)
-    assert out.data[0] == -np.inf
-    np.testing.assert_allclose(out.data[1], np.log(1 + np.e))
+    assert out.numpy()[0] == -np.inf
+    np.testing.assert_allclose(out.numpy()[1], np.log(1 + np.e))
     out.backward(np.ones(2))
     np.testing.assert_array_equal(x.grad[0], [0.0, 0.0])
     np.testing.assert_allclose(x.grad[1], np.exp([0.0, 1.0]) / (1 + np.e))
@@ -400,7 +400,7 @@ def test_softmax_family(op):
 
 def test_log_softmax_is_stable_for_large_logits():
     out = F.log_softmax(Tensor([[1000.0, 0.0, -1000.0]]))
-    np.testing.assert_allclose(out.data, [[0.0, -1000.0, -2000.0]])
+    np.testing.assert_allclose(out.numpy(), [[0.0, -1000.0, -2000.0]])
 
 
 # -- neural-network ops ------------------------------------------------------------------
@@ -429,7 +429,7 @@ def test_layer_norm_over_several_trailing_dims():
     check_op(lambda x, w, b: F.layer_norm(x, w.shape, w, b), 3, shapes=trailing_shapes())
     rng = np.random.default_rng(3)
     x, w = rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 4))
-    out = F.layer_norm(Tensor(x, dtype=np.float64), (3, 4), Tensor(w, dtype=np.float64)).data
+    out = F.layer_norm(Tensor(x, dtype=np.float64), (3, 4), Tensor(w, dtype=np.float64)).numpy()
     flat = x.reshape(2, 12)
     expected = ((flat - flat.mean(1, keepdims=True)) / np.sqrt(flat.var(1, keepdims=True) + 1e-5)).reshape(x.shape)
     np.testing.assert_allclose(out, expected * w, rtol=1e-10)
@@ -441,7 +441,7 @@ def test_layer_norm_matches_definition():
     rng = np.random.default_rng(2)
     x, w, b = rng.standard_normal((3, 4, 6)), rng.standard_normal(6), rng.standard_normal(6)
     x_t, w_t, b_t = (Tensor(a, dtype=np.float64) for a in (x, w, b))
-    out = F.layer_norm(x_t, (6,), w_t, b_t, eps=1e-3).data
+    out = F.layer_norm(x_t, (6,), w_t, b_t, eps=1e-3).numpy()
     expected = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-3) * w + b
     np.testing.assert_allclose(out, expected, rtol=1e-10)
 
@@ -453,11 +453,11 @@ def test_dropout(p):
 
 def test_dropout_scales_kept_values_and_is_identity_in_eval():
     x = Tensor(np.ones((200, 50)))
-    out = F.dropout(x, 0.25, training=True, generator=np.random.default_rng(0)).data
+    out = F.dropout(x, 0.25, training=True, generator=np.random.default_rng(0)).numpy()
     assert set(np.unique(out)) <= {0.0, np.float32(1 / 0.75)}
     assert abs((out == 0).mean() - 0.25) < 0.02
     assert F.dropout(x, 0.25, training=False) is x
-    np.testing.assert_array_equal(F.dropout(x, 1.0).data, 0.0)
+    np.testing.assert_array_equal(F.dropout(x, 1.0).numpy(), 0.0)
 
 
 def test_softsign():
@@ -477,6 +477,6 @@ def test_float32_kernels_on_non_contiguous_views(layout):
         x = Tensor(data, requires_grad=True)
         y = F.layer_norm(F.gelu(x), x.shape[-1])
         y.backward(np.ones(y.shape, dtype=np.float32) * np.linspace(-1, 1, y.shape[-1], dtype=np.float32))
-        outputs.append((y.data, x.grad))
+        outputs.append((y.numpy(), x.grad))
     np.testing.assert_array_equal(outputs[0][0], outputs[1][0])
     np.testing.assert_array_equal(outputs[0][1], outputs[1][1])

@@ -32,7 +32,7 @@ def test_tensor_infers_dtypes_as_pytorch():
     source[0] = 5
     assert copied.tolist() == [1.0, 1.0, 1.0] and shared.tolist() == [5.0, 1.0, 1.0]
     assert tg.tensor([1.0], requires_grad=True).requires_grad
-    with pytest.raises(TypeError, match="floating-point"):
+    with pytest.raises(RuntimeError, match="floating point"):
         tg.tensor([1, 2], requires_grad=True)
     assert Tensor([1, 2]).dtype == np.float32  # the constructor keeps torch.Tensor's float32
 
@@ -46,8 +46,8 @@ def test_factories():
     assert tg.full_like(x, 9).tolist() == [[9, 9], [9, 9]] and tg.empty_like(x).shape == (2, 2)
     assert tg.arange(4).tolist() == [0, 1, 2, 3] and tg.arange(4).dtype == np.int64
     assert tg.arange(1, 2, 0.5).dtype == np.float32 and tg.arange(1, 2, 0.5).tolist() == [1.0, 1.5]
-    np.testing.assert_allclose(tg.linspace(0, 1, 5).data, [0, 0.25, 0.5, 0.75, 1])
-    assert tg.eye(3).data.trace() == 3 and tg.eye(2, 3).shape == (2, 3)
+    np.testing.assert_allclose(tg.linspace(0, 1, 5).numpy(), [0, 0.25, 0.5, 0.75, 1])
+    assert tg.eye(3).numpy().trace() == 3 and tg.eye(2, 3).shape == (2, 3)
     assert tg.zeros(3, requires_grad=True).requires_grad
 
 
@@ -58,10 +58,10 @@ def test_random_factories_follow_manual_seed():
 
     first, second = draw(), draw()
     for a, b in zip(first, second, strict=True):
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
     rand, randn, randint, perm = first
-    assert rand.dtype == np.float32 and 0 <= rand.data.min() and rand.data.max() < 1
-    assert randint.dtype == np.int64 and 0 <= randint.data.min() and randint.data.max() < 10
+    assert rand.dtype == np.float32 and 0 <= rand.numpy().min() and rand.numpy().max() < 1
+    assert randint.dtype == np.int64 and 0 <= randint.numpy().min() and randint.numpy().max() < 10
     assert sorted(perm.tolist()) == list(range(6)) and randn.shape == (4,)
 
 
@@ -87,9 +87,9 @@ def test_conversions_and_accessors():
     assert x.long().tolist() == [[1, -2]] and x.int().dtype == np.int32 and x.bool().dtype == bool
     assert x.double().dtype == np.float64 and x.to(tg.float64).dtype == np.float64 and x.to("cpu") is x
     assert x.float() is x and x.type_as(tg.tensor([1])).dtype == np.int64 and x.cpu() is x
-    with pytest.raises(ValueError, match="CPU only"):
+    with pytest.raises(RuntimeError, match="CPU only"):
         x.to("cuda")
-    assert x.size() == (1, 2) and x.size(-1) == 2 and x.dim() == 2 and x.numel() == 2 and x.device == "cpu"
+    assert x.size() == (1, 2) and x.size(-1) == 2 and x.dim() == 2 and x.numel() == 2 and x.device.type == "cpu"
     assert x.is_floating_point() and not x.long().is_floating_point()
     assert float(x.sum()) == -0.5 and int(tg.tensor(3)) == 3 and [1, 2, 3][tg.tensor(1)] == 2
     assert x.detach().requires_grad is False and x.grad_fn is None and (x * 2).grad_fn is not None
@@ -141,15 +141,15 @@ def test_shape_methods_match_numpy():
     assert x.unsqueeze(0).shape == (1, 2, 3, 4) and x.unsqueeze(-1).shape == (2, 3, 4, 1)
     assert tg.zeros(1, 3, 1).squeeze().shape == (3,) and tg.zeros(1, 3, 1).squeeze(0).shape == (3, 1)
     assert tg.zeros(2, 3).squeeze(0).shape == (2, 3)  # not size 1: unchanged, as PyTorch
-    np.testing.assert_array_equal(x.permute(2, 0, 1).data, values.transpose(2, 0, 1))
-    np.testing.assert_array_equal(x.expand(3, -1, -1, -1).data, np.broadcast_to(values, (3, 2, 3, 4)))
-    np.testing.assert_array_equal(x.repeat(1, 2, 1).data, np.tile(values, (1, 2, 1)))
-    np.testing.assert_array_equal(x.repeat(2, 1, 1, 1).data, np.tile(values, (2, 1, 1, 1)))
+    np.testing.assert_array_equal(x.permute(2, 0, 1).numpy(), values.transpose(2, 0, 1))
+    np.testing.assert_array_equal(x.expand(3, -1, -1, -1).numpy(), np.broadcast_to(values, (3, 2, 3, 4)))
+    np.testing.assert_array_equal(x.repeat(1, 2, 1).numpy(), np.tile(values, (1, 2, 1)))
+    np.testing.assert_array_equal(x.repeat(2, 1, 1, 1).numpy(), np.tile(values, (2, 1, 1, 1)))
     assert [c.shape for c in x.chunk(2, dim=2)] == [(2, 3, 2)] * 2 and len(x.chunk(4, dim=1)) == 3
     assert [c.shape[1] for c in x.split(2, dim=1)] == [2, 1] and [c.shape[2] for c in x.split([1, 3], 2)] == [1, 3]
     assert [u.shape for u in x.unbind(1)] == [(2, 4)] * 3
-    np.testing.assert_array_equal(x.index_select(2, tg.tensor([3, 0])).data, values[:, :, [3, 0]])
-    np.testing.assert_array_equal(tg.tile(x, (2,)).data, np.tile(values, 2))
+    np.testing.assert_array_equal(x.index_select(2, tg.tensor([3, 0])).numpy(), values[:, :, [3, 0]])
+    np.testing.assert_array_equal(tg.tile(x, (2,)).numpy(), np.tile(values, 2))
     with pytest.raises(ValueError, match="do not add up"):
         x.split([1, 1], dim=1)
     with pytest.raises(IndexError, match="out of range"):
@@ -164,8 +164,8 @@ def test_new_differentiable_methods_pass_the_gradient_check():
     check_op(lambda x: x.clone() * x, shapes=one_shape)
     check_op(lambda x: x.expand(2, *[-1] * x.ndim), shapes=one_shape)
     check_op(lambda x, dim: x.index_select(dim, np.array([0, 0])), shapes=nonempty_shape, kwargs=a_dim)
-    check_op(lambda x: x.masked_fill(x.data > 0.5, 2.0), shapes=one_shape, avoid=(0.5,))
-    check_op(lambda x, y: x.where(x.data > y.data, y), 2, distinct=True)
+    check_op(lambda x: x.masked_fill(x.numpy() > 0.5, 2.0), shapes=one_shape, avoid=(0.5,))
+    check_op(lambda x, y: x.where(x.numpy() > y.numpy(), y), 2, distinct=True)
     check_op(lambda x, low, high: x.clamp(low, low + high.abs() + 0.5), 3, distinct=True)
     check_op(lambda x: x.sin() * x.cos(), shapes=one_shape)
     check_op(lambda x: x.rsqrt() + x.square(), domain=(0.3, 3))
@@ -177,7 +177,7 @@ def test_new_differentiable_methods_pass_the_gradient_check():
 def test_gelu_tanh_is_the_tanh_formula():
     x = np.linspace(-4, 4, 101)
     expected = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
-    np.testing.assert_allclose(F.gelu(tg.tensor(x), approximate="tanh").data, expected, rtol=1e-12)
+    np.testing.assert_allclose(F.gelu(tg.tensor(x), approximate="tanh").numpy(), expected, rtol=1e-12)
     with pytest.raises(ValueError, match="approximate"):
         F.gelu(tg.tensor(x), approximate="erf")
 
@@ -220,7 +220,7 @@ def test_module_buffers_apply_requires_grad_and_to():
     model.apply(lambda m: seen.append(type(m).__name__))
     assert seen == ["Linear", "Linear", "ModuleDict", "Scaled"]
     model.apply(lambda m: nn.init.zeros_(m.bias) if isinstance(m, nn.Linear) else None)
-    assert all(not p.data.any() for name, p in model.named_parameters() if name.endswith("bias"))
+    assert all(not p.numpy().any() for name, p in model.named_parameters() if name.endswith("bias"))
     model.requires_grad_(False)
     assert not any(p.requires_grad for p in model.parameters())
     model.double()
@@ -263,7 +263,7 @@ def test_label_smoothing_with_class_weights_and_ignore_index_matches_pytorch(red
         t = torch.tensor(logits, requires_grad=True)
         theirs = torch.nn.CrossEntropyLoss(weight=None if weight is None else torch.tensor(weight),
                                            reduction=reduction, label_smoothing=0.2)(t, torch.tensor(labels))
-        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-15)
         ours.sum().backward()
         theirs.sum().backward()
         np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-10, atol=1e-15)
@@ -289,16 +289,16 @@ def test_step_with_a_closure_param_groups_and_integer_state_keys():
             loss.backward()
             return loss
 
-        before = model.weight.data.copy()
+        before = model.weight.numpy().copy()
         loss = optimizer.step(closure)
-        assert isinstance(loss, Tensor) and not np.array_equal(model.weight.data, before)
+        assert isinstance(loss, Tensor) and not np.array_equal(model.weight.numpy(), before)
     optimizer = optim.SGD([{"params": [model.weight]}], lr=0.1)
     optimizer.add_param_group({"params": model.bias, "lr": 0.0})
     assert [g["lr"] for g in optimizer.param_groups] == [0.1, 0.0]
-    bias = model.bias.data.copy()
+    bias = model.bias.numpy().copy()
     F.mse_loss(model(x), y).backward()
     optimizer.step()
-    np.testing.assert_array_equal(model.bias.data, bias)  # its group's lr 0 holds it
+    np.testing.assert_array_equal(model.bias.numpy(), bias)  # its group's lr 0 holds it
     with pytest.raises(ValueError, match="more than one group"):
         optimizer.add_param_group({"params": [model.bias]})
     adam = optim.Adam(model.parameters())

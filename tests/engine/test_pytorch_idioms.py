@@ -79,7 +79,7 @@ def experiment(torch, state: dict[str, np.ndarray] | None = None) -> dict[str, o
     torch.manual_seed(0)
     model = build(torch).double()
     if state is not None:  # the only non-idiomatic line: both frameworks start from the same weights
-        model.load_state_dict({name: torch.tensor(value) for name, value in state.items()})
+        model.load_state_dict({name: torch.tensor(np.asarray(value)) for name, value in state.items()})
     arrays = data()
     x, category, label = (torch.tensor(arrays[k]) for k in ("x", "category", "label"))
     assert x.dtype == torch.float64 and label.dtype == torch.int64  # a numpy array keeps its dtype

@@ -96,7 +96,7 @@ def test_released_graph_frees_intermediates_without_the_garbage_collector():
     try:
         x = leaf(np.ones(1000))
         hidden = x.exp()
-        probe = weakref.ref(hidden.data)
+        probe = weakref.ref(hidden.numpy())
         loss = (hidden * hidden).sum()
         del hidden
         assert probe() is not None  # saved by Mul for its backward
@@ -125,7 +125,7 @@ def test_backward_frees_each_activation_once_its_ops_are_done():
     h = First.apply(x)
     for _ in range(3):
         e = h.exp()  # Exp saves its output, and Mul its inputs, for their backward
-        probes.append(weakref.ref(e.data))
+        probes.append(weakref.ref(e.numpy()))
         h = e * 0.5
     loss = h.sum()
     del h, e
@@ -139,7 +139,7 @@ def test_an_input_no_op_saved_is_freed_during_the_forward():
     array: Add saves nothing, so its inputs' arrays go as soon as the tensors do."""
     x = leaf(np.ones(1000))
     h = x + 1.0
-    probe = weakref.ref(h.data)
+    probe = weakref.ref(h.numpy())
     loss = ((h + 2.0) * 3.0).sum()
     del h
     assert probe() is None
@@ -219,7 +219,7 @@ def test_dtypes_promote_as_pytorch_and_only_floats_take_gradients():
     assert (integers + 1).dtype == np.int64 and (integers * 2.5).dtype == np.float32
     assert (integers / 2).dtype == np.float32 and F.exp(integers).dtype == np.float32
     assert (single + integers).dtype == np.float32 and (integers > 1).dtype == bool
-    with pytest.raises(TypeError, match="floating-point"):
+    with pytest.raises(RuntimeError, match="floating point"):
         Tensor([1, 2], dtype=np.int64, requires_grad=True)
     with pytest.raises(TypeError, match="mean: needs a floating-point tensor"):
         integers.mean()
@@ -244,14 +244,14 @@ def test_plain_accessors():
     assert isinstance(x.numpy(), np.ndarray) and x.sum().item() == 15.0
     assert x.requires_grad_().requires_grad
     assert np.asarray(x).shape == (2, 3)
-    assert "requires_grad=True" in repr(x) and "grad_fn=Mul" in repr(x * 2)
+    assert "requires_grad=True" in repr(x) and "grad_fn=<MulBackward>" in repr(x * 2)
 
 
 def test_comparisons_give_boolean_constants():
     x = Tensor([-1.0, 2.0])
     mask = x > 0
     assert mask.dtype == bool and not mask.requires_grad
-    np.testing.assert_array_equal(F.where(mask, x, 0.0).data, [0.0, 2.0])
+    np.testing.assert_array_equal(F.where(mask, x, 0.0).numpy(), [0.0, 2.0])
 
 
 def test_astype_casts_gradients_back():

@@ -36,6 +36,7 @@ def small_data(tmp_path_factory):
 
 
 @needs_data
+@pytest.mark.slow
 def test_baselines_score_what_scikit_learn_scores_with_the_threshold_of_the_holdout(baselines, small_data, tmp_path,
                                                                                    capsys):
     sklearn_metrics = pytest.importorskip("sklearn.metrics")

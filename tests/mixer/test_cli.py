@@ -1,9 +1,12 @@
-"""train.py as a user meets it: the help, run folders that are never reused by accident, errors that name the
-flag and the rule before anything is written, predict that never writes onto its inputs, Ctrl-C and kill -9."""
+"""train.py as a user meets it: the help, run folders that are never reused by accident (nor used by two runs at
+once), errors that name the flag and the rule before anything is written, predict that never writes onto its inputs,
+Ctrl-C, SIGTERM and kill -9."""
 
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -110,6 +113,7 @@ def test_grouped_and_flat_config_files_give_the_same_configuration(tmp_path):
 
 # -- run folders -------------------------------------------------------------------------------------------------
 @needs_data
+@pytest.mark.slow
 def test_one_epoch_trains_into_a_fresh_folder_named_at_start_and_end(small_data, tmp_path, capsys, monkeypatch):
     """--epochs 1 is shorter than the default warm-up: the warm-up is shortened and the run says so. Without --out
     each run gets its own folder."""
@@ -130,6 +134,7 @@ def test_one_epoch_trains_into_a_fresh_folder_named_at_start_and_end(small_data,
 
 
 @needs_data
+@pytest.mark.slow
 def test_an_existing_run_is_never_overwritten_or_mixed(small_data, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--epochs", "2", "--warmup-epochs", "0.5", "--data-dir", str(small_data), "--out", str(out), *TINY]
@@ -167,6 +172,7 @@ def trained(small_data, tmp_path_factory):
 
 
 @needs_data
+@pytest.mark.slow
 def test_predict_never_writes_onto_its_input_a_checkpoint_or_a_folder(small_data, trained, tmp_path, capsys):
     out = trained
     rows = small_data / REAL["unlabelled"].name
@@ -190,6 +196,7 @@ def test_predict_never_writes_onto_its_input_a_checkpoint_or_a_folder(small_data
 
 
 @needs_data
+@pytest.mark.slow
 def test_predict_warns_in_one_line_per_kind_about_rows_unlike_the_training_rows(small_data, trained, tmp_path,
                                                                                  capsys):
     out = trained
@@ -229,38 +236,86 @@ def wait_for(path, process, timeout=120.0):
 
 
 @needs_data
-def test_ctrl_c_says_what_was_saved_and_how_to_resume_and_exits_130(small_data, tmp_path):
+@pytest.mark.slow
+def test_of_two_runs_on_one_folder_one_refuses_and_ctrl_c_stops_the_other_with_the_resume_line(small_data, tmp_path):
+    """Two runs started at the same moment with the same --out: one refuses in one line naming the other's process;
+    Ctrl-C then stops the other (exit 130) with one line saying what is saved and how to continue, and releases the
+    folder. metrics.jsonl holds each epoch once."""
     out = tmp_path / "run"
-    process = start(["--epochs", "1000", "--warmup-epochs", "0", "--data-dir", str(small_data), "--out", str(out),
-                     *TINY], tmp_path)
-    wait_for(out / "last.npz", process)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    args = ["--epochs", "1000", "--warmup-epochs", "0", "--data-dir", str(small_data), "--out", str(out), *TINY]
+    first, second = start(args, tmp_path), start(args, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while first.poll() is None and second.poll() is None:
+            assert time.monotonic() < deadline, "neither run ended"
+            time.sleep(0.02)
+        loser, winner = (first, second) if first.poll() is not None else (second, first)
+        _, refusal = loser.communicate()
+        assert loser.returncode == 1 and refusal.count("\n") == 1, refusal
+        assert refusal.startswith(f"error: --out {out} is in use by process {winner.pid} on host "
+                                  f"{socket.gethostname()}, started ")
+        wait_for(out / "last.npz", winner)
+        winner.send_signal(signal.SIGINT)
+        _, stderr = winner.communicate(timeout=60)
+    finally:
+        for process in (first, second):
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert winner.returncode == 130, stderr
     assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1
     saved = load_checkpoint(out / "last.npz")["epoch"]
     assert stderr.strip().endswith(f"{out / 'last.npz'} keeps epoch {saved}; continue with: "
                                    f"python train.py --resume {out / 'last.npz'}")
     assert stderr.startswith(f"interrupted in epoch {saved + 1} of 1000")
+    epochs = [json.loads(line)["epoch"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert epochs == list(range(1, saved + 1))
+    assert sorted(os.listdir(out)) == ["best.npz", "config.json", "last.npz", "metrics.jsonl"]  # lock released
 
 
 @needs_data
-def test_resume_after_kill_9_ends_bit_identical_to_the_uninterrupted_run(small_data, tmp_path, capsys):
+@pytest.mark.slow
+def test_resume_after_kill_9_or_sigterm_ends_bit_identical_to_the_uninterrupted_run(small_data, tmp_path, capsys):
+    """kill -9 right after the first epoch was saved; SIGTERM at a random moment after it (in the second epoch or
+    while the results are written). SIGTERM exits 143 with the one line that continues the run, and leaves its
+    folder whole: no temporary file, no lock, a metrics line for each epoch last.npz holds. kill -9 leaves a stale
+    lock, which the resumed run takes over."""
     args = ["--epochs", "2", "--warmup-epochs", "0.5", "--data-dir", str(small_data), *TINY]
-    out = tmp_path / "killed"
-    process = start([*args, "--out", str(out)], tmp_path)
-    wait_for(out / "last.npz", process)
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=60)
-    assert process.returncode == -signal.SIGKILL
-    assert load_checkpoint(out / "last.npz")["epoch"] == 1  # killed before the end
-    assert train(["--resume", str(out / "last.npz")], capsys)[0] == 0  # in its own folder
+    killed, stopped = tmp_path / "killed", tmp_path / "stopped"
+    processes = {killed: start([*args, "--out", str(killed)], tmp_path),
+                 stopped: start([*args, "--out", str(stopped)], tmp_path)}
+    wait_for(killed / "last.npz", processes[killed])
+    processes[killed].send_signal(signal.SIGKILL)
+    processes[killed].communicate(timeout=60)
+    assert processes[killed].returncode == -signal.SIGKILL
+    assert load_checkpoint(killed / "last.npz")["epoch"] == 1  # killed before the end
+    wait_for(stopped / "last.npz", processes[stopped])
+    delay = random.uniform(0.0, 0.3)
+    time.sleep(delay)
+    processes[stopped].send_signal(signal.SIGTERM)
+    _, stderr = processes[stopped].communicate(timeout=60)
+    last = stopped / "last.npz"
+    assert processes[stopped].returncode == 143, (delay, stderr)
+    assert stderr.startswith("interrupted by SIGTERM ") and stderr.count("\n") == 1, (delay, stderr)
+    assert stderr.endswith(f"{last} keeps epoch {load_checkpoint(last)['epoch']}; "
+                           f"{'write them' if 'the last epoch' in stderr else 'continue'} with: python train.py "
+                           f"--resume {last}\n"), (delay, stderr)
+    assert sorted(os.listdir(stopped)) == ["best.npz", "config.json", "last.npz", "metrics.jsonl"], delay
+    assert [json.loads(line)["epoch"] for line in (stopped / "metrics.jsonl").read_text().splitlines()] == list(
+        range(1, load_checkpoint(last)["epoch"] + 1)), delay
+
+    code, printed, _ = train(["--resume", str(killed / "last.npz")], capsys)  # in its own folder
+    assert code == 0 and f"note: {killed} held the lock of process {processes[killed].pid} on host " in printed
+    assert train(["--resume", str(last)], capsys)[0] == 0
     assert train([*args, "--out", str(tmp_path / "whole")], capsys)[0] == 0
-    resumed, whole = load_checkpoint(out / "last.npz"), load_checkpoint(tmp_path / "whole" / "last.npz")
-    assert resumed["epoch"] == whole["epoch"] == 2
-    for name, array in whole["model"].items():
-        np.testing.assert_array_equal(resumed["model"][name], array, err_msg=name)
-    assert [r["epoch"] for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())] == [1, 2]
+    whole = load_checkpoint(tmp_path / "whole" / "last.npz")
+    for folder in (killed, stopped):
+        resumed = load_checkpoint(folder / "last.npz")
+        assert resumed["epoch"] == whole["epoch"] == 2
+        for name, array in whole["model"].items():
+            np.testing.assert_array_equal(resumed["model"][name], array, err_msg=f"{folder.name}: {name}")
+        assert [r["epoch"] for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())] == [1, 2]
+        assert (folder / "result.json").is_file() and not (folder / ".lock").exists()
 
 
 @needs_data

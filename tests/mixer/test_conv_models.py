@@ -72,7 +72,7 @@ def test_output_shapes_and_input_layouts(model_class, patch_size):
     x = np.random.default_rng(0).normal(size=(5, 42)).astype(np.float32)
     out = model(x)
     assert out.shape == (5, 3) and out.dtype == np.float32
-    np.testing.assert_array_equal(model(x[:, :, None]).data, out.data)
+    np.testing.assert_array_equal(model(x[:, :, None]).numpy(), out.numpy())
     three_channels = model_class(dim=8, depth=4, in_channels=3, patch_size=patch_size)
     assert three_channels(np.zeros((2, 42, 3), dtype=np.float32)).shape == (2, 1)
     with pytest.raises(ValueError, match=r"expected \(batch, 42, 1\) or \(batch, 42\)"):
@@ -86,8 +86,8 @@ def test_float32_matches_float64(name, config):
     tg.manual_seed(0)
     model = build_model(name, dim=8, depth=6, **config).eval()
     x = np.random.default_rng(1).normal(size=(4, 42))
-    single = model(x.astype(np.float32)).data
-    np.testing.assert_allclose(single, model.to(np.float64)(x).data, rtol=1e-4, atol=1e-5)
+    single = model(x.astype(np.float32)).numpy()
+    np.testing.assert_allclose(single, model.to(np.float64)(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["convnext", "resnext", "hybrid"])
@@ -98,10 +98,10 @@ def test_drop_path_is_off_in_eval(name):
     plain.load_state_dict(dropping.state_dict())
     x = np.random.default_rng(2).normal(size=(16, 42)).astype(np.float32)
     dropping.train()
-    assert not np.array_equal(dropping(x).data, dropping(x).data)  # samples dropped at random while training
+    assert not np.array_equal(dropping(x).numpy(), dropping(x).numpy())  # samples dropped at random while training
     dropping.eval()
-    np.testing.assert_array_equal(dropping(x).data, dropping(x).data)
-    np.testing.assert_array_equal(dropping(x).data, plain.eval()(x).data)
+    np.testing.assert_array_equal(dropping(x).numpy(), dropping(x).numpy())
+    np.testing.assert_array_equal(dropping(x).numpy(), plain.eval()(x).numpy())
 
 
 def test_drop_path_rises_linearly_over_all_blocks():
@@ -166,14 +166,16 @@ def held_out_accuracy(name, position_embedding):
         opt.step()
         opt.zero_grad()
     with tg.no_grad():
-        return float(((model.eval()(x[512:]).data > 0) == y[512:]).mean())
+        return float(((model.eval()(x[512:]).numpy() > 0) == y[512:]).mean())
 
 
 @pytest.mark.parametrize("name", ["convnext", "resnext", "hybrid"])
+@pytest.mark.slow
 def test_models_learn_a_rule_on_feature_positions(name):
     assert held_out_accuracy(name, position_embedding=True) > 0.6
 
 
+@pytest.mark.slow
 def test_position_embedding_lets_a_pure_conv_net_tell_features_apart():
     """Global average pooling makes a conv stack (nearly) blind to where a pattern is (measured:
     0.53 held-out accuracy without the embedding, 0.85 with it)."""

@@ -155,6 +155,7 @@ def cv_run(small_data, tmp_path_factory):
 
 
 @needs_data
+@pytest.mark.slow
 def test_a_two_fold_run_writes_one_run_per_fold_and_the_summary(cv_run, small_data, capsys):
     out, printed = cv_run
     for fold in (1, 2):
@@ -192,6 +193,7 @@ def test_a_two_fold_run_writes_one_run_per_fold_and_the_summary(cv_run, small_da
 
 
 @needs_data
+@pytest.mark.slow
 def test_an_interrupted_cross_validation_resumes_without_redoing_finished_folds(cv_run, small_data, tmp_path,
                                                                                capsys, monkeypatch):
     out = tmp_path / "cut"
@@ -230,6 +232,7 @@ def test_an_interrupted_cross_validation_resumes_without_redoing_finished_folds(
 
 
 @needs_data
+@pytest.mark.slow
 def test_overwrite_replaces_a_cross_validation_and_leaves_other_files(small_data, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--data-dir", str(small_data), *TINY, "--epochs", "1", "--out", str(out)]
@@ -253,7 +256,7 @@ def test_binary_label_smoothing_is_bce_against_the_smoothed_targets():
     p = 1 / (1 + np.exp(-logits[:, 0]))
     expected = -(target * np.log(p) + (1 - target) * np.log(1 - p))
     out = loss_fn(Tensor(logits, dtype=np.float64), labels, reduction="none", label_smoothing=eps)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12)
     plain = loss_fn(Tensor(logits, dtype=np.float32), labels)
     assert plain.item() == F.binary_cross_entropy_with_logits(Tensor(logits[:, 0], dtype=np.float32),
                                                               labels.astype(np.float32)).item()
@@ -275,7 +278,7 @@ def test_only_the_training_loss_is_smoothed(small_data, tmp_path):
     plain, smoothed = trainer(0.0), trainer(0.3)
     rows = np.arange(40)
     batch = smoothed._batch(rows)
-    logits = smoothed.model(batch[0]).data[:, 0].astype(np.float64)
+    logits = smoothed.model(batch[0]).numpy()[:, 0].astype(np.float64)
     target = batch[1] * 0.7 + 0.15
     expected = np.sum(np.logaddexp(0, logits) - target * logits)  # BCE with logits, summed
     assert smoothed._batch_loss(batch, len(rows)).total == pytest.approx(expected, rel=1e-5)

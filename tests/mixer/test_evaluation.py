@@ -40,6 +40,7 @@ def runs(small_data, tmp_path_factory):
 
 
 @needs_data
+@pytest.mark.slow
 def test_the_threshold_is_chosen_on_the_holdout_for_the_selected_model_and_stored(runs, small_data):
     folder = runs["folders"][0]
     result, saved = runs["result"], json.loads((folder / "result.json").read_text())
@@ -69,6 +70,7 @@ def test_the_threshold_is_chosen_on_the_holdout_for_the_selected_model_and_store
 
 
 @needs_data
+@pytest.mark.slow
 def test_the_console_labels_both_thresholds_and_the_run_draws_the_reliability_diagram(runs):
     printed, result, folder = runs["printed"], runs["result"], runs["folders"][0]
     threshold = result["threshold"]
@@ -94,6 +96,7 @@ def test_the_console_labels_both_thresholds_and_the_run_draws_the_reliability_di
 @needs_data
 @pytest.mark.parametrize(("overrides", "rule"), [({"threshold_criterion": "none"}, "--threshold-criterion none"),
                                                  ({"holdout": 0.0}, "no holdout to choose it on")])
+@pytest.mark.slow
 def test_none_or_no_holdout_keeps_half(small_data, tmp_path, overrides, rule):
     result = Trainer(config(small_data, tmp_path / "run", epochs=1, **overrides), log=lambda text: None).fit()
     assert result["threshold"] == 0.5 and result["threshold_rule"] == rule
@@ -114,6 +117,7 @@ def test_the_criterion_is_an_option_of_binary_runs_only():
 
 
 @needs_data
+@pytest.mark.slow
 def test_resume_keeps_the_criterion_and_chooses_again_at_the_end(small_data, tmp_path, capsys):
     out = tmp_path / "run"
     Trainer(config(small_data, out, epochs=1, threshold_criterion="f1"), log=lambda text: None).fit()
@@ -126,6 +130,7 @@ def test_resume_keeps_the_criterion_and_chooses_again_at_the_end(small_data, tmp
 
 
 @needs_data
+@pytest.mark.slow
 def test_evaluate_uses_the_stored_threshold_and_says_so(runs, small_data, capsys):
     folder, result = runs["folders"][0], runs["result"]
     assert main(["evaluate", "--checkpoint", str(folder / "best.npz"), "--data-dir", str(small_data)]) == 0
@@ -142,6 +147,7 @@ def test_evaluate_uses_the_stored_threshold_and_says_so(runs, small_data, capsys
 
 
 @needs_data
+@pytest.mark.slow
 def test_a_checkpoint_without_a_threshold_decides_at_half(runs, small_data, tmp_path, capsys):
     old = load_checkpoint(runs["folders"][0] / "best.npz")
     del old["threshold"], old["threshold_rule"]
@@ -167,6 +173,7 @@ def own_probabilities(checkpoint_path, csv_path):
 
 
 @needs_data
+@pytest.mark.slow
 def test_an_ensemble_averages_the_models_on_their_own_preprocessing_and_their_thresholds(runs, small_data, tmp_path,
                                                                                         capsys):
     paths = [str(folder / "best.npz") for folder in runs["folders"]]
@@ -195,6 +202,7 @@ def test_an_ensemble_averages_the_models_on_their_own_preprocessing_and_their_th
 
 
 @needs_data
+@pytest.mark.slow
 def test_an_ensemble_of_models_of_other_classes_is_one_clear_line(runs, tmp_path, capsys):
     other = load_checkpoint(runs["folders"][1] / "best.npz")
     other["class_names"] = ["benign", "attack"]

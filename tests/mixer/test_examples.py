@@ -41,6 +41,7 @@ def test_toy_mlp_separates_the_two_moons(run_example):
 
 
 @needs_data
+@pytest.mark.slow
 def test_mixer_example_learns_on_unsw_nb15_and_stays_short(tmp_path):
     source = EXAMPLES / "mixer_unsw.py"
     assert len(source.read_text().splitlines()) < 40

@@ -18,10 +18,10 @@ def lambda_reference(layer, x):
     """The lambda layer written with einsum from the paper's equations, on (tokens, batch, dim) float64."""
     n, b, _ = x.shape
     h, k, u, v = layer.heads, layer.dim_k, layer.dim_u, layer.dim_v
-    q = (x @ layer.to_queries.weight.data.T).reshape(n, b, h, k)
-    keys = softmax((x @ layer.to_keys.weight.data.T).reshape(n, b, u, k), axis=0)
-    values = (x @ layer.to_values.weight.data.T).reshape(n, b, u, v)
-    table = layer.relative_embedding.data
+    q = (x @ layer.to_queries.weight.numpy().T).reshape(n, b, h, k)
+    keys = softmax((x @ layer.to_keys.weight.numpy().T).reshape(n, b, u, k), axis=0)
+    values = (x @ layer.to_values.weight.numpy().T).reshape(n, b, u, v)
+    table = layer.relative_embedding.numpy()
     embeddings = np.zeros((n, n, k, u))
     for i in range(n):
         for j in range(n):
@@ -43,8 +43,8 @@ def tiny_lambda(r=None, batch_first=False):
 def test_lambda_layer_matches_the_einsum_reference_in_both_layouts(r):
     x = np.random.default_rng(0).normal(size=(5, 3, 4))
     expected = lambda_reference(tiny_lambda(r), x)
-    np.testing.assert_allclose(tiny_lambda(r)(Tensor(x, dtype=np.float64)).data, expected, rtol=1e-12, atol=1e-12)
-    batch_first = tiny_lambda(r, batch_first=True)(Tensor(x.transpose(1, 0, 2), dtype=np.float64)).data
+    np.testing.assert_allclose(tiny_lambda(r)(Tensor(x, dtype=np.float64)).numpy(), expected, rtol=1e-12, atol=1e-12)
+    batch_first = tiny_lambda(r, batch_first=True)(Tensor(x.transpose(1, 0, 2), dtype=np.float64)).numpy()
     np.testing.assert_allclose(batch_first, expected.transpose(1, 0, 2), rtol=1e-12, atol=1e-12)
 
 
@@ -57,7 +57,7 @@ def test_lambda_layer_gradients(r):
 
 def test_local_lambda_is_banded_works_for_any_length_and_equals_global_at_full_radius():
     local = tiny_lambda(r=1)
-    embeddings = local.position_embeddings(6).data
+    embeddings = local.position_embeddings(6).numpy()
     band = np.abs(np.arange(6)[:, None] - np.arange(6)[None, :]) <= 1
     assert embeddings.shape == (6, 6, 3, 2)
     assert not embeddings[~band].any() and embeddings[band].all()
@@ -65,7 +65,7 @@ def test_local_lambda_is_banded_works_for_any_length_and_equals_global_at_full_r
     full = tiny_lambda(r=4)  # radius n - 1: the same table shape and indexing as the global variant
     full.load_state_dict(tiny_lambda().state_dict())
     x = Tensor(np.random.default_rng(2).normal(size=(5, 2, 4)), dtype=np.float64)
-    np.testing.assert_array_equal(full(x).data, tiny_lambda()(x).data)
+    np.testing.assert_array_equal(full(x).numpy(), tiny_lambda()(x).numpy())
 
 
 def test_lambda_layer_errors():
@@ -143,4 +143,4 @@ def test_the_default_mlp_and_linear_paths_are_unchanged(options):
     model = MLPMixer1D(seq_len=10, dim=8, depth=2, patch_size=3, num_classes=2, **options).to(np.float64).eval()
     assert [name for name, _ in model.named_parameters()] == DEFAULT_PARAMETERS
     x = np.random.default_rng(5).normal(size=(3, 10))
-    np.testing.assert_allclose(model(x).data, DEFAULT_LOGITS, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(model(x).numpy(), DEFAULT_LOGITS, rtol=1e-10, atol=1e-12)

@@ -91,8 +91,8 @@ def test_accumulated_batches_give_the_step_of_one_big_batch():
     big, accumulated = make_loop(batch_size=16), make_loop(batch_size=8, accum_steps=2)
     big.train_epoch(1), accumulated.train_epoch(1)
     assert big.steps_per_epoch == accumulated.steps_per_epoch == 2
-    np.testing.assert_allclose(accumulated.model.weight.data, big.model.weight.data, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(accumulated.model.bias.data, big.model.bias.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(accumulated.model.weight.numpy(), big.model.weight.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(accumulated.model.bias.numpy(), big.model.bias.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_records_hold_the_epoch_its_losses_and_the_evaluation():
@@ -104,13 +104,13 @@ def test_records_hold_the_epoch_its_losses_and_the_evaluation():
     first = seen[0]
     assert set(first) == {"epoch", "lr", "train", "holdout", "seconds"} and first["holdout"] == {"loss": 1.0}
     assert first["train"]["rows"] == 1.0  # each term is the sum over batches / rows: 32 rows, 1 per row
-    mse = float(((loop.model(x).data[:, 0] - y) ** 2).mean())
+    mse = float(((loop.model(x).numpy()[:, 0] - y) ** 2).mean())
     assert seen[1]["train"]["loss"] > mse * 0.5  # the mean over the epoch, not a sum
 
 
 def test_a_non_finite_loss_stops_with_the_epoch_and_step():
     loop = make_loop()
-    loop.model.bias.data[...] = np.nan
+    loop.model.bias.numpy()[...] = np.nan
     with pytest.raises(TrainingDiverged, match="nan at epoch 1, step 1"):
         loop.train_epoch(1)
 
@@ -133,7 +133,7 @@ def test_a_restored_loop_continues_bit_for_bit():
     again.model.load_state_dict(saved["model"])
     again.restore(saved)
     again.run(3, lambda record: None)
-    np.testing.assert_array_equal(again.model.weight.data, whole.model.weight.data)
+    np.testing.assert_array_equal(again.model.weight.numpy(), whole.model.weight.numpy())
     assert [r["train"]["loss"] for r in again.history] == [r["train"]["loss"] for r in whole.history]
 
 
@@ -144,7 +144,7 @@ def test_the_loss_passed_in_is_what_backward_runs_on():
     for scale in (1.0, 3.0):
         tg.manual_seed(0)
         model = nn.Linear(3, 1)
-        before = model.weight.data.copy()
+        before = model.weight.numpy().copy()
 
         def batch_loss(batch, step_rows, model=model, scale=scale):
             loss = F.mse_loss(model(batch[0])[:, 0], batch[1], reduction="sum")
@@ -154,7 +154,7 @@ def test_the_loss_passed_in_is_what_backward_runs_on():
                             make_batch=lambda rows: (x[rows], y[rows]), batch_loss=batch_loss, batch_size=32,
                             order_rng=np.random.default_rng(0))
         loop.train_epoch(1)
-        updates.append(model.weight.data - before)
+        updates.append(model.weight.numpy() - before)
     np.testing.assert_allclose(updates[1], 3 * updates[0], rtol=1e-5)
 
 

@@ -33,7 +33,7 @@ def test_masking_keeps_len_keep_tokens_and_ids_restore_inverts_the_shuffle(num_t
     np.testing.assert_array_equal(np.take_along_axis(masking.ids_shuffle, masking.ids_restore, axis=1), identity)
     np.testing.assert_array_equal(np.take_along_axis(masking.ids_restore, masking.ids_shuffle, axis=1), identity)
     for b in range(batch):  # the kept tokens are x's tokens at ids_keep, in shuffled order
-        np.testing.assert_array_equal(masking.kept.data[:, b], x.data[masking.ids_keep[b], b])
+        np.testing.assert_array_equal(masking.kept.numpy()[:, b], x.numpy()[masking.ids_keep[b], b])
     np.testing.assert_array_equal(masking.mask.sum(axis=1), np.full(batch, num_tokens - len_keep))
     kept_positions = np.zeros((batch, num_tokens), dtype=bool)
     np.put_along_axis(kept_positions, masking.ids_keep, True, axis=1)
@@ -52,16 +52,16 @@ def test_gradients_reach_the_kept_tokens_only():
     masking = random_masking(x, 0.5, np.random.default_rng(2))
     (masking.kept * masking.kept).sum().backward()
     kept = (masking.mask == 0).T[:, :, None]
-    np.testing.assert_allclose(x.grad, np.where(kept, 2 * x.data, 0.0))
+    np.testing.assert_allclose(x.grad, np.where(kept, 2 * x.numpy(), 0.0))
 
 
 def test_restore_order_puts_kept_tokens_back_and_the_mask_token_elsewhere():
     x = tokens()
     masking = random_masking(x, 0.75, np.random.default_rng(4))
     mask_token = Tensor(np.full((1, 1, 3), 7.0), dtype=np.float64)
-    restored = restore_order(masking.kept, mask_token, masking.ids_restore).data
+    restored = restore_order(masking.kept, mask_token, masking.ids_restore).numpy()
     removed = masking.mask.T[:, :, None] == 1
-    np.testing.assert_array_equal(restored, np.where(removed, 7.0, x.data))
+    np.testing.assert_array_equal(restored, np.where(removed, 7.0, x.numpy()))
 
 
 def test_mask_ratios_that_keep_nothing_are_refused():
@@ -79,9 +79,9 @@ def test_loss_ignores_kept_patches():
     mask = np.zeros((4, 6))
     mask[:, [1, 4]] = 1
     loss = masked_patch_loss(prediction, target, mask)
-    expected = ((prediction.data - target) ** 2).mean(axis=-1)[[1, 4]].mean()
+    expected = ((prediction.numpy() - target) ** 2).mean(axis=-1)[[1, 4]].mean()
     assert loss.item() == pytest.approx(expected, rel=1e-12)
-    changed = prediction.data.copy()
+    changed = prediction.numpy().copy()
     changed[0, 2] += 100.0  # token 0 of sample 2 was kept
     assert masked_patch_loss(Tensor(changed, dtype=np.float64), target, mask).item() == loss.item()
     changed[4, 2] += 1.0  # token 4 was removed
@@ -96,7 +96,7 @@ def test_model_loss_is_the_masked_loss_of_its_prediction_and_norm_pix_targets_ar
     x = np.random.default_rng(0).normal(size=(5, 12)).astype(np.float32)
     out = model(x, np.random.default_rng(1))
     assert out.prediction.shape == (4, 5, 3) and out.mask.shape == (5, 4)
-    target = model.target(model.patchify(x).data)
+    target = model.target(model.patchify(x).numpy())
     np.testing.assert_allclose(target.mean(axis=-1), 0.0, atol=1e-5)
     np.testing.assert_allclose(target.std(axis=-1, ddof=1), 1.0, rtol=1e-3)
     assert out.loss.item() == pytest.approx(masked_patch_loss(out.prediction, target, out.mask).item(), rel=1e-6)
@@ -125,10 +125,10 @@ def test_features_are_unmasked_and_the_classifier_starts_from_the_encoder(encode
     model = MixerMAE(seq_len=42, patch_size=3, dim=8, depth=2, decoder_dim=4, mask_ratio=0.75,
                      encoder_tokens=encoder_tokens)
     x = np.random.default_rng(3).normal(size=(6, 42)).astype(np.float32)
-    features = model.features(x).data
+    features = model.features(x).numpy()
     assert features.shape == (6, 8)
-    np.testing.assert_array_equal(features, model.features(x).data)  # no random masking
-    np.testing.assert_allclose(features[:1], model.features(x[:1]).data, rtol=1e-5, atol=1e-6)  # rows independent
+    np.testing.assert_array_equal(features, model.features(x).numpy())  # no random masking
+    np.testing.assert_allclose(features[:1], model.features(x[:1]).numpy(), rtol=1e-5, atol=1e-6)  # rows independent
     classifier = model.classifier(num_classes=1)
     own = classifier.state_dict()
     state = model.classifier_state()
@@ -138,7 +138,7 @@ def test_features_are_unmasked_and_the_classifier_starts_from_the_encoder(encode
     if encoder_tokens == "all":
         assert set(state) == set(own) - {"head.weight", "head.bias"}
         np.testing.assert_allclose(classifier.norm(classifier.blocks[1](classifier.blocks[0](
-            classifier.proj(classifier.patchify(Tensor(x)))))).mean(axis=0).data, features, rtol=1e-5, atol=1e-6)
+            classifier.proj(classifier.patchify(Tensor(x)))))).mean(axis=0).numpy(), features, rtol=1e-5, atol=1e-6)
     else:
         assert set(state) == set(own) - {"head.weight", "head.bias"} - token_mixing
 
@@ -173,6 +173,7 @@ def fine_tune_config(folder, out, checkpoint, **overrides):
 
 
 @needs_data
+@pytest.mark.slow
 def test_pretraining_writes_checkpoint_metrics_and_plot_and_repeats_with_the_seed(pretrained, small_data, tmp_path):
     for name in ("mae.npz", "metrics.jsonl", "reconstruction_loss.png", "config.json"):
         assert (pretrained / name).is_file(), name
@@ -191,6 +192,7 @@ def test_pretraining_writes_checkpoint_metrics_and_plot_and_repeats_with_the_see
 
 
 @needs_data
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_encoder_weights(pretrained, small_data, tmp_path):
     mae, _ = load_mae(pretrained / "mae.npz")
     trainer = Trainer(fine_tune_config(small_data, tmp_path / "ft", pretrained / "mae.npz"), log=lambda text: None)
@@ -207,6 +209,7 @@ def test_fine_tuning_starts_from_the_encoder_weights(pretrained, small_data, tmp
 
 
 @needs_data
+@pytest.mark.slow
 def test_frozen_encoder_stays_unchanged_after_a_step(pretrained, small_data, tmp_path):
     config = fine_tune_config(small_data, tmp_path / "probe", pretrained / "mae.npz", freeze_encoder=True)
     trainer = Trainer(config, log=lambda text: None)
@@ -223,6 +226,7 @@ def test_frozen_encoder_stays_unchanged_after_a_step(pretrained, small_data, tmp
 
 
 @needs_data
+@pytest.mark.slow
 def test_fine_tuning_refuses_a_classifier_of_another_shape_and_freezing_without_an_encoder(pretrained, small_data,
                                                                                             tmp_path):
     with pytest.raises(ValueError, match="--dim 8"):
@@ -233,6 +237,7 @@ def test_fine_tuning_refuses_a_classifier_of_another_shape_and_freezing_without_
 
 
 @needs_data
+@pytest.mark.slow
 def test_pretraining_is_resumed_and_extended_like_a_classifier_run(pretrained, tmp_path, capsys):
     """mae.npz carries the loop's state: --resume --epochs 3 continues the 2-epoch run into a new folder."""
     out = tmp_path / "longer"

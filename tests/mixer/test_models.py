@@ -28,7 +28,7 @@ def test_reproduces_the_original_codes_logits():
     assert [a.shape for a in arrays] == [p.shape for p in model.parameters()]
     model.load_state_dict(dict(zip(names, arrays, strict=True)))
     expected = np.load(FIXTURE / "expected.npz")
-    logits = model.eval()(expected["inputs"]).data
+    logits = model.eval()(expected["inputs"]).numpy()
     np.testing.assert_allclose(logits, expected["logits"], rtol=1e-5, atol=1e-6)
 
 
@@ -76,9 +76,9 @@ def test_token_t_holds_features_3t_to_3t_plus_2():
     """Changing feature 7 changes only token 2 (features 6, 7, 8) after patchify."""
     model = MLPMixer1D(dim=4, depth=1, patch_size=3)
     x = np.zeros((1, 42), np.float32)
-    base = model.patchify(Tensor(x.copy())).data
+    base = model.patchify(Tensor(x.copy())).numpy()
     x[0, 7] = 1
-    changed = np.argwhere(model.patchify(Tensor(x)).data != base)
+    changed = np.argwhere(model.patchify(Tensor(x)).numpy() != base)
     assert changed.tolist() == [[2, 0, 1]]
 
 
@@ -135,7 +135,7 @@ def _rows_with_codes(rows, seed=0):
 def test_gradients_through_categorical_embeddings():
     tg.manual_seed(1)
     model = MLPMixer1D(seq_len=10, dim=6, depth=2, patch_size=3, categories=CATEGORIES).to(np.float64).eval()
-    model.category_embedding.weight.data[:] = np.random.default_rng(2).normal(size=(12, 6))
+    model.category_embedding.weight.numpy()[:] = np.random.default_rng(2).normal(size=(12, 6))
     x = Tensor(_rows_with_codes(5), dtype=np.float64)
     gradcheck(lambda *params: model(x).sum(), *model.parameters())
 
@@ -144,12 +144,12 @@ def test_categorical_embeddings_add_each_code_vector_to_its_token():
     tg.manual_seed(3)
     model = MLPMixer1D(seq_len=10, dim=4, depth=0, patch_size=3, categories=CATEGORIES).to(np.float64)
     x = _rows_with_codes(6, seed=4)
-    weight = model.category_embedding.weight.data
+    weight = model.category_embedding.weight.numpy()
     np.testing.assert_array_equal(weight[[0, 4, 7]], 0.0)  # each column's unknown code starts at zero
     weight[:] = np.random.default_rng(5).normal(size=weight.shape)
     h = np.zeros((model.num_tokens, 6, 4))
     codes = model.category_codes(Tensor(x, dtype=np.float64))
-    got = model.embed_categories(Tensor(h, dtype=np.float64), codes).data
+    got = model.embed_categories(Tensor(h, dtype=np.float64), codes).numpy()
     expected = h.copy()
     offsets = {1: 0, 2: 4, 6: 7}
     for row in range(6):
@@ -163,11 +163,11 @@ def test_categorical_positions_do_not_leak_their_code_into_the_patch_values():
     embedded = MLPMixer1D(seq_len=10, dim=4, depth=1, patch_size=3, categories=CATEGORIES).to(np.float64).eval()
     plain = MLPMixer1D(seq_len=10, dim=4, depth=1, patch_size=3).to(np.float64).eval()
     plain.load_state_dict({k: v for k, v in embedded.state_dict().items() if "category" not in k})
-    embedded.category_embedding.weight.data[:] = 0.0
+    embedded.category_embedding.weight.numpy()[:] = 0.0
     x = _rows_with_codes(4, seed=7)
     zeroed = x.copy()
     zeroed[:, list(CATEGORIES)] = 0.0
-    np.testing.assert_allclose(embedded(x).data, plain(zeroed).data, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(embedded(x).numpy(), plain(zeroed).numpy(), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize(("position", "value", "match"), [(2, 1.5, "feature 2 .* 0..2, got 1.5"),

@@ -48,6 +48,7 @@ def holdout_and_train(path):
 
 
 @needs_data
+@pytest.mark.slow
 def test_no_test_row_or_label_reaches_the_selected_epoch_the_threshold_or_the_weights(small_data, tmp_path):
     honest = run(small_data, tmp_path / "honest", tamper=False)
     other = run(small_data, tmp_path / "tampered", tamper=True)

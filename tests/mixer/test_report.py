@@ -5,6 +5,7 @@ import matplotlib
 import numpy as np
 import pytest
 from matplotlib import colors
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from mixer.metrics import reliability_curve
@@ -74,6 +75,25 @@ def test_history_plot_keeps_split_colours_whole_epochs_the_selected_epoch_and_ro
         assert ticks and all(float(tick).is_integer() for tick in ticks)
     assert colors.same_color({line.get_label(): line for line in axes[0].get_lines()}["train"].get_color(),
                              SPLIT_COLOURS["train"])
+
+
+@pytest.mark.parametrize("last", [2, 9, 47])
+def test_the_epoch_axis_shows_the_first_and_last_epoch_and_one_legend_hides_no_curve(saved_figures, tmp_path, last):
+    plot_history(tmp_path / "curves.png", [record(e) for e in range(3, last + 3)], ["loss", "accuracy", "roc_auc"],
+                 "title", selected_epoch=4)
+    (figure,) = saved_figures
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    (legend,) = figure.legends
+    assert [text.get_text() for text in legend.get_texts()] == ["train", "holdout", "test", "selected (epoch 4)"]
+    box = legend.get_window_extent(renderer)
+    for ax in figure.axes:
+        assert ax.get_legend() is None and not box.overlaps(ax.get_tightbbox(renderer))  # beside, not on, the curves
+        ticks = [float(tick) for tick in ax.get_xticks()]
+        assert ticks[0] == 3 and ticks[-1] == last + 2 and all(tick.is_integer() for tick in ticks)
+        assert ticks == sorted(set(ticks)) and len(ticks) <= 8
+        labels = [label.get_window_extent(renderer) for label in ax.get_xticklabels() if label.get_text()]
+        assert not any(a.overlaps(b) for a, b in zip(labels, labels[1:], strict=False)), ax.get_title()
 
 
 def relative_luminance(rgb):

@@ -9,7 +9,7 @@ import pytest
 
 import tinygrad_np.functional as F
 from mixer.checkpoint import load_checkpoint, save_checkpoint
-from tinygrad_np import nn, optim
+from tinygrad_np import from_numpy, nn, optim
 from tinygrad_np.optim import lr_scheduler
 
 RNG = np.random.default_rng(0)
@@ -38,7 +38,7 @@ def train_quadratic(make, steps=3, rho=0.1, adaptive=False):
     for _ in range(steps):
         closure()
         opt.step(closure)
-    return w.data
+    return w.numpy()
 
 
 def sam_by_hand(steps=3, rho=0.1, adaptive=False, lr=0.05, momentum=0.9):
@@ -74,7 +74,7 @@ def test_first_and_second_step_by_hand_equal_step_with_a_closure():
         opt.first_step(zero_grad=True)
         quadratic(w).backward()
         opt.second_step(zero_grad=True)
-    np.testing.assert_array_equal(w.data, via_step)
+    np.testing.assert_array_equal(w.numpy(), via_step)
 
 
 def test_sam_shares_param_groups_with_the_base_optimiser_and_its_scheduler():
@@ -130,7 +130,7 @@ def train_with(make_optimizer, steps=5, seed=0, calls=None):
         opt.zero_grad()
         loss().backward()
         opt.step(closure)
-    return [p.data.copy() for p in params]
+    return [p.numpy().copy() for p in params]
 
 
 def train_base(make_base, steps=5, seed=0):
@@ -140,7 +140,7 @@ def train_base(make_base, steps=5, seed=0):
         opt.zero_grad()
         loss().backward()
         opt.step()
-    return [p.data.copy() for p in params]
+    return [p.numpy().copy() for p in params]
 
 
 def adam(params):
@@ -195,11 +195,11 @@ def flat_mask(opt, params):
 
 def manual_step(opt, params, grads):
     """first_step with these gradients; returns what each parameter moved; then second_step."""
-    before = [p.data.copy() for p in params]
+    before = [p.numpy().copy() for p in params]
     for p, g in zip(params, grads, strict=True):
-        p.grad = g.copy()
+        p.grad = from_numpy(g.copy())
     opt.first_step()
-    moved = [p.data - b for p, b in zip(params, before, strict=True)]
+    moved = [p.numpy() - b for p, b in zip(params, before, strict=True)]
     opt.second_step()
     return moved
 
@@ -233,7 +233,7 @@ def test_fisher_mask_from_a_fisher_closure_keeps_the_steps_own_gradients():
         grads = batches[len(calls) % 3]
         calls.append(1)
         for p, g in zip(params, grads, strict=True):
-            p.grad = g.copy()
+            p.grad = from_numpy(g.copy())
 
     opt = optim.SparseSAM(params, optim.SGD(params, lr=0.0), rho=0.1, sparsity=0.5, update_freq=2, num_samples=3,
                           fisher_closure=fisher_closure)
@@ -265,10 +265,10 @@ def test_a_fisher_closure_with_real_backward_leaves_the_steps_gradient_alone():
     for _ in range(2):  # the second step runs with the flat buffers in place
         opt.zero_grad()
         backward_on(1.0)
-        at_w = [p.grad.copy() for p in params]
-        before = [p.data.copy() for p in params]
+        at_w = [p.grad.numpy().copy() for p in params]
+        before = [p.numpy().copy() for p in params]
         opt.first_step()
-        moved = [p.data - b for p, b in zip(params, before, strict=True)]
+        moved = [p.numpy() - b for p, b in zip(params, before, strict=True)]
         opt.second_step(zero_grad=True)
         scale = 0.1 / (math.sqrt(sum(float(np.sum(g**2)) for g in at_w)) + 1e-12)
         for m, g in zip(moved, at_w, strict=True):
@@ -323,9 +323,9 @@ def noise_of_one_step(noisy_kwargs, steps_before=0, dtype=np.float64):
     p = nn.Parameter(np.zeros(N_NOISE), dtype=dtype)
     opt = optim.NoisyOptimizer(optim.SGD([p], lr=0.0), **noisy_kwargs)
     opt.steps = steps_before
-    p.grad = np.zeros(N_NOISE, dtype=dtype)
+    p.grad = from_numpy(np.zeros(N_NOISE, dtype=dtype))
     opt.step()
-    return p.data.astype(np.float64), opt
+    return p.numpy().astype(np.float64), opt
 
 
 @pytest.mark.parametrize("kwargs,t,std", [
@@ -356,7 +356,7 @@ def test_noise_is_exactly_zero_when_off_and_float32_stays_float32():
     assert noise.std() == pytest.approx(0.1, rel=0.02)
     p = nn.Parameter(np.zeros(3))
     opt = optim.NoisyOptimizer(optim.SGD([p], lr=0.1), noise_scale=0.1)
-    p.grad = np.ones(3, np.float32)
+    p.grad = from_numpy(np.ones(3, np.float32))
     opt.step()
     assert p.dtype == np.float32
     base = train_base(adam)
@@ -408,14 +408,14 @@ def test_state_dict_round_trip_reproduces_the_next_steps(name, tmp_path):
         return ((F.tanh(F.matmul(X, ps[0]) + ps[1]) - Y) ** 2).mean()
 
     run(opt, params, 2)
-    save_checkpoint(tmp_path / "state.npz", {"optimizer": opt.state_dict(), "params": [p.data for p in params]})
+    save_checkpoint(tmp_path / "state.npz", {"optimizer": opt.state_dict(), "params": [p.numpy() for p in params]})
     saved = load_checkpoint(tmp_path / "state.npz")
     resumed_params = [nn.Parameter(a, dtype=np.float64) for a in saved["params"]]
     resumed = make(resumed_params)
     resumed.load_state_dict(saved["optimizer"])
     run(resumed, resumed_params, 3)
     for a, b in zip(full, resumed_params, strict=True):
-        np.testing.assert_array_equal(a, b.data)
+        np.testing.assert_array_equal(a, b.numpy())
 
 
 def test_loading_a_state_without_the_wrappers_entry_is_an_error():

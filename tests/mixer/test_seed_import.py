@@ -42,7 +42,7 @@ def test_imported_model_gives_the_original_logits(tmp_path):
     import_seed_checkpoint(ORIGINAL, **SHAPE, out=out, trust_pickle=True)
     model, checkpoint = load_trained(out)
     expected = np.load(FIXTURE / "expected.npz")
-    np.testing.assert_allclose(model(expected["inputs"]).data, expected["logits"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(model(expected["inputs"]).numpy(), expected["logits"], rtol=0, atol=1e-5)
     assert checkpoint["config"]["optimizer"] == "adam" and checkpoint["config"]["preprocess"] == "seed"
     assert checkpoint["preprocessing"] is None and checkpoint["epoch"] == 0
     # the classifier checkpoint schema that training writes (mixer.checkpoint.make_checkpoint), plus its origin
@@ -81,7 +81,7 @@ def test_training_continues_from_the_imported_adam_state(tmp_path):
 
     moments = [(optimizer.state[id(p)]["exp_avg"].astype(np.float64), optimizer.state[id(p)]["exp_avg_sq"]
                 .astype(np.float64)) for p in params]
-    before = [p.data.astype(np.float64) for p in params]
+    before = [p.numpy().astype(np.float64) for p in params]
     expected = np.load(FIXTURE / "expected.npz")
     loss_fn(model.train()(expected["inputs"]), expected["labels"]).backward()
     grads = [p.grad.astype(np.float64) for p in params]
@@ -92,7 +92,7 @@ def test_training_continues_from_the_imported_adam_state(tmp_path):
         assert optimizer.state[id(p)]["step"] == t
         m, v = 0.9 * m + 0.1 * g, 0.99 * v + 0.01 * g * g
         update = 1e-3 / (1 - 0.9**t) * m / (np.sqrt(v) / math.sqrt(1 - 0.99**t) + 1e-8)
-        np.testing.assert_allclose(p.data, start - update, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(p.numpy(), start - update, rtol=1e-5, atol=1e-7)
 
 
 @needs_fixture
@@ -179,6 +179,7 @@ def test_files_that_are_not_checkpoints_of_the_original_code(tmp_path):
 
 
 @needs_fixture
+@pytest.mark.slow
 def test_cli_imports_and_the_result_loads(tmp_path):
     out = tmp_path / "imported.npz"
     result = subprocess.run([sys.executable, str(ROOT / "train.py"), "import-seed-checkpoint", str(ORIGINAL),
@@ -189,7 +190,7 @@ def test_cli_imports_and_the_result_loads(tmp_path):
     assert "no preprocessing stored" in result.stdout
     model, _ = load_trained(out)
     expected = np.load(FIXTURE / "expected.npz")
-    np.testing.assert_allclose(model(expected["inputs"]).data, expected["logits"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(model(expected["inputs"]).numpy(), expected["logits"], rtol=0, atol=1e-5)
 
 
 def copy_rows(source: Path, target: Path, step: int) -> None:
@@ -202,6 +203,7 @@ def copy_rows(source: Path, target: Path, step: int) -> None:
 
 @needs_fixture
 @pytest.mark.skipif(REAL is None, reason="UNSW-NB15 CSVs not found")
+@pytest.mark.slow
 def test_cli_import_with_data_then_evaluate_and_resume(tmp_path, capsys):
     """With --data-dir the imported checkpoint holds the preprocessing: `evaluate` works, and `--resume`
     trains on from the imported Adam state (every step count grows by the same number of steps)."""

@@ -73,7 +73,7 @@ def test_ple_matches_the_papers_formula_written_as_a_loop():
     x = np.array([[-3.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 2.0, 5.0],
                   [-2.0, 0.0, 0.3, 1.0, 1.5, 4.0, -0.1, 0.9, 0.5],
                   [-5.0, -2.0, -1.5, -0.2, 0.0, 0.7, 2.0, 3.0, 9.0]])
-    got = PiecewiseLinearEncoding(3, 4, EDGES)(Tensor(x, dtype=np.float64)).data
+    got = PiecewiseLinearEncoding(3, 4, EDGES)(Tensor(x, dtype=np.float64)).numpy()
     np.testing.assert_allclose(got, ple_reference(x, TRUE_EDGES), rtol=0, atol=1e-12)
     assert got[0, 0, 0] < 0 and got[0, -1, 2] > 1 and got[1, -4, 0] == 4.0  # open-ended first / last / lone bin
     np.testing.assert_array_equal(got[0, :, 3], 0.0)  # padding stays 0
@@ -119,8 +119,8 @@ def test_stacked_linear_is_one_linear_per_slice_and_its_gradients_check(n, batch
     tg.manual_seed(seed)
     layer = double(StackedLinear(n, inputs, outputs))
     x = Tensor(np.random.default_rng(seed).normal(size=(n, batch, inputs)), dtype=np.float64, requires_grad=True)
-    expected = [x.data[i] @ layer.weight.data[i] + layer.bias.data[i] for i in range(n)]
-    np.testing.assert_allclose(layer(x).data, np.stack(expected), rtol=1e-12, atol=1e-12)
+    expected = [x.numpy()[i] @ layer.weight.numpy()[i] + layer.bias.numpy()[i] for i in range(n)]
+    np.testing.assert_allclose(layer(x).numpy(), np.stack(expected), rtol=1e-12, atol=1e-12)
     gradcheck(lambda x, *params: layer(x), x, *layer.parameters())
 
 
@@ -135,12 +135,12 @@ def test_feature_tokenizer_against_a_per_feature_loop_with_gradients(seq_len, in
                requires_grad=True)
     expected = np.zeros((seq_len, batch, dim))
     for j in range(seq_len):
-        expected[j] = layer.bias.data[j]  # a categorical feature's token: its bias alone
+        expected[j] = layer.bias.numpy()[j]  # a categorical feature's token: its bias alone
         if j in positions:
             i = positions.index(j)
             for b in range(batch):
-                expected[j, b] += x.data[i, b] @ layer.weight.data[i]
-    np.testing.assert_allclose(layer(x).data, expected, rtol=1e-12, atol=1e-12)
+                expected[j, b] += x.numpy()[i, b] @ layer.weight.numpy()[i]
+    np.testing.assert_allclose(layer(x).numpy(), expected, rtol=1e-12, atol=1e-12)
     gradcheck(lambda x, *params: layer(x), x, *layer.parameters())
 
 
@@ -148,12 +148,12 @@ def test_periodic_embedding_formula_and_gradients():
     tg.manual_seed(2)
     layer = double(PeriodicEmbedding(3, frequencies=2, dim=4, sigma=0.5))
     x = Tensor(np.random.default_rng(3).normal(size=(3, 5)), dtype=np.float64, requires_grad=True)
-    c, w, bias = layer.frequencies.data, layer.linear.weight.data, layer.linear.bias.data
+    c, w, bias = layer.frequencies.numpy(), layer.linear.weight.numpy(), layer.linear.bias.numpy()
     for j in range(3):
         for b in range(5):
-            v = 2 * np.pi * c[j] * x.data[j, b]
+            v = 2 * np.pi * c[j] * x.numpy()[j, b]
             expected = np.maximum(np.r_[np.sin(v), np.cos(v)] @ w[j] + bias[j], 0.0)
-            np.testing.assert_allclose(layer(x).data[j, b], expected, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(layer(x).numpy()[j, b], expected, rtol=1e-12, atol=1e-12)
     gradcheck(lambda x, *params: layer(x), x, *layer.parameters())
     with pytest.raises(ValueError, match="sigma > 0"):
         PeriodicEmbedding(3, 2, 4, 0.0)
@@ -175,7 +175,7 @@ def tiny_mixer(seed=1, categories=CATEGORIES, **options):
 def test_gradients_through_the_whole_model_with_each_option(options):
     model = tiny_mixer(**options).eval()
     if model.categories:
-        model.category_embedding.weight.data[:] = np.random.default_rng(2).normal(size=(12, 6))
+        model.category_embedding.weight.numpy()[:] = np.random.default_rng(2).normal(size=(12, 6))
     x = Tensor(rows(4), dtype=np.float64)
     gradcheck(lambda *params: model(x).sum(), *model.parameters())
 
@@ -183,17 +183,17 @@ def test_gradients_through_the_whole_model_with_each_option(options):
 def test_feature_tokens_are_bias_plus_value_times_weight_or_bias_plus_category_vector():
     model = tiny_mixer(tokens="feature")
     assert model.num_tokens == 10 and model.proj.weight.shape == (7, 1, 6) and model.proj.bias.shape == (10, 6)
-    weight = model.category_embedding.weight.data
+    weight = model.category_embedding.weight.numpy()
     weight[:] = np.random.default_rng(5).normal(size=weight.shape)
     x = rows(3, seed=4)
-    tokens = model.embed(Tensor(x, dtype=np.float64)).data
+    tokens = model.embed(Tensor(x, dtype=np.float64)).numpy()
     offsets = {1: 0, 2: 4, 6: 7}
     for j in range(10):
         for b in range(3):
             if j in offsets:
-                expected = model.proj.bias.data[j] + weight[offsets[j] + int(x[b, j])]
+                expected = model.proj.bias.numpy()[j] + weight[offsets[j] + int(x[b, j])]
             else:
-                expected = model.proj.bias.data[j] + x[b, j] * model.proj.weight.data[NUMERIC.index(j), 0]
+                expected = model.proj.bias.numpy()[j] + x[b, j] * model.proj.weight.numpy()[NUMERIC.index(j), 0]
             np.testing.assert_allclose(tokens[j, b], expected, rtol=1e-12, atol=1e-12)
 
 
@@ -203,9 +203,9 @@ def test_embedded_features_fill_the_patches_as_channels():
     model = tiny_mixer(numeric_embedding="ple")
     assert model.num_tokens == 4 and model.proj.weight.shape == (6, 12)  # 3 features x 4 bins per patch
     x = rows(2, seed=6)
-    tokens = model.embed(Tensor(x, dtype=np.float64)).data
-    encoded = model.numeric_embedding(Tensor(x[:, NUMERIC].T, dtype=np.float64)).data  # (7, batch, 4)
-    weight = model.category_embedding.weight.data
+    tokens = model.embed(Tensor(x, dtype=np.float64)).numpy()
+    encoded = model.numeric_embedding(Tensor(x[:, NUMERIC].T, dtype=np.float64)).numpy()  # (7, batch, 4)
+    weight = model.category_embedding.weight.numpy()
     offsets = {1: 0, 2: 4, 6: 7}
     for t in range(4):
         for b in range(2):
@@ -213,7 +213,7 @@ def test_embedded_features_fill_the_patches_as_channels():
             for k in range(3):
                 if 3 * t + k in NUMERIC:
                     patch[k] = encoded[NUMERIC.index(3 * t + k), b]
-            expected = model.proj.weight.data @ patch.ravel() + model.proj.bias.data
+            expected = model.proj.weight.numpy() @ patch.ravel() + model.proj.bias.numpy()
             for position, offset in offsets.items():
                 if position // 3 == t:
                     expected = expected + weight[offset + int(x[b, position])]
@@ -225,30 +225,30 @@ def test_each_ensemble_member_is_the_shared_model_with_its_scaling_and_its_head(
     (eval mode, no categories: the tokens are proj(patches) * r_i)."""
     ensemble = tiny_mixer(categories=None, ensemble_size=3, num_classes=2).eval()
     x = rows(5, categories={})
-    logits = ensemble(x).data
+    logits = ensemble(x).numpy()
     assert logits.shape == (5, 3, 2)
-    np.testing.assert_array_equal(np.abs(ensemble.member_scales.data), 1.0)  # random signs
+    np.testing.assert_array_equal(np.abs(ensemble.member_scales.numpy()), 1.0)  # random signs
     for i in range(3):
         single = tiny_mixer(categories=None, num_classes=2)
         state = {name: value for name, value in ensemble.state_dict().items()
                  if not name.startswith(("head", "member_scales"))}
-        scale = ensemble.member_scales.data[i]
+        scale = ensemble.member_scales.numpy()[i]
         state["proj.weight"] = state["proj.weight"] * scale[:, None]
         state["proj.bias"] = state["proj.bias"] * scale
-        state["head.weight"] = ensemble.head.weight.data[i].T
-        state["head.bias"] = ensemble.head.bias.data[i]
+        state["head.weight"] = ensemble.head.weight.numpy()[i].T
+        state["head.bias"] = ensemble.head.bias.numpy()[i]
         single.load_state_dict(state)
-        np.testing.assert_allclose(single.eval()(x).data, logits[:, i], rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(single.eval()(x).numpy(), logits[:, i], rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("part", ["head.weight", "head.bias", "member_scales"])
 def test_changing_one_members_parameters_changes_only_its_logits(part):
     model = tiny_mixer(ensemble_size=3).eval()
     x = rows(4)
-    before = model(x).data
-    parameter = dict(model.named_parameters())[part].data
+    before = model(x).numpy()
+    parameter = dict(model.named_parameters())[part].numpy()
     parameter[1] += np.random.default_rng(8).normal(size=parameter[1].shape)  # not uniform: LN outputs sum to 0
-    after = model(x).data
+    after = model(x).numpy()
     changed = np.abs(after - before).max(axis=(0, 2)) > 1e-6
     assert changed.tolist() == [False, True, False]
 
@@ -257,19 +257,19 @@ def test_ensemble_loss_is_the_members_mean_loss_and_probabilities_their_mean():
     rng = np.random.default_rng(7)
     labels = rng.integers(0, 2, 6)
     logits = Tensor(rng.normal(size=(6, 3, 1)), dtype=np.float64)
-    members = [loss_fn(Tensor(logits.data[:, i], dtype=np.float64), labels).item() for i in range(3)]
+    members = [loss_fn(Tensor(logits.numpy()[:, i], dtype=np.float64), labels).item() for i in range(3)]
     assert loss_fn(logits, labels).item() == pytest.approx(np.mean(members), rel=1e-12)
     assert loss_fn(logits, labels, reduction="sum").item() == pytest.approx(6 * np.mean(members), rel=1e-12)
-    per_row = loss_fn(logits, labels, reduction="none").data
+    per_row = loss_fn(logits, labels, reduction="none").numpy()
     assert per_row.shape == (6,) and per_row.mean() == pytest.approx(np.mean(members), rel=1e-12)
     multiclass = Tensor(rng.normal(size=(6, 2, 4)), dtype=np.float64)
     classes = rng.integers(0, 4, 6)
-    members = [loss_fn(Tensor(multiclass.data[:, i], dtype=np.float64), classes).item() for i in range(2)]
+    members = [loss_fn(Tensor(multiclass.numpy()[:, i], dtype=np.float64), classes).item() for i in range(2)]
     assert loss_fn(multiclass, classes).item() == pytest.approx(np.mean(members), rel=1e-12)
 
     model = tiny_mixer(ensemble_size=3, categories=None)
     x = rows(5, categories={})
-    member_logits = model.eval()(x).data[:, :, 0]
+    member_logits = model.eval()(x).numpy()[:, :, 0]
     np.testing.assert_allclose(predict_proba(model, x), (1 / (1 + np.exp(-member_logits))).mean(axis=1), rtol=1e-12)
 
 
@@ -391,7 +391,7 @@ def test_ple_edges_are_fitted_on_the_training_rows_only(small_data, tmp_path):
     data = trainer.data
     assert len(data.train.labels) + len(data.holdout.labels) == 600
     columns = [p for p in range(42) if p not in unsw.CATEGORICAL_POSITIONS]
-    edges = trainer.model.numeric_embedding.edges.data
+    edges = trainer.model.numeric_embedding.edges.numpy()
     np.testing.assert_array_equal(edges, fit_ple_edges(data.train.features[:, columns], 8))
     with_holdout = np.concatenate([data.train.features, data.holdout.features])[:, columns]
     assert not np.array_equal(edges, fit_ple_edges(with_holdout, 8))
@@ -405,6 +405,7 @@ def test_ple_edges_are_fitted_on_the_training_rows_only(small_data, tmp_path):
     {"ensemble_size": 3},
     {"tokens": "feature", "numeric_embedding": "ple", "ensemble_size": 2, "categorical": "numeric"},
 ])
+@pytest.mark.slow
 def test_one_epoch_with_each_option_then_load_evaluate_and_predict(small_data, tmp_path, capsys, options):
     out = tmp_path / "run"
     trainer = quiet(config(small_data, out, **options))
@@ -425,6 +426,7 @@ def test_one_epoch_with_each_option_then_load_evaluate_and_predict(small_data, t
 
 
 @needs_data
+@pytest.mark.slow
 def test_resume_continues_a_tabular_ensemble_bit_for_bit(small_data, tmp_path):
     options = dict(epochs=2, tokens="feature", numeric_embedding="ple", ple_bins=8, ensemble_size=2)
     quiet(config(small_data, tmp_path / "full", **options)).fit()

@@ -38,6 +38,7 @@ def quiet(config):
 
 
 @needs_data
+@pytest.mark.slow
 def test_short_run_learns_and_writes_everything(small_data, tmp_path):
     printed = []
     trainer = Trainer(config(small_data, tmp_path / "run", epochs=4), log=printed.append)
@@ -70,6 +71,7 @@ def test_short_run_learns_and_writes_everything(small_data, tmp_path):
 
 
 @needs_data
+@pytest.mark.slow
 def test_seed_makes_runs_identical_and_resume_equals_uninterrupted(small_data, tmp_path, capsys):
     quiet(config(small_data, tmp_path / "full")).fit()
     cut = quiet(config(small_data, tmp_path / "cut"))
@@ -103,6 +105,7 @@ def test_seed_makes_runs_identical_and_resume_equals_uninterrupted(small_data, t
 
 
 @needs_data
+@pytest.mark.slow
 def test_resume_with_more_epochs_extends_a_finished_run_on_the_replanned_schedule(small_data, tmp_path, capsys):
     out = tmp_path / "run"
     quiet(config(small_data, out, epochs=1)).fit()
@@ -133,6 +136,7 @@ def make_lr_curve(folder, out, epochs):
 
 
 @needs_data
+@pytest.mark.slow
 def test_checkpoint_round_trip_gives_identical_logits_and_predict_format(small_data, tmp_path, capsys):
     trainer = quiet(config(small_data, tmp_path / "run", epochs=1, holdout=0.0))
     trainer.fit()
@@ -155,13 +159,14 @@ def test_checkpoint_round_trip_gives_identical_logits_and_predict_format(small_d
 
 
 @needs_data
+@pytest.mark.slow
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(small_data, tmp_path):
     trainer = quiet(config(small_data, tmp_path / "run", epochs=2))
     run_epoch = trainer.loop.train_epoch
 
     def poison_after_the_first_epoch(epochs):
         if trainer.loop.epoch == 1:
-            trainer.model.head.bias.data[...] = np.nan
+            trainer.model.head.bias.numpy()[...] = np.nan
         return run_epoch(epochs)
     trainer.loop.train_epoch = poison_after_the_first_epoch
     with pytest.raises(TrainingDiverged, match=r"nan at epoch 2, step 1; \S+last.npz keeps epoch 1"):

@@ -18,7 +18,7 @@ from tinygrad_np import Tensor, gradcheck
 def test_kl_closed_form_matches_a_monte_carlo_estimate():
     rng = np.random.default_rng(0)
     mean, logvar = rng.normal(size=(3, 4)), rng.normal(scale=0.7, size=(3, 4))
-    closed = kl_divergence(Tensor(mean, dtype=np.float64), Tensor(logvar, dtype=np.float64)).data
+    closed = kl_divergence(Tensor(mean, dtype=np.float64), Tensor(logvar, dtype=np.float64)).numpy()
     std = np.exp(0.5 * logvar)
     z = mean + std * rng.standard_normal((200_000, 3, 4))
     log_q = -0.5 * (((z - mean) / std) ** 2 + logvar + np.log(2 * np.pi))
@@ -26,7 +26,7 @@ def test_kl_closed_form_matches_a_monte_carlo_estimate():
     samples = (log_q - log_p).sum(axis=-1)  # (samples, rows)
     standard_error = samples.std(axis=0) / np.sqrt(len(samples))
     assert np.all(np.abs(samples.mean(axis=0) - closed) < 5 * standard_error)
-    assert kl_divergence(Tensor(np.zeros((2, 4))), Tensor(np.zeros((2, 4)))).data == pytest.approx(0.0)
+    assert kl_divergence(Tensor(np.zeros((2, 4))), Tensor(np.zeros((2, 4)))).numpy() == pytest.approx(0.0)
 
 
 def test_reparameterisation_is_repeatable_with_the_seed():
@@ -36,11 +36,12 @@ def test_reparameterisation_is_repeatable_with_the_seed():
     first = model(x, rng=np.random.default_rng(7))
     again = model(x, rng=np.random.default_rng(7))
     other = model(x, rng=np.random.default_rng(8))
-    np.testing.assert_array_equal(first.z.data, again.z.data)
-    np.testing.assert_array_equal(first.reconstruction.data, again.reconstruction.data)
-    assert not np.array_equal(first.z.data, other.z.data)
+    np.testing.assert_array_equal(first.z.numpy(), again.z.numpy())
+    np.testing.assert_array_equal(first.reconstruction.numpy(), again.reconstruction.numpy())
+    assert not np.array_equal(first.z.numpy(), other.z.numpy())
     noise = np.random.default_rng(7).standard_normal((4, 3))
-    np.testing.assert_allclose(first.z.data, first.mean.data + np.exp(0.5 * first.logvar.data) * noise, rtol=1e-6)
+    expected = first.mean.numpy() + np.exp(0.5 * first.logvar.numpy()) * noise
+    np.testing.assert_allclose(first.z.numpy(), expected, rtol=1e-6)
     with pytest.raises(ValueError, match="does not match"):
         reparameterize(first.mean, first.logvar, noise[:2])
 
@@ -52,8 +53,8 @@ def test_elbo_is_reconstruction_plus_beta_kl():
     noise = np.random.default_rng(3).standard_normal((6, 2))
     terms = model.loss(x, beta=0.3, noise=noise)
     out = model(x, noise=noise)
-    reconstruction = ((out.reconstruction.data - x) ** 2).sum(axis=1).mean()
-    kl = (0.5 * (np.exp(out.logvar.data) + out.mean.data ** 2 - 1 - out.logvar.data).sum(axis=1)).mean()
+    reconstruction = ((out.reconstruction.numpy() - x) ** 2).sum(axis=1).mean()
+    kl = (0.5 * (np.exp(out.logvar.numpy()) + out.mean.numpy() ** 2 - 1 - out.logvar.numpy()).sum(axis=1)).mean()
     assert terms.reconstruction.item() == pytest.approx(reconstruction, rel=1e-12)
     assert terms.kl.item() == pytest.approx(kl, rel=1e-12)
     assert terms.loss.item() == pytest.approx(reconstruction + 0.3 * kl, rel=1e-12)
@@ -74,7 +75,7 @@ def test_latent_noise_has_the_set_scale_and_mixes_decoded_rows_with_originals():
     vae = TabularVAE(in_features=6, latent_dim=4, hidden=8)
     rows = np.random.default_rng(6).normal(size=(5000, 6)).astype(np.float32)
     mean, noisy = LatentAugmenter(vae, 0.3, np.random.default_rng(0)).noisy_latents(rows)
-    np.testing.assert_allclose(mean, vae.encode(rows)[0].data)
+    np.testing.assert_allclose(mean, vae.encode(rows)[0].numpy())
     shift = noisy - mean
     assert abs(shift.mean()) < 0.01 and shift.std() == pytest.approx(0.3, rel=0.02)
     np.testing.assert_allclose(shift.std(axis=0), 0.3, rtol=0.05)  # the same scale in every latent direction
@@ -85,10 +86,10 @@ def test_latent_noise_has_the_set_scale_and_mixes_decoded_rows_with_originals():
     replaced = np.any(augmented != rows, axis=1)
     assert 0.45 < replaced.mean() < 0.55  # about half of the rows are decoded neighbours
     rng = np.random.default_rng(1)
-    expected_noisy = vae.encode(rows)[0].data + 0.3 * rng.standard_normal((5000, 4)).astype(np.float32)
+    expected_noisy = vae.encode(rows)[0].numpy() + 0.3 * rng.standard_normal((5000, 4)).astype(np.float32)
     chosen = rng.random(5000) < 0.5
     np.testing.assert_array_equal(replaced, chosen)
-    np.testing.assert_allclose(augmented[chosen], vae.decode(expected_noisy[chosen]).data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(augmented[chosen], vae.decode(expected_noisy[chosen]).numpy(), rtol=1e-5, atol=1e-6)
 
 
 # -- the classifier's augmentation on real rows ------------------------------------------------------------------
@@ -128,6 +129,7 @@ def plain(small_data, tmp_path_factory):
 
 
 @needs_data
+@pytest.mark.slow
 def test_vae_pretraining_writes_checkpoint_metrics_and_plot(vae_checkpoint):
     out = vae_checkpoint.parent
     for name in ("vae.npz", "metrics.jsonl", "elbo_loss.png", "config.json"):
@@ -140,6 +142,7 @@ def test_vae_pretraining_writes_checkpoint_metrics_and_plot(vae_checkpoint):
 
 
 @needs_data
+@pytest.mark.slow
 def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, vae_checkpoint, plain, tmp_path):
     off = trained_state(classifier_config(small_data, tmp_path / "off", latent_noise=0.0,
                                           latent_model=str(vae_checkpoint)))
@@ -149,6 +152,7 @@ def test_latent_augmentation_off_is_bit_identical_to_the_plain_run(small_data, v
 
 
 @needs_data
+@pytest.mark.slow
 def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small_data, vae_checkpoint, plain,
                                                                           tmp_path):
     settings = {"latent_noise": 0.5, "latent_model": str(vae_checkpoint)}
@@ -161,6 +165,7 @@ def test_latent_augmentation_on_changes_training_and_repeats_with_the_seed(small
 
 
 @needs_data
+@pytest.mark.slow
 def test_latent_augmentation_needs_a_vae_with_the_same_preprocessing(small_data, vae_checkpoint, tmp_path):
     with pytest.raises(ValueError, match="--latent-noise 0.5 needs --latent-model"):
         TrainConfig.from_dict({"latent_noise": 0.5})

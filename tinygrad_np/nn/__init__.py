@@ -1,6 +1,6 @@
 """Modules, layers, losses and initialisers (PyTorch's `torch.nn` names)."""
 
-from . import functional, init, modules, utils
+from . import functional, init, modules, parallel, utils
 from .activation import MultiheadAttention
 from .conv import ChannelsFirstLayerNorm, Conv1d, Conv2d
 from .distance import CosineSimilarity, PairwiseDistance
@@ -29,6 +29,7 @@ from .layers import (
     Tanh,
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .parallel import DataParallel
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (
     Transformer,
@@ -38,10 +39,10 @@ from .transformer import (
     TransformerEncoderLayer,
 )
 
-__all__ = ["GELU", "BCEWithLogitsLoss", "ChannelsFirstLayerNorm", "Conv1d", "Conv2d", "CrossEntropyLoss", "DropPath",
-           "Dropout", "Embedding", "Flatten", "Identity", "L1Loss", "LayerNorm", "Linear", "LogSoftmax", "MSELoss",
-           "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid",
-           "Softmax", "Tanh", "functional", "init", "utils",
+__all__ = ["GELU", "BCEWithLogitsLoss", "ChannelsFirstLayerNorm", "Conv1d", "Conv2d", "CrossEntropyLoss",
+           "DataParallel", "DropPath", "Dropout", "Embedding", "Flatten", "Identity", "L1Loss", "LayerNorm", "Linear",
+           "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
+           "SiLU", "Sigmoid", "Softmax", "Tanh", "functional", "init", "parallel", "utils",
            "CosineSimilarity", "GRU", "GRUCell", "HuberLoss", "KLDivLoss", "LSTM", "LSTMCell", "MultiheadAttention",
            "PairwiseDistance", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "SmoothL1Loss", "Transformer",
            "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",

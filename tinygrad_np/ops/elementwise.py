@@ -221,8 +221,8 @@ class Gelu(Function):
     @staticmethod
     def composed(x):
         """The textbook GELU, x * (1 + erf(x / sqrt 2)) / 2, built from the engine's Erf, Mul and Add ops: autograd
-        derives its backward from theirs. Same function as the fused op (tests/engine/test_kernels.py checks it); slower,
-        because every op is a pass over memory with its own saved arrays."""
+        derives its backward from theirs. Same function as the fused op (tests/engine/test_kernels.py checks it);
+        slower, because every op is a pass over memory with its own saved arrays."""
         return x * 0.5 * (1 + Erf.apply(x * (1 / math.sqrt(2))))
 
 

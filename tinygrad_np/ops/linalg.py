@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Function
+from ..errors import ShapeError
 
 
 def check_matmul(a_shape: tuple[int, ...], b_shape: tuple[int, ...]) -> None:
@@ -76,11 +77,13 @@ class Linear(Function):
 
     def forward(self, x, weight, bias=None, axis=-1):
         out_features, in_features = weight.shape
-        if axis not in (0, -1) or x.ndim == 0 or x.shape[axis] != in_features:
-            raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape "
-                             f"{weight.shape} along axis {axis} (axis must be 0 or -1)")
+        if axis not in (0, -1):
+            raise ValueError(f"linear: axis must be 0 or -1, got {axis}")
+        if x.ndim == 0 or x.shape[axis] != in_features:
+            raise ShapeError(f"linear: input of shape {x.shape} has {x.shape[axis] if x.ndim else 'no'} features along "
+                             f"dim {axis}, the layer's in_features is {in_features} (weight {weight.shape})")
         if bias is not None and bias.shape != (out_features,):
-            raise ValueError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
+            raise ShapeError(f"linear: bias of shape {bias.shape} does not fit weight of shape {weight.shape}")
         self.x, self.weight, self.axis = x, weight, axis
         if axis == -1:
             out = x.reshape(-1, in_features) @ weight.T

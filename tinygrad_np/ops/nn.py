@@ -114,7 +114,8 @@ class LayerNorm(Function):
     @staticmethod
     def composed(x, weight=None, bias=None, eps=1e-5):
         """The textbook LayerNorm built from engine ops (mean, sub, mul, add, sqrt, div): autograd derives its
-        backward from theirs. Same function as the fused op (tests/engine/test_kernels.py checks it); slower, with a dozen
+        backward from theirs. Same function as the fused op (tests/engine/test_kernels.py checks it);
+        slower, with a dozen
         passes and saved arrays where the fused op has a few."""
         mean = x.mean(-1, keepdim=True)
         centered = x - mean

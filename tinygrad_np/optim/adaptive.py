@@ -1,6 +1,7 @@
-"""Adadelta, RMSprop and Adagrad with PyTorch's defaults, equations and state names, on the flat buffers of
-`Optimizer` (each update written once, on arrays, in the parameters' dtype). With `maximize` the gradient's sign is
-flipped first; `weight_decay` adds weight_decay * p to the gradient (L2), as PyTorch does for all three."""
+"""Adadelta, RMSprop and Adagrad with PyTorch's signatures, defaults, equations and state names, on the flat buffers of
+`Optimizer` (each update written once, on arrays, in the parameters' dtype). `weight_decay` adds weight_decay * p to
+the gradient (L2), as PyTorch does for all three; `maximize` is applied by `Optimizer`, and `foreach`, `fused`,
+`capturable` and `differentiable` are PyTorch's switches between its implementations (see `_pytorch_flags`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _pytorch_flags
 
 
 def _check(name: str, **values: float) -> None:
@@ -18,11 +19,15 @@ def _check(name: str, **values: float) -> None:
             raise ValueError(f"{name}: {key} must be >= 0, got {value}")
 
 
+def _flags(maximize: bool, foreach: bool | None, differentiable: bool, **more: Any) -> dict[str, Any]:
+    """PyTorch's shared switches, without `fused` (which Adadelta and RMSprop do not take), plus `more`."""
+    flags = _pytorch_flags(maximize, foreach, differentiable, None)
+    del flags["fused"]
+    return {**flags, **more}
+
+
 def _gradient(data: np.ndarray, grad: np.ndarray, group: dict[str, Any]) -> np.ndarray:
-    """The gradient the update uses: negated with `maximize`, plus weight_decay * p; never the caller's array
-    changed in place."""
-    if group["maximize"]:
-        grad = -grad
+    """The gradient the update uses: plus weight_decay * p, never the caller's array changed in place."""
     if group["weight_decay"]:
         grad = grad + data.dtype.type(group["weight_decay"]) * data
     return grad
@@ -41,12 +46,13 @@ class Adadelta(Optimizer):
     with v `square_avg` and u `acc_delta`."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0, *, maximize: bool = False):
+                 weight_decay: float = 0.0, foreach: bool | None = None, *, capturable: bool = False,
+                 maximize: bool = False, differentiable: bool = False):
         _check("Adadelta", lr=lr, eps=eps, weight_decay=weight_decay)
         if not 0 <= rho <= 1:
             raise ValueError(f"Adadelta: rho must be in [0, 1], got {rho}")
         super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay,
-                                  "maximize": maximize})
+                                  **_flags(maximize, foreach, differentiable, capturable=capturable)})
 
     def buffer_names(self, group):
         return ("square_avg", "acc_delta")
@@ -81,11 +87,12 @@ class RMSprop(Optimizer):
     with v `square_avg`, m `grad_avg`, b `momentum_buffer` (PyTorch's names; m as PyTorch's lerp computes it)."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, *,
-                 maximize: bool = False):
+                 weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False, capturable: bool = False,
+                 foreach: bool | None = None, maximize: bool = False, differentiable: bool = False):
         _check("RMSprop", lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
-                                  "momentum": momentum, "centered": centered, "maximize": maximize})
+                                  "momentum": momentum, "centered": centered,
+                                  **_flags(maximize, foreach, differentiable, capturable=capturable)})
 
     def buffer_names(self, group):
         return (("square_avg",) + (("momentum_buffer",) if group["momentum"] > 0 else ())
@@ -129,12 +136,13 @@ class Adagrad(Optimizer):
     moment a parameter joins the optimiser."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *, maximize: bool = False):
+                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, foreach: bool | None = None, *,
+                 maximize: bool = False, differentiable: bool = False, fused: bool | None = None):
         _check("Adagrad", lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
                initial_accumulator_value=initial_accumulator_value, eps=eps)
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
                                   "initial_accumulator_value": initial_accumulator_value, "eps": eps,
-                                  "maximize": maximize})
+                                  **_pytorch_flags(maximize, foreach, differentiable, fused)})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)

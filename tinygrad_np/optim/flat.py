@@ -37,11 +37,11 @@ class FlatParameters:
         self.data_views = [self.view(self.data, i) for i in range(len(self.params))]
         self.grad_views = [self.view(self.grad, i) for i in range(len(self.params))]
         for i, p in enumerate(self.params):
-            np.copyto(self.data_views[i], p.data)
-            p.data = self.data_views[i]
-            if p.grad is not None:
-                np.copyto(self.grad_views[i], p.grad)
-                p.grad = self.grad_views[i]
+            np.copyto(self.data_views[i], p._data)
+            p._data = self.data_views[i]
+            if p._grad is not None:
+                np.copyto(self.grad_views[i], p._grad._data)
+                p._grad = Tensor._wrap(self.grad_views[i])
             if hasattr(p, "_grad_home"):
                 p._grad_home = self.grad_views[i]
 
@@ -57,16 +57,16 @@ class FlatParameters:
     def bind(self) -> None:
         """Put back into the layout any parameter whose `.data` or gradient was rebound to another array."""
         for i, p in enumerate(self.params):
-            if p.data is not self.data_views[i]:
-                if p.data.dtype != self.dtype or p.data.shape != self.data_views[i].shape:
-                    raise RuntimeError(f"a parameter changed to {p.data.dtype} {p.data.shape} after the optimiser was "
+            if p._data is not self.data_views[i]:
+                if p.dtype != self.dtype or p.shape != self.data_views[i].shape:
+                    raise RuntimeError(f"a parameter changed to {p.dtype} {p.shape} after the optimiser was "
                                        f"built for {self.dtype} {self.data_views[i].shape}: build the optimiser after "
                                        "model.to(...)")
-                np.copyto(self.data_views[i], p.data)
-                p.data = self.data_views[i]
-            if p.grad is not None and p.grad is not self.grad_views[i]:
-                np.copyto(self.grad_views[i], p.grad)
-                p.grad = self.grad_views[i]
+                np.copyto(self.data_views[i], p._data)
+                p._data = self.data_views[i]
+            if p._grad is not None and p._grad._data is not self.grad_views[i]:
+                np.copyto(self.grad_views[i], p._grad._data)
+                p._grad = Tensor._wrap(self.grad_views[i])
 
     def span(self, params: Sequence[Tensor]) -> tuple[int, int] | None:
         """The (start, stop) element range of `params` if they lie end to end in this layout, in order."""

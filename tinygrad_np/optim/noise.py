@@ -98,7 +98,7 @@ class NoisyOptimizer(OptimizerWrapper):
                 else:
                     noise = self.generator.standard_normal(p.shape).astype(p.dtype)
                 noise *= p.dtype.type(std)
-                p.data += noise
+                p._data += noise
         return loss
 
     def state_dict(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ array per dtype instead of ~10 numpy calls per parameter."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
@@ -39,9 +40,17 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]):
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params argument given to the optimizer should be an iterable of Tensors or "
+                            f"dicts, but got one Tensor of shape {params.shape}; pass [tensor] or "
+                            "model.parameters()")
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+            raise ValueError(f"{name} got an empty parameter list")
+        for option in ("capturable", "differentiable"):
+            if defaults.get(option):
+                raise ValueError(f"{name}: {option}=True has no meaning here (CPU only, no higher-order gradients)")
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, Any]] = {}
@@ -56,13 +65,21 @@ class Optimizer:
         if unknown:
             raise ValueError(f"{name}: unknown option(s) {sorted(unknown)} in a parameter group")
         params = param_group["params"]
-        group = {**self.defaults, **param_group, "params": [params] if isinstance(params, Tensor) else list(params)}
+        params = [params] if isinstance(params, Tensor) else list(params)
+        unique = list({id(p): p for p in params}.values())
+        if len(unique) != len(params):
+            warnings.warn(f"{name}: a parameter group holds the same parameter twice; it is updated once",
+                          UserWarning, stacklevel=3)
+        group = {**self.defaults, **param_group, "params": unique}
         held = {id(p) for g in self.param_groups for p in g["params"]}
         for p in group["params"]:
-            if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(f"{name}: parameters must be Tensors that require grad")
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name} can only optimize Tensors, but one of the params is {type(p).__name__}")
+            if not p.is_leaf:
+                raise ValueError(f"{name}: can't optimize a non-leaf Tensor (one computed by an op, shape {p.shape}); "
+                                 "optimize the leaf it was computed from")
             if id(p) in held:
-                raise ValueError(f"{name}: a parameter appears in more than one group")
+                raise ValueError(f"{name}: some parameters appear in more than one parameter group")
             held.add(id(p))
         self.param_groups.append(group)
         self._spans = None  # laid out again at the next step
@@ -75,7 +92,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad[...] = 0
+                    p.grad._data[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient. `closure` (optional, as in PyTorch) re-evaluates the model:
@@ -113,7 +130,7 @@ class Optimizer:
                 state.update({k: v for k, v in states[0].items() if not isinstance(v, np.ndarray)})
                 state.update({name: views[name][i] for name in names})
             for part in chunks(span.start, span.stop):
-                self.update_arrays(layout.data[part], layout.grad[part],
+                self.update_arrays(layout.data[part], _ascent(layout.grad[part], group),
                                    {name: layout.state[name][part] for name in names}, before, group)
             return
         for p, state, i in zip(span.params, states, span.indices, strict=True):
@@ -121,7 +138,8 @@ class Optimizer:
                 before = dict(state)
                 self.advance(state, group)
                 state.update({name: views[name][i] for name in names})
-                self.update_arrays(p.data, p.grad, {name: views[name][i] for name in names}, before, group)
+                self.update_arrays(p._data, _ascent(p._grad._data, group), {name: views[name][i] for name in names},
+                                   before, group)
 
     def layout(self) -> list[Span]:
         """The flat buffers (one per dtype, group by group), built at the first step."""
@@ -156,11 +174,10 @@ class Optimizer:
         return [p for group in self.param_groups for p in group["params"]]
 
     def state_dict(self) -> dict[str, Any]:
-        """{"state": {index: {name: array or number}}, "param_groups": [hyperparameters + param indices]};
-        parameters are numbered in group order, as PyTorch does. Arrays are copies."""
+        """{"state": {index: {name: tensor}}, "param_groups": [hyperparameters + param indices]}, PyTorch's layout:
+        parameters numbered in group order, buffers as tensor copies, the step count as a float32 0-d tensor."""
         index = {id(p): i for i, p in enumerate(self._params())}
-        state = {index[key]: {name: value.copy() if isinstance(value, np.ndarray) else value
-                              for name, value in entry.items()}
+        state = {index[key]: {name: _saved(name, value) for name, value in entry.items()}
                  for key, entry in self.state.items() if key in index and entry}
         groups = [{**{k: (list(v) if isinstance(v, tuple) else v) for k, v in group.items() if k != "params"},
                    "params": [index[id(p)] for p in group["params"]]} for group in self.param_groups]
@@ -186,7 +203,11 @@ class Optimizer:
             p = params[i]
             restored = {}
             for buffer, value in entry.items():
-                if isinstance(value, np.ndarray):
+                if isinstance(value, Tensor):
+                    value = value._data
+                if buffer == "step":  # PyTorch keeps it as a 0-d float tensor; here it is an int
+                    value = int(np.asarray(value).item())
+                elif isinstance(value, np.ndarray):
                     if value.shape != p.shape:
                         raise ValueError(f"{name}.load_state_dict: parameter {i}: {buffer} has shape {value.shape}, "
                                          f"the parameter {p.shape}")
@@ -200,6 +221,27 @@ class Optimizer:
                     group[k] = tuple(v) if isinstance(group.get(k), tuple) else v
 
 
+def _ascent(grad: np.ndarray, group: dict[str, Any]) -> np.ndarray:
+    """The gradient an update descends: negated for `maximize=True`."""
+    return -grad if group.get("maximize") else grad
+
+
+def _saved(name: str, value: Any) -> Any:
+    """A state entry as `state_dict()` gives it: arrays as tensor copies, the step count as PyTorch keeps it."""
+    if isinstance(value, np.ndarray):
+        return Tensor._wrap(value.copy())
+    if name == "step":
+        return Tensor._wrap(np.array(value, dtype=np.float32))
+    return value
+
+
+def _pytorch_flags(maximize: bool, foreach: bool | None, differentiable: bool, fused: bool | None) -> dict[str, Any]:
+    """The options PyTorch's optimisers share: `maximize` (ascend the gradient) is honoured; `foreach` and `fused`
+    choose among PyTorch's implementations, and every step here is already one pass over flat buffers, so they change
+    nothing; `differentiable` must stay False."""
+    return {"maximize": bool(maximize), "foreach": foreach, "differentiable": differentiable, "fused": fused}
+
+
 def _scalar(value: float, like: np.ndarray) -> np.generic:
     return like.dtype.type(value)
 
@@ -210,13 +252,15 @@ class SGD(Optimizer):
     p -= lr * (g + momentum * buf if nesterov else buf)."""
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 nesterov: bool = False, weight_decay: float = 0.0):
+                 nesterov: bool = False, weight_decay: float = 0.0, *, maximize: bool = False,
+                 foreach: bool | None = None, differentiable: bool = False, fused: bool | None = None):
         if lr < 0 or momentum < 0 or weight_decay < 0:
             raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0, got {lr}, {momentum}, {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening 0")
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening, "nesterov": nesterov,
-                                  "weight_decay": weight_decay})
+                                  "weight_decay": weight_decay, **_pytorch_flags(maximize, foreach, differentiable,
+                                                                                 fused)})
 
     def buffer_names(self, group):
         return ("momentum_buffer",) if group["momentum"] else ()
@@ -247,12 +291,15 @@ class Adam(Optimizer):
     decoupled = False
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False):
+                 eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None):
         if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
             raise ValueError(f"{type(self).__name__}: need lr, eps, weight_decay >= 0 and betas in [0, 1), got "
                              f"lr={lr}, eps={eps}, weight_decay={weight_decay}, betas={betas}")
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                                  "amsgrad": amsgrad})
+                                  "amsgrad": amsgrad, "capturable": capturable,
+                                  **_pytorch_flags(maximize, foreach, differentiable, fused)})
 
     def buffer_names(self, group):
         return ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if group["amsgrad"] else ())
@@ -289,12 +336,15 @@ class AdamW(Adam):
     decoupled = True
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.01, amsgrad: bool = False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad)
+                 eps: float = 1e-8, weight_decay: float = 0.01, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None, capturable: bool = False, differentiable: bool = False,
+                 fused: bool | None = None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, foreach=foreach,
+                         capturable=capturable, differentiable=differentiable, fused=fused)
 
 
 def _grads(parameters: Iterable[Tensor]) -> list[np.ndarray]:
-    return [p.grad for p in parameters if p.grad is not None]
+    return [p._grad._data for p in parameters if p._grad is not None]
 
 
 def clip_grad_norm_(parameters: Iterable[Tensor], max_norm: float, norm_type: float = 2.0) -> float:

@@ -115,15 +115,15 @@ class SAM(OptimizerWrapper):
         """||g|| (||w g|| for ASAM) over all the given parameters together, accumulated in float64."""
         total = 0.0
         for p in params:
-            scaled = np.abs(p.data) * p.grad if self.adaptive else p.grad
+            scaled = np.abs(p._data) * p._grad._data if self.adaptive else p._grad._data
             total += float(np.sum(np.square(scaled, dtype=np.float64)))
         return math.sqrt(total)
 
     def perturbation(self, p: Tensor, scale: float) -> np.ndarray | None:
         """e(w) of one parameter given scale = rho / (||g|| + eps); None for no perturbation."""
-        e_w = p.grad * p.dtype.type(scale)
+        e_w = p._grad._data * p.dtype.type(scale)
         if self.adaptive:
-            e_w *= np.square(p.data)
+            e_w *= np.square(p._data)
         return e_w
 
     def prepare_perturbation(self, params: list[Tensor]) -> None:
@@ -141,8 +141,8 @@ class SAM(OptimizerWrapper):
                 e_w = self.perturbation(p, scale)
                 if e_w is None:
                     continue
-                self._weights_before[id(p)] = p.data.copy()
-                p.data += e_w
+                self._weights_before[id(p)] = p._data.copy()
+                p._data += e_w
         if zero_grad:
             self.zero_grad()
         return bool(self._weights_before)
@@ -153,7 +153,7 @@ class SAM(OptimizerWrapper):
         for p in self._params():
             before = self._weights_before.pop(id(p), None)
             if before is not None:
-                np.copyto(p.data, before)
+                np.copyto(p._data, before)
         self._weights_before = {}
         self.base_optimizer.step()
         if zero_grad:
@@ -270,11 +270,11 @@ class SparseSAM(SAM):
             score = self.fisher.get(id(p))
             if score is None:
                 score = self.fisher[id(p)] = np.zeros(p.shape, dtype=p.dtype)
-            score += np.square(p.grad)
+            score += np.square(p._grad._data)
 
     def _fisher_from_closure(self) -> None:
         # copies: a backward writes a Parameter's gradient into the array its optimiser keeps for it
-        grads_at_w = {id(p): None if p.grad is None else p.grad.copy() for p in self._params()}
+        grads_at_w = {id(p): None if p.grad is None else p.grad.clone() for p in self._params()}
         try:
             for _ in range(self.num_samples):
                 self.zero_grad()
@@ -299,7 +299,7 @@ class SparseSAM(SAM):
         count = min(math.floor(self.drop_rate_at(self.steps) * live_index.size), dead_index.size)
         if count == 0:
             return
-        magnitude = np.concatenate([np.abs(p.grad).reshape(-1).astype(np.float64) if p.grad is not None
+        magnitude = np.concatenate([np.abs(p._grad._data).reshape(-1).astype(np.float64) if p.grad is not None
                                     else np.zeros(p.numel()) for p in self._params()])
         dropped = live_index[np.argsort(magnitude[live_index], kind="stable")[:count]]
         grown = self.generator.choice(dead_index, count, replace=False)

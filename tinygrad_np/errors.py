@@ -1,0 +1,19 @@
+"""The exception classes of the engine: PyTorch's classes, and ValueError too.
+
+PyTorch raises `RuntimeError` for shapes that do not fit, `IndexError` for a dim or index out of range and
+`TypeError` for an argument of the wrong kind. The engine raises the same classes, so code written for PyTorch
+catches them; each also derives from `ValueError`, which the engine raised for all three before, so existing callers
+keep working.
+"""
+
+
+class ShapeError(RuntimeError, ValueError):
+    """Shapes that do not fit the op (PyTorch: RuntimeError)."""
+
+
+class IndexOutOfRange(IndexError, ValueError):
+    """A dim or an index outside the tensor (PyTorch: IndexError)."""
+
+
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of a kind the op does not take (PyTorch: TypeError)."""
