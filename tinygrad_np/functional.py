@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .dtypes import _dim_index, _dims
-from .engine import MaxMin, Tensor, _pair
+from .engine import MaxMin, Tensor, _pair, no_grad
 from .errors import ArgumentValueError, IndexOutOfRange, ShapeError, UnsupportedDtype
 from .ops import conv as conv_ops
 from .ops import linalg, movement, nn
@@ -402,15 +402,35 @@ def drop_path(input: Tensor, p: float = 0.0, training: bool = True, batch_dim: i
     return nn.Dropout.apply(input, mask=keep * input.dtype.type(1 / (1 - p)))
 
 
-def embedding(input: Any, weight: Tensor) -> Tensor:  # noqa: A002
-    """The rows of `weight` picked by the integer `input`; the gradient adds into the rows used."""
-    indices = np.asarray(input._data if isinstance(input, Tensor) else input)
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None, max_norm: float | None = None,  # noqa: A002
+              norm_type: float = 2.0, scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """The rows of `weight` picked by the integer `input` (any shape; the output adds the row dim); the gradient
+    adds into the rows used (one fused op). As PyTorch: row `padding_idx` gets no gradient; `max_norm` first
+    rescales, in place in `weight`, every picked row whose `norm_type`-norm exceeds it to max_norm / (norm + 1e-7)
+    times itself; `scale_grad_by_freq` divides each lookup's gradient by its index's count in `input`. Sparse
+    gradients are not supported."""
+    indices = np.asarray(input.numpy() if isinstance(input, Tensor) else input)
+    rows = weight.shape[0]
     if indices.dtype.kind not in "iu":
         raise UnsupportedDtype(f"embedding: indices must be integers, got {indices.dtype}")
-    if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
-        raise IndexOutOfRange(f"embedding: indices must be in [0, {weight.shape[0]}), got values from {indices.min()} "
+    if indices.size and (indices.min() < 0 or indices.max() >= rows):
+        raise IndexOutOfRange(f"embedding: indices must be in [0, {rows}), got values from {indices.min()} "
                          f"to {indices.max()}")
-    return weight[indices]
+    if sparse:
+        raise ValueError("embedding: sparse gradients are not supported (docs/pytorch.md); use sparse=False")
+    if padding_idx is not None:
+        if not -rows <= padding_idx < rows:
+            raise ValueError(f"embedding: padding_idx {padding_idx} must be within [-{rows}, {rows})")
+        padding_idx %= rows
+    if max_norm is not None:
+        table = weight.numpy()
+        used = np.unique(indices)
+        norms = np.linalg.norm(table[used], ord=norm_type, axis=1)
+        over = norms > max_norm
+        if over.any():
+            with no_grad():
+                weight[used[over]] = table[used[over]] * (max_norm / (norms[over] + 1e-7))[:, None].astype(table.dtype)
+    return nn.Embedding.apply(weight, indices=indices, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq)
 
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -135,5 +136,75 @@ def mse_loss(input: Tensor, target: Any, *, reduction: str = "mean") -> Tensor: 
     return _reduce(difference * difference, reduction, "mse_loss")
 
 
-def l1_loss(input: Tensor, target: Any, *, reduction: str = "mean") -> Tensor:  # noqa: A002
-    return _reduce((input - _target(input, target, "l1_loss")).abs(), reduction, "l1_loss")
+def _weight(weight: Any, input: Tensor, op: str) -> Tensor | None:  # noqa: A002
+    """Per-element weights of the input's shape (PyTorch requires the same size), as a tensor of its dtype."""
+    if weight is None:
+        return None
+    weight = weight if isinstance(weight, Tensor) else Tensor(weight, dtype=input.dtype)
+    if weight.shape != input.shape:
+        raise ValueError(f"{op}: weight of shape {weight.shape} must have the input's shape {input.shape}")
+    return weight
+
+
+def l1_loss(input: Tensor, target: Any, *, reduction: str = "mean", weight: Any = None) -> Tensor:  # noqa: A002
+    """|input - target|; with per-element `weight`, the mean is the weighted sum over the summed weights (PyTorch's
+    definition)."""
+    loss = (input - _target(input, target, "l1_loss")).abs()
+    weight = _weight(weight, input, "l1_loss")
+    if weight is None:
+        return _reduce(loss, reduction, "l1_loss")
+    if reduction == "mean":
+        return (loss * weight).sum() / weight.sum()
+    return _reduce(loss * weight, reduction, "l1_loss")
+
+
+def _piecewise(difference: Tensor, threshold: float) -> Tensor:
+    """0.5 d^2 where |d| < threshold, threshold * (|d| - threshold / 2) elsewhere: the Huber loss of d."""
+    magnitude = difference.abs()
+    inside = magnitude.numpy() < threshold
+    return (0.5 * difference * difference).where(inside, threshold * (magnitude - 0.5 * threshold))
+
+
+def smooth_l1_loss(input: Tensor, target: Any, *, reduction: str = "mean", beta: float = 1.0) -> Tensor:  # noqa: A002
+    """0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere (d = input - target): quadratic near zero, L1
+    beyond; beta = 0 is the L1 loss (Girshick 2015's Fast R-CNN loss; PyTorch's definition)."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
+    difference = input - _target(input, target, "smooth_l1_loss")
+    loss = difference.abs() if beta == 0 else _piecewise(difference, beta) * (1 / beta)
+    return _reduce(loss, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target: Any, *, reduction: str = "mean", delta: float = 1.0,  # noqa: A002
+               weight: Any = None) -> Tensor:
+    """0.5 d^2 where |d| < delta, delta (|d| - delta / 2) elsewhere (Huber 1964): delta times smooth_l1_loss with
+    beta = delta. Per-element `weight` multiplies the loss before the reduction (the mean stays a plain mean, as in
+    PyTorch)."""
+    if delta <= 0:
+        raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
+    loss = _piecewise(input - _target(input, target, "huber_loss"), delta)
+    weight = _weight(weight, input, "huber_loss")
+    return _reduce(loss if weight is None else loss * weight, reduction, "huber_loss")
+
+
+def kl_div(input: Tensor, target: Any, *, reduction: str = "mean", log_target: bool = False) -> Tensor:  # noqa: A002
+    """The Kullback-Leibler divergence KL(target || q) with `input` = log q: pointwise target * (log target - input)
+    (0 where target is 0), or exp(target) * (target - input) with `log_target`. reduction "batchmean" divides the
+    sum by the batch size (the divergence per sample); "mean", PyTorch's default, divides by every element (with
+    PyTorch's warning)."""
+    op = "kl_div"
+    target = _target(input, target, op)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target.numpy() > 0
+        safe = target.where(positive, 1.0)  # log only where target > 0: xlogy(0, 0) = 0 with no NaN gradient
+        loss = (target * safe.log()).where(positive, 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / loss.dtype.type(input.shape[0] if input.ndim else 1)
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      stacklevel=2)
+    return _reduce(loss, reduction, op)

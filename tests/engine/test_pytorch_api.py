@@ -299,7 +299,7 @@ def test_step_with_a_closure_param_groups_and_integer_state_keys():
     F.mse_loss(model(x), y).backward()
     optimizer.step()
     np.testing.assert_array_equal(model.bias.numpy(), bias)  # its group's lr 0 holds it
-    with pytest.raises(ValueError, match="more than one group"):
+    with pytest.raises(ValueError, match="more than one parameter group"):
         optimizer.add_param_group({"params": [model.bias]})
     adam = optim.Adam(model.parameters())
     F.mse_loss(model(x), y).backward()

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import Tensor
+from ..engine import Tensor, no_grad
 from . import functional as F
 from . import init
 from .module import Module, Parameter
@@ -95,20 +95,61 @@ class DropPath(Module):
 
 class Embedding(Module):
     """A table of `num_embeddings` vectors of size `embedding_dim` (normal(0, 1), as PyTorch), looked up by integer
-    index; the gradient adds into the rows that were used. No padding_idx (docs/pytorch.md)."""
+    index; the gradient adds into the rows that were used. `padding_idx` (its row starts at zero and gets no
+    gradient), `max_norm`, `norm_type` and `scale_grad_by_freq` as in `F.embedding`; `_weight` gives the table."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = np.float32,
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                 sparse: bool = False, _weight: Any = None, _freeze: bool = False, *, dtype: Any = np.float32,
                  generator: np.random.Generator | None = None):
         super().__init__()
-        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.weight = init.normal_(Parameter(np.zeros((num_embeddings, embedding_dim)), dtype=dtype),
-                                   generator=generator)
+        if sparse:
+            raise ValueError("Embedding: sparse gradients are not supported (docs/pytorch.md); use sparse=False")
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within num_embeddings "
+                                 f"{num_embeddings}")
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.max_norm, self.norm_type, self.scale_grad_by_freq = max_norm, norm_type, scale_grad_by_freq
+        if _weight is None:
+            self.weight = init.normal_(Parameter(np.zeros((num_embeddings, embedding_dim)), dtype=dtype),
+                                       generator=generator)
+            if padding_idx is not None:
+                with no_grad():
+                    self.weight[padding_idx] = 0
+        else:
+            if tuple(np.shape(_weight)) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight of shape {tuple(np.shape(_weight))} does not match "
+                                 f"({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(_weight, requires_grad=not _freeze,
+                                    dtype=_weight.dtype if isinstance(_weight, Tensor) else dtype)
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Any, freeze: bool = True, padding_idx: int | None = None,
+                        max_norm: float | None = None, norm_type: float = 2.0,
+                        scale_grad_by_freq: bool = False, sparse: bool = False) -> Embedding:
+        """An Embedding holding a copy of the 2-D `embeddings` (frozen unless `freeze=False`)."""
+        shape = tuple(np.shape(embeddings))
+        if len(shape) != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {shape}")
+        dtype = embeddings.dtype if isinstance(embeddings, (Tensor, np.ndarray)) else np.float32
+        return cls(shape[0], shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=embeddings, _freeze=freeze, dtype=dtype)
 
     def forward(self, indices: Any) -> Tensor:
-        return F.embedding(indices, self.weight)
+        return F.embedding(indices, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        text = f"{self.num_embeddings}, {self.embedding_dim}"
+        if self.padding_idx is not None:
+            text += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            text += f", max_norm={self.max_norm}"
+        if self.scale_grad_by_freq:
+            text += ", scale_grad_by_freq=True"
+        return text
 
 
 class GELU(Module):
@@ -225,3 +266,30 @@ class MSELoss(Module):
 class L1Loss(MSELoss):
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class SmoothL1Loss(Module):
+    def __init__(self, reduction: str = "mean", beta: float = 1.0):
+        super().__init__()
+        self.reduction, self.beta = reduction, beta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(Module):
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__()
+        self.reduction, self.delta = reduction, delta
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class KLDivLoss(Module):
+    def __init__(self, reduction: str = "mean", log_target: bool = False):
+        super().__init__()
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
