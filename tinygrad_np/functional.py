@@ -7,6 +7,8 @@ Tensors (Python numbers, ndarrays) become constants.
 from __future__ import annotations
 
 import builtins
+import string
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from .dtypes import _dim_index, _dims
 from .engine import MaxMin, Tensor, _pair
+from .errors import ArgumentValueError, ShapeError
 from .ops import conv as conv_ops
 from .ops import linalg, movement, nn
 from .random import default_generator
@@ -58,8 +61,17 @@ def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
     return input * other if isinstance(input, Tensor) else _tensor(other).__rmul__(input)
 
 
-def div(input: Any, other: Any) -> Tensor:  # noqa: A002
+def div(input: Any, other: Any, *, rounding_mode: str | None = None) -> Tensor:  # noqa: A002
+    """input / other, or rounded with rounding_mode "trunc" or "floor" (see `Tensor.div`)."""
+    if rounding_mode is not None:
+        return (input if isinstance(input, Tensor) else tensor_like(input, other)).div(other,
+                                                                                      rounding_mode=rounding_mode)
     return input / other if isinstance(input, Tensor) else _tensor(other).__rtruediv__(input)
+
+
+def tensor_like(value: Any, other: Any) -> Tensor:
+    """A Python number or array as a tensor of `other`'s dtype when `other` is a tensor (float32 otherwise)."""
+    return Tensor._wrap(np.asarray(value, dtype=other.dtype)) if isinstance(other, Tensor) else Tensor(value)
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002 - PyTorch's names
@@ -126,8 +138,9 @@ def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
     return _tensor(input).sigmoid()
 
 
-def softplus(input: Tensor) -> Tensor:  # noqa: A002
-    return _tensor(input).softplus()
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
+    """log(1 + exp(beta * x)) / beta, linear where beta * x > threshold."""
+    return _tensor(input).softplus(beta, threshold)
 
 
 def softsign(input: Tensor) -> Tensor:  # noqa: A002
@@ -223,13 +236,196 @@ def gather(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
     return input.gather(dim, index)
 
 
-def take_along_dim(input: Tensor, indices: Any, dim: int) -> Tensor:  # noqa: A002
-    """numpy's take_along_axis (see `Tensor.take_along_dim`)."""
+def take_along_dim(input: Tensor, indices: Any, dim: int | None = None) -> Tensor:  # noqa: A002
+    """Gather along `dim` after broadcasting (see `Tensor.take_along_dim`)."""
     return input.take_along_dim(indices, dim)
 
 
 def index_select(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
     return input.index_select(dim, index)
+
+
+# -- shape and indexing: PyTorch's op surface ---------------------------------------------------------------------
+def flip(input: Tensor, dims: Sequence[int]) -> Tensor:  # noqa: A002
+    return input.flip(dims)
+
+
+def fliplr(input: Tensor) -> Tensor:  # noqa: A002
+    return input.fliplr()
+
+
+def flipud(input: Tensor) -> Tensor:  # noqa: A002
+    return input.flipud()
+
+
+def roll(input: Tensor, shifts: IntOrTuple, dims: IntOrTuple | None = None) -> Tensor:  # noqa: A002
+    return input.roll(shifts, dims)
+
+
+def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    return input.diag(diagonal)
+
+
+def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:  # noqa: A002
+    return input.diagonal(offset, dim1, dim2)
+
+
+def tril(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    return input.tril(diagonal)
+
+
+def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
+    return input.triu(diagonal)
+
+
+def repeat_interleave(input: Tensor, repeats: Any = None, dim: int | None = None, *,  # noqa: A002
+                      output_size: int | None = None) -> Tensor:
+    """Each element repeated `repeats` times along `dim`; `repeat_interleave(counts)` alone repeats each index i of
+    the 1-D integer `counts` counts[i] times (PyTorch's form)."""
+    if repeats is None:
+        counts = _tensor(input)
+        indices = Tensor._wrap(np.arange(counts.shape[0], dtype=np.int64))
+        return indices.repeat_interleave(counts, 0, output_size=output_size)
+    return input.repeat_interleave(repeats, dim, output_size=output_size)
+
+
+def masked_select(input: Tensor, mask: Any) -> Tensor:  # noqa: A002
+    return input.masked_select(mask)
+
+
+def nonzero(input: Tensor, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:  # noqa: A002
+    return _tensor(input).nonzero(as_tuple=as_tuple)
+
+
+def argwhere(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).nonzero()
+
+
+def scatter(input: Tensor, dim: int, index: Any, src: Any = None, *, value: Any = None,  # noqa: A002
+            reduce: str | None = None) -> Tensor:
+    return input.scatter(dim, index, src, value=value, reduce=reduce)
+
+
+def scatter_add(input: Tensor, dim: int, index: Any, src: Tensor) -> Tensor:  # noqa: A002
+    return input.scatter_add(dim, index, src)
+
+
+def scatter_reduce(input: Tensor, dim: int, index: Any, src: Tensor, reduce: str, *,  # noqa: A002
+                   include_self: bool = True) -> Tensor:
+    return input.scatter_reduce(dim, index, src, reduce, include_self=include_self)
+
+
+def index_add(input: Tensor, dim: int, index: Any, source: Tensor, *, alpha: float = 1) -> Tensor:  # noqa: A002
+    return input.index_add(dim, index, source, alpha=alpha)
+
+
+def index_fill(input: Tensor, dim: int, index: Any, value: Any) -> Tensor:  # noqa: A002
+    return input.index_fill(dim, index, value)
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False) -> MaxMin:  # noqa: A002
+    return input.sort(dim, descending, stable=stable)
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:  # noqa: A002
+    return input.argsort(dim, descending, stable=stable)
+
+
+def msort(input: Tensor) -> Tensor:  # noqa: A002
+    return input.msort()
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> MaxMin:  # noqa: A002
+    return input.topk(k, dim, largest, sorted)
+
+
+def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False) -> MaxMin:  # noqa: A002
+    return input.kthvalue(k, dim, keepdim)
+
+
+def einsum(equation: str, *operands: Any) -> Tensor:
+    """Einstein summation, PyTorch's form: `einsum("ij,jk->ik", a, b)` or with the operands in one list; "..."
+    stands for broadcast dims; without "->" the output is the ellipsis dims and then the subscripts used once, in
+    alphabetical order; a subscript repeated within an operand takes its diagonal; dims of size 1 broadcast."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    tensors = _joined(operands, "einsum")
+    lhs, arrow, rhs = equation.replace(" ", "").partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(tensors):
+        raise ShapeError(f"einsum(): the equation {equation!r} has {len(terms)} operands, {len(tensors)} were given")
+    used = set(c for c in lhs + rhs if c.isalpha())
+    ellipsis_dims = []
+    for term, t in zip(terms, tensors, strict=True):
+        named = term.replace("...", "")
+        if term.count("...") > 1 or not all(c.isalpha() for c in named):
+            raise ShapeError(f"einsum(): invalid subscripts {term!r} (letters and at most one '...')")
+        extra = t.ndim - len(named)
+        if extra < 0 or (extra and "..." not in term):
+            raise ShapeError(f"einsum(): subscripts {term!r} do not fit an operand of shape {t.shape}")
+        ellipsis_dims.append(extra)
+    fresh = "".join(c for c in string.ascii_letters if c not in used)[:builtins.max(ellipsis_dims)]
+    terms = [term.replace("...", fresh[len(fresh) - e:]) for term, e in zip(terms, ellipsis_dims, strict=True)]
+    if arrow:
+        output = rhs.replace("...", fresh)
+        for c in output:
+            if output.count(c) > 1 or not any(c in term for term in terms):
+                raise ShapeError(f"einsum(): output subscript {c} " + ("appears more than once in the output"
+                                 if output.count(c) > 1 else "does not appear in the equation for any input operand"))
+    else:
+        counts = "".join(terms)
+        output = fresh + "".join(sorted(c for c in set(counts) if counts.count(c) == 1 and c not in fresh))
+    sizes: dict[str, int] = {}
+    for term, t in zip(terms, tensors, strict=True):
+        for c, n in zip(term, t.shape, strict=True):
+            if sizes.get(c, 1) not in (1, n) and n != 1:
+                raise ShapeError(f"einsum(): operands do not broadcast: subscript {c} has sizes {sizes[c]} and {n}")
+            sizes[c] = builtins.max(sizes.get(c, 1), n)
+    prepared, inputs = [], []
+    for term, t in zip(terms, tensors, strict=True):
+        letters = list(term)
+        for c in dict.fromkeys(term):
+            while letters.count(c) > 1:
+                first = letters.index(c)
+                second = letters.index(c, first + 1)
+                if t.shape[first] != t.shape[second]:
+                    raise ShapeError(f"einsum(): subscript {c} is repeated for an operand but the sizes don't match, "
+                                     f"{t.shape[first]} != {t.shape[second]}")
+                t = t.diagonal(0, first, second)
+                letters = [x for k, x in enumerate(letters) if k not in (first, second)] + [c]
+        full = tuple(sizes[c] for c in letters)
+        prepared.append(t if t.shape == full else t.broadcast_to(full))
+        inputs.append("".join(letters))
+    return linalg.Einsum.apply(*prepared, inputs=tuple(inputs), output=output)
+
+
+def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
+    """Coordinate grids from 0-d or 1-D tensors: with indexing "ij" output i varies along dim i; with "xy" the first
+    two dims are swapped (numpy's default). Without `indexing` it is "ij" and PyTorch's warning is given."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        warnings.warn("torch.meshgrid: in an upcoming release, it will be required to pass the indexing argument.",
+                      UserWarning, stacklevel=2)
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise ArgumentValueError(f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}')
+    tensors = [_tensor(t) for t in tensors]
+    for t in tensors:
+        if t.ndim > 1:
+            raise ShapeError(f"meshgrid: expected 0-d or 1-D tensors, got shape {t.shape}")
+    positions = list(range(len(tensors)))
+    if indexing == "xy" and len(tensors) >= 2:
+        positions[0], positions[1] = 1, 0
+    shape = [0] * len(tensors)
+    for t, position in zip(tensors, positions, strict=True):
+        shape[position] = t.numel()
+    grids = []
+    for t, position in zip(tensors, positions, strict=True):
+        view = [1] * len(tensors)
+        view[position] = t.numel()
+        grids.append(t.reshape(view).broadcast_to(tuple(shape)))
+    return tuple(grids)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
