@@ -173,7 +173,7 @@ def test_conv_keeps_float32_and_returns_c_order():
     ((2, 6, 8), (4, 3, 3), {"groups": 4}, r"groups=4 must divide in_channels=6 .* out_channels=4"),
     ((2, 3, 2), (4, 3, 3), {}, r"input of shape \(2, 3, 2\) .* too short .* output size would be \(0,\)"),
     ((2, 3, 8), (4, 3, 3), {"dilation": 4}, r"too short .* dilation \(4,\)"),
-    ((3, 8), (4, 3, 3), {}, r"input of shape \(3, 8\) must be \(batch, in_channels, length\)"),
+    ((8,), (4, 3, 3), {}, r"input of shape \(8,\) must be \(batch, in_channels, length\)"),
     ((2, 3, 8), (4, 3), {}, r"weight of shape \(4, 3\) must be"),
     ((2, 3, 8), (4, 3, 3), {"stride": 0}, r"stride and dilation must be >= 1"),
     ((2, 3, 8), (4, 3, 3), {"padding": -1}, r"padding must be >= 0"),
@@ -188,9 +188,9 @@ def test_conv_errors_name_the_shapes(x_shape, w_shape, kwargs, message):
 def test_conv_bias_shape_error():
     with pytest.raises(ValueError, match=r"bias of shape \(3,\) does not fit weight of shape \(4, 3, 3\)"):
         F.conv1d(Tensor(np.zeros((1, 3, 5))), Tensor(np.zeros((4, 3, 3))), Tensor(np.zeros(3)))
-    with pytest.raises(ValueError, match=r"conv2d: input of shape \(1, 3, 5\) must be \(batch, in_channels, "
+    with pytest.raises(ValueError, match=r"conv2d: input of shape \(3, 5\) must be \(batch, in_channels, "
                                          r"height, width\)"):
-        F.conv2d(Tensor(np.zeros((1, 3, 5))), Tensor(np.zeros((4, 3, 3, 3))))
+        F.conv2d(Tensor(np.zeros((3, 5))), Tensor(np.zeros((4, 3, 3, 3))))
 
 
 # -- pooling -----------------------------------------------------------------------------------------
@@ -249,10 +249,11 @@ def test_overlapping_avg_pool_windows_add_their_gradients():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda x: F.max_pool1d(x, 2, padding=2), r"padding \(2,\) must be at most half of kernel_size \(2,\)"),
+    (lambda x: F.max_pool1d(x, 2, padding=2), r"pad should be at most half of effective kernel size, got "
+                                              r"padding=\(2,\), kernel_size=\(2,\)"),
     (lambda x: F.avg_pool1d(x, 9), r"input of shape \(1, 2, 5\) .* too small for kernel_size \(9,\)"),
-    (lambda x: F.avg_pool2d(x, 2), r"avg_pool2d: input of shape \(1, 2, 5\) must be \(batch, channels, height, "),
-    (lambda x: F.max_pool1d(x, 0), r"need kernel_size >= 1"),
+    (lambda x: F.avg_pool2d(x[0], 2), r"avg_pool2d: input of shape \(2, 5\) must be \(batch, channels, height, "),
+    (lambda x: F.max_pool1d(x, 0), r"need kernel_size, stride and dilation >= 1"),
 ])
 def test_pool_errors(call, message):
     with pytest.raises(ValueError, match=message):
