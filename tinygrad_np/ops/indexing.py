@@ -261,7 +261,7 @@ class ScatterReduce(Function):
             grad_src = np.where(single_zero, (grad * others)[positions],
                                 (grad * out)[positions] / np.where(zero, src.dtype.type(1), src))
         else:
-            x_is_result = (x == out) & include_self
+            x_is_result = x == out  # counted among the ties even when left out (PyTorch's convention)
             src_is_result = src == out[positions]
             shares = x_is_result.astype(grad.dtype)
             np.add.at(shares, positions, src_is_result.astype(grad.dtype))
