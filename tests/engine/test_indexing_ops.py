@@ -63,18 +63,18 @@ MOVEMENT = [
 
 @pytest.mark.parametrize("name, op, shapes, kwargs", MOVEMENT, ids=[case[0] for case in MOVEMENT])
 def test_movement_gradients(name, op, shapes, kwargs):
-    check_op(op, shapes=shapes, kwargs=kwargs, max_examples=10)
+    check_op(op, shapes=shapes, kwargs=kwargs, max_examples=5)
 
 
 def test_sort_family_gradients():
     check_op(lambda x, dim, descending: x.sort(dim, descending).values, shapes=nonempty, distinct=True,
-             kwargs=lambda s: st.fixed_dictionaries({"dim": a_dim(s), "descending": st.booleans()}), max_examples=10)
+             kwargs=lambda s: st.fixed_dictionaries({"dim": a_dim(s), "descending": st.booleans()}), max_examples=5)
     check_op(lambda x, k, largest: x.reshape(-1).topk(min(k, x.numel()), largest=largest).values, shapes=nonempty,
              distinct=True, kwargs=st.fixed_dictionaries({"k": st.integers(1, 4), "largest": st.booleans()}),
-             max_examples=10)
+             max_examples=5)
     check_op(lambda x, k, keepdim: x.kthvalue(min(k, x.shape[-1]), -1, keepdim).values, shapes=nonempty,
              distinct=True, kwargs=st.fixed_dictionaries({"k": st.integers(1, 5), "keepdim": st.booleans()}),
-             max_examples=10)
+             max_examples=5)
 
 
 SCATTERS = [
@@ -94,8 +94,9 @@ SCATTERS = [
 @pytest.mark.parametrize("name, op, options", SCATTERS, ids=[case[0] for case in SCATTERS])
 def test_scatter_gradients(name, op, options):
     same = nonempty.map(lambda s: (s[0], s[0]))
+    options = dict(options)
     unique = options.pop("unique", False)
-    check_op(op, 2, shapes=same, kwargs=lambda s: scatter_kwargs(s, unique), max_examples=10, **options)
+    check_op(op, 2, shapes=same, kwargs=lambda s: scatter_kwargs(s, unique), max_examples=5, **options)
 
 
 def test_index_add_index_fill_and_take_along_dim_gradients():
@@ -104,14 +105,14 @@ def test_index_add_index_fill_and_take_along_dim_gradients():
                                       "index": hnp.arrays(np.int64, st.integers(1, 4), elements=st.integers(0, 99))})
 
     check_op(lambda x, dim, index: x.index_fill(dim, index % x.shape[dim], -1.0), shapes=nonempty,
-             kwargs=index_kwargs, max_examples=8)
+             kwargs=index_kwargs, max_examples=4)
     check_op(lambda x, v, dim, index: x.index_fill(dim, index % x.shape[dim], v.sum()), 2,
-             shapes=nonempty.map(lambda s: (s[0], (2,))), kwargs=index_kwargs, max_examples=8)
+             shapes=nonempty.map(lambda s: (s[0], (2,))), kwargs=index_kwargs, max_examples=4)
     for dim in (0, 1):  # repeated entries add up
         check_op(lambda x, source, dim=dim: x.index_add(dim, np.array([1, 0, 1]), source, alpha=1.5), 2,
                  shapes=st.just(((3, 3), (3, 3))), max_examples=3)
     check_op(lambda x, dim, index: x.take_along_dim(index, dim), shapes=nonempty, kwargs=take_along_kwargs,
-             max_examples=10)
+             max_examples=5)
 
 
 def take_along_kwargs(shapes):
@@ -210,7 +211,8 @@ PARITY = [
     ("argsort", lambda t, x: t.argsort(x, dim=0, stable=True), [X]),
     ("msort", lambda t, x: t.msort(x), [X]),
     ("topk", lambda t, x: tuple(x.topk(2, dim=1, largest=False)), [X]),
-    ("topk_ties", lambda t, x: x.detach().topk(3).values, [np.array([1.0, 1, 0, 1, 0, 1, 0, 0, 1])]),  # the order of ties: any
+    # among ties PyTorch's order is unspecified: the values only
+    ("topk_ties", lambda t, x: x.detach().topk(3).values, [np.array([1.0, 1, 0, 1, 0, 1, 0, 0, 1])]),
     ("kthvalue", lambda t, x: tuple(t.kthvalue(x, 2, 0, True)), [X]),
     ("einsum", lambda t, a, b: t.einsum("pqr,sq->rps", a, b), [X, X[0].T.copy()]),
     ("einsum_list", lambda t, a: t.einsum("i...j,j...->...", [a, a[0].t()]), [X]),
@@ -276,7 +278,7 @@ def test_advanced_indexing_places_dims_as_pytorch():
               generator.integers(-6, 6, (1, 1, 4, 1)), generator.integers(0, 3, (2, 1, 1, 6))]
     items = [slice(None), 1, -1, None, Ellipsis, slice(1, 3), slice(None, None, 2), "array", "list", "scalar", "mask"]
     checked = 0
-    while checked < 150:
+    while checked < 100:
         choice = [items[k] for k in generator.integers(0, len(items), generator.integers(1, 6))]
         if choice.count(Ellipsis) > 1:
             continue

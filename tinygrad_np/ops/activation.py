@@ -65,7 +65,7 @@ class Hardsigmoid(Function):
 
 
 class Hardswish(Function):
-    """x * relu6(x + 3) / 6; the gradient is 0 below -3, x / 3 + 1/2 on [-3, 3] and 1 above (PyTorch's sides)."""
+    """x * relu6(x + 3) / 6; the gradient is 0 up to -3, x / 3 + 1/2 between, and 1 from 3 on (PyTorch's sides)."""
 
     def forward(self, x):
         t = x.dtype.type
@@ -74,7 +74,7 @@ class Hardswish(Function):
 
     def backward(self, grad):
         x, t = self.x, self.x.dtype.type
-        return grad * np.where(x < -3, t(0), np.where(x <= 3, x / t(3) + t(0.5), t(1)))
+        return grad * np.where(x <= -3, t(0), np.where(x < 3, x / t(3) + t(0.5), t(1)))
 
 
 class Mish(Function):
