@@ -6,6 +6,9 @@ Gradients go through `check_op` (float64, inputs away from kinks, distinct value
 modules are compared with PyTorch (forward and gradient, from the same weights) where it is installed.
 """
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import strategies as st
@@ -321,3 +324,28 @@ def test_errors_are_pytorchs_classes(name, op, error):
     torch = pytest.importorskip("torch")
     with pytest.raises(error):
         op(torch.nn.functional, torch.tensor(x))
+
+
+def test_the_documented_names_exist():
+    """Every name docs/pytorch.md lists for these ops exists here, and (where PyTorch is installed) in PyTorch."""
+    text = (Path(__file__).parents[2] / "docs" / "pytorch.md").read_text()
+    section = text.split("## Shape, indexing and nn.functional ops")[1].split("What differs")[0]
+    lists = section.split("\n\n")[2].split("\n- ")  # the three lists of names; parentheses hold arguments
+    bullets = {bullet.removeprefix("- ").split(":")[0]: re.findall(r"`([\w.]+)`", re.sub(r"\([^)]*\)", "",
+                                                                                        bullet.split(":", 1)[1]))
+               for bullet in lists}
+    groups = {"`torch.*` and Tensor methods": lambda lib, name: hasattr(lib.Tensor, name.removeprefix("Tensor."))
+              if name.startswith("Tensor.") or name.endswith("_") else hasattr(lib, name),
+              "`nn.functional`": lambda lib, name: hasattr(lib.nn.functional, name),
+              "`nn`": lambda lib, name: hasattr(lib.nn, name)}
+    assert set(bullets) == set(groups) and sum(map(len, bullets.values())) > 100
+    libraries = [tg]
+    try:
+        import torch
+        libraries.append(torch)
+    except ImportError:
+        pass
+    for group, names in bullets.items():
+        for lib in libraries:
+            missing = [name for name in names if not groups[group](lib, name)]
+            assert not missing, f"{lib.__name__} lacks {missing} ({group})"
