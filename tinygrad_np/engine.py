@@ -552,7 +552,7 @@ class Tensor:
             return self / other
         if rounding_mode not in ("trunc", "floor"):
             raise ArgumentValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
-                             f"{rounding_mode!r}")
+                                     f"{rounding_mode!r}")
         a, b = _pair(self, other)
         if a.dtype.kind in "biu":
             if a.dtype == bool:
@@ -980,10 +980,7 @@ class Tensor:
         axes = [_dim_index(d, self.ndim, "flip") for d in dims]
         if len(set(axes)) != len(axes):
             raise ShapeError(f"flip: dims {dims} name a dim more than once")
-        if not axes or self.ndim == 0:
-            return movement.Getitem.apply(self, index=(Ellipsis,))
-        return movement.Getitem.apply(self, index=tuple(slice(None, None, -1) if d in axes else slice(None)
-                                                        for d in range(self.ndim)))
+        return indexing.Flip.apply(self, axes=tuple(axes) if self.ndim else ())
 
     def fliplr(self) -> Tensor:
         return self.flip(1)

@@ -60,6 +60,17 @@ def torch_index_steps(index, ndim: int) -> tuple:
 
 
 # -- movement -----------------------------------------------------------------------------------------------------
+class Flip(Function):
+    """The elements in reverse order along `axes` (a copy, as PyTorch's flip); the gradient flips back."""
+
+    def forward(self, x, axes):
+        self.axes = axes
+        return np.flip(x, axes).copy()
+
+    def backward(self, grad):
+        return np.flip(grad, self.axes)
+
+
 class Roll(Function):
     """Shift elements along dims cyclically (over the flattened tensor without dims); the gradient rolls back."""
 
