@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .engine import Tensor
+from .errors import ArgumentValueError
 from .functional import cat, dropout, linear, pad, softmax
 
 __all__ = ["multi_head_attention_forward", "scaled_dot_product_attention"]
@@ -52,7 +53,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     if not 0 <= dropout_p <= 1:
         raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1], got {dropout_p}")
     if is_causal and attn_mask is not None:
-        raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal=True, not both")
+        raise ArgumentValueError("scaled_dot_product_attention: give attn_mask or is_causal=True, not both")
     if query.ndim >= 3 and key.ndim >= 3 and query.shape[-3] != key.shape[-3]:
         heads, groups = query.shape[-3], key.shape[-3]
         if not enable_gqa or heads % groups or value.shape[-3] != groups:

@@ -146,7 +146,7 @@ def _parents(node: Tensor | Node) -> tuple[Any, ...]:
 
 # The ops subclass Function (above), and the Tensor methods (below) apply them.
 from .ops import elementwise as ew  # noqa: E402
-from .ops import linalg, movement, reduce, scan  # noqa: E402
+from .ops import indexing, linalg, movement, reduce, scan  # noqa: E402
 
 
 class Tensor:
@@ -416,6 +416,24 @@ class Tensor:
     def bool(self) -> Tensor:
         return self.to(np.bool_)
 
+    def half(self) -> Tensor:
+        return self.to(np.float16)
+
+    def type(self, dtype: Any = None, non_blocking: bool = False) -> str | Tensor:
+        """Without an argument PyTorch's type string ("torch.FloatTensor", ...); with a dtype (or such a string) the
+        tensor in that dtype, as `to(dtype)`."""
+        if dtype is None:
+            name = _TYPE_NAMES.get(self.dtype)
+            if name is None:
+                raise TypeError(f"type(): PyTorch has no tensor type name for {self.dtype}")
+            return f"torch.{name}"
+        if isinstance(dtype, str):
+            names = {f"torch.{name}": key for key, name in _TYPE_NAMES.items()}
+            if dtype not in names:
+                raise ValueError(f"type(): invalid type {dtype!r} (expected one of {', '.join(sorted(names))})")
+            dtype = names[dtype]
+        return self.to(dtype)
+
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
 
@@ -538,8 +556,27 @@ class Tensor:
     def mul(self, other: Any) -> Tensor:
         return self * other
 
-    def div(self, other: Any) -> Tensor:
-        return self / other
+    def div(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
+        """self / other; `rounding_mode="trunc"` rounds the quotient toward zero, `"floor"` down (integer tensors
+        stay integers then). A rounded quotient carries no gradient (PyTorch's is zero)."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise ArgumentValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found "
+                                     f"{rounding_mode!r}")
+        a, b = _pair(self, other)
+        if a.dtype.kind in "biu":
+            if a.dtype == bool:
+                a, b = a.to(np.int64), b.to(np.int64)
+            if (b._data == 0).any():
+                raise ArgumentValueError("div: integer division by zero (ZeroDivisionError)")
+            quotient = np.floor_divide(a._data, b._data)
+            if rounding_mode == "trunc":
+                quotient = quotient + ((np.remainder(a._data, b._data) != 0) & ((a._data < 0) != (b._data < 0)))
+            return Tensor._wrap(quotient.astype(a.dtype, copy=False))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            quotient = np.trunc(a._data / b._data) if rounding_mode == "trunc" else np.floor_divide(a._data, b._data)
+        return Tensor._wrap(quotient)
 
     def pow(self, exponent: Any) -> Tensor:
         return self ** exponent
@@ -721,9 +758,9 @@ class Tensor:
             return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)).tanh())
         raise ArgumentValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
 
-    def softplus(self) -> Tensor:
-        """log(1 + exp(x)), without overflow."""
-        return ew.Softplus.apply(self._floating())
+    def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+        """log(1 + exp(beta * x)) / beta, without overflow; x itself where beta * x > threshold (PyTorch's)."""
+        return ew.Softplus.apply(self._floating(), beta=beta, threshold=threshold)
 
     def softsign(self) -> Tensor:
         """x / (1 + |x|): squashes to (-1, 1) like tanh, with polynomial tails."""
@@ -765,8 +802,20 @@ class Tensor:
             return self
         return movement.Reshape.apply(self, shape=shape)
 
-    def view(self, *shape: int | Sequence[int]) -> Tensor:
-        """reshape (a copy where numpy needs one, where PyTorch's view would refuse: docs/pytorch.md)."""
+    def view(self, *shape: Any) -> Tensor:
+        """reshape (a copy where numpy needs one, where PyTorch's view would refuse: docs/pytorch.md); `view(dtype)`
+        reinterprets the bytes as another dtype (the last dim scales by the ratio of the item sizes; no gradient)."""
+        if len(shape) == 1 and (isinstance(shape[0], np.dtype) or (isinstance(shape[0], type)
+                                                                    and issubclass(shape[0], np.generic))):
+            dtype = np.dtype(shape[0])
+            if self.ndim == 0 and dtype.itemsize != self.dtype.itemsize:
+                raise ShapeError(f"view(): a 0-d tensor of {self.dtype} cannot be viewed as {dtype} (its item size "
+                                 "differs)")
+            try:
+                return Tensor._wrap(np.ascontiguousarray(self._data).view(dtype))
+            except ValueError:
+                raise ShapeError(f"view(): a tensor of shape {self.shape} and {self.dtype} cannot be viewed as "
+                                 f"{dtype}: the last dim must hold a whole number of {dtype} items") from None
         return self.reshape(*shape)
 
     def view_as(self, other: Tensor) -> Tensor:
@@ -890,17 +939,26 @@ class Tensor:
 
     # -- selection ------------------------------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> Tensor:
-        return movement.Getitem.apply(self, index=_index(index))
+        """PyTorch's indexing: integers, slices, None, Ellipsis, integer and bool tensors (and lists); integers are
+        basic indexing, so the dims of the index tensors land where PyTorch puts them (`indexing.torch_index_steps`)."""
+        out = self
+        for step in indexing.torch_index_steps(_index(index), self.ndim):
+            out = movement.Getitem.apply(out, index=step)
+        return out
 
     def __setitem__(self, index: Any, value: Any) -> None:
         """In-place assignment into the data (allowed where PyTorch allows it without a graph: see `_in_place`)."""
         self._in_place("__setitem__")
-        self._data[_index(index)] = value._data if isinstance(value, Tensor) else value
+        *views, last = indexing.torch_index_steps(_index(index), self.ndim)
+        target = self._data
+        for step in views:  # integers, slices and None only: a view
+            target = target[step]
+        target[last] = value._data if isinstance(value, Tensor) else value
 
     def gather(self, dim: int, index: Any) -> Tensor:
         """PyTorch's gather: out[i][j][k] = self[index[i][j][k]][j][k] for dim 0 (and so on); the output has the
         index's shape, which may be smaller than self's in the other dims. The gradient scatters back and adds
-        where an element was picked more than once."""
+        where an element was picked more than once. Index values outside [0, size) are refused (RuntimeError)."""
         index = _integer_array(index, "gather")
         d = _dim_index(dim, self.ndim, "gather")
         if index.ndim != self.ndim or any(i > n for k, (i, n) in enumerate(zip(index.shape, self.shape,
@@ -913,20 +971,273 @@ class Tensor:
             source = self
         return movement.Gather.apply(source, index=index, axis=d)
 
-    def take_along_dim(self, indices: Any, dim: int) -> Tensor:
-        """numpy's take_along_axis: like gather, but `indices` broadcasts against self outside `dim`."""
+    def take_along_dim(self, indices: Any, dim: int | None = None) -> Tensor:
+        """PyTorch's take_along_dim: gather along `dim` after broadcasting self and `indices` against each other in
+        every other dim; with dim None, of the flattened tensor at the flattened indices. Index values outside
+        [0, size) are refused (RuntimeError, as gather; PyTorch does not check them)."""
         indices = _integer_array(indices, "take_along_dim")
+        if dim is None:
+            return movement.Gather.apply(self.reshape(-1), index=indices.reshape(-1), axis=0)
         if indices.ndim != self.ndim:
             raise ShapeError(f"take_along_dim: indices of shape {indices.shape} must have the tensor's {self.ndim} "
                              f"dims (shape {self.shape})")
-        return movement.Gather.apply(self, index=indices, axis=_dim_index(dim, self.ndim, "take_along_dim"))
+        d = _dim_index(dim, self.ndim, "take_along_dim")
+        outside = [tuple(1 if k == d else n for k, n in enumerate(shape)) for shape in (self.shape, indices.shape)]
+        try:
+            shape = list(np.broadcast_shapes(*outside))
+        except ValueError:
+            raise ShapeError(f"take_along_dim: the tensor of shape {self.shape} and indices of shape {indices.shape} "
+                             f"do not broadcast outside dim {dim}") from None
+        source_shape, index_shape = shape.copy(), shape.copy()
+        source_shape[d], index_shape[d] = self.shape[d], indices.shape[d]
+        source = self.broadcast_to(source_shape) if tuple(source_shape) != self.shape else self
+        return movement.Gather.apply(source, index=np.broadcast_to(indices, index_shape), axis=d)
 
     def index_select(self, dim: int, index: Any) -> Tensor:
-        """The entries `index` (1-D integers) along `dim`."""
+        """The entries `index` (1-D integers in [0, size)) along `dim`."""
         index = _integer_array(index, "index_select")
         if index.ndim > 1:
             raise IndexOutOfRange(f"index_select: index must be a vector (1-D), got shape {index.shape}")
-        return self[(slice(None),) * _dim_index(dim, self.ndim, "index_select") + (index.reshape(-1),)]
+        d = _dim_index(dim, self.ndim, "index_select")
+        size = self.shape[d] if self.ndim else 1
+        if index.size and (index.min() < 0 or index.max() >= size):
+            raise IndexOutOfRange(f"index_select: index out of range in self (values from {index.min()} to "
+                                  f"{index.max()}, dim {dim} of size {size})")
+        if self.ndim == 0:
+            return self.reshape(1)[index.reshape(-1)].reshape(index.shape)
+        return self[(slice(None),) * d + (index.reshape(-1),)]
+
+    # -- shape and indexing: PyTorch's op surface (ops/indexing.py) ------------------------------------------------
+    def flip(self, *dims: int | Sequence[int]) -> Tensor:
+        """Reverse the order of elements along `dims` (given as ints or one tuple); the gradient flips back."""
+        dims = _shape_args(dims)
+        axes = [_dim_index(d, self.ndim, "flip") for d in dims]
+        if len(set(axes)) != len(axes):
+            raise ShapeError(f"flip: dims {dims} name a dim more than once")
+        return indexing.Flip.apply(self, axes=tuple(axes) if self.ndim else ())
+
+    def fliplr(self) -> Tensor:
+        return self.flip(1)
+
+    def flipud(self) -> Tensor:
+        return self.flip(0)
+
+    def roll(self, shifts: int | Sequence[int], dims: int | Sequence[int] | None = None) -> Tensor:
+        """Shift elements cyclically by `shifts` along `dims` (one shift per dim), or over the flattened tensor when
+        dims is None."""
+        shift_list = [shifts] if isinstance(shifts, (int, np.integer)) else list(shifts)
+        if dims is None:
+            if len(shift_list) != 1:
+                raise ShapeError(f"roll: shifts {shifts} and dims None do not align (one shift without dims)")
+            return indexing.Roll.apply(self, shifts=int(shift_list[0]), dims=None)
+        dim_list = [dims] if isinstance(dims, (int, np.integer)) else list(dims)
+        if len(shift_list) != len(dim_list):
+            raise ShapeError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+        axes = tuple(_dim_index(d, self.ndim, "roll") for d in dim_list)
+        return indexing.Roll.apply(self, shifts=tuple(int(s) for s in shift_list), dims=axes)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+        """The diagonal at `offset` of each (dim1, dim2) plane, as a new last dim."""
+        a, b = _dim_index(dim1, self.ndim, "diagonal"), _dim_index(dim2, self.ndim, "diagonal")
+        if a == b:
+            raise ShapeError(f"diagonal: dim1 and dim2 cannot be the same dim ({dim1} and {dim2})")
+        return indexing.Diagonal.apply(self, offset=int(offset), dim1=a, dim2=b)
+
+    def diag(self, diagonal: int = 0) -> Tensor:
+        """A 1-D tensor: the square matrix with it on the `diagonal`-th diagonal; a 2-D one: that diagonal."""
+        if self.ndim == 1:
+            return indexing.DiagEmbed.apply(self, offset=int(diagonal))
+        if self.ndim == 2:
+            return self.diagonal(diagonal)
+        raise ShapeError(f"diag: needs a 1-D or 2-D tensor, got shape {self.shape}")
+
+    def tril(self, diagonal: int = 0) -> Tensor:
+        """The lower triangle of the last two dims (on and below the `diagonal`-th diagonal), zeros above."""
+        if self.ndim < 2:
+            raise ShapeError(f"tril: needs at least 2 dims, got shape {self.shape}")
+        return indexing.Triangle.apply(self, diagonal=int(diagonal), lower=True)
+
+    def triu(self, diagonal: int = 0) -> Tensor:
+        """The upper triangle of the last two dims (on and above the `diagonal`-th diagonal), zeros below."""
+        if self.ndim < 2:
+            raise ShapeError(f"triu: needs at least 2 dims, got shape {self.shape}")
+        return indexing.Triangle.apply(self, diagonal=int(diagonal), lower=False)
+
+    def unfold(self, dimension: int, size: int, step: int) -> Tensor:
+        """Every window of `size` elements `step` apart along `dimension`: that dim becomes the number of windows,
+        and a last dim of `size` is added (a copy; overlapping windows sum their gradients)."""
+        d = _dim_index(dimension, self.ndim, "unfold")
+        length = self.shape[d] if self.ndim else 1
+        if step <= 0:
+            raise ArgumentValueError(f"unfold: step is {step} but must be > 0")
+        if not 0 <= size <= length:
+            raise ArgumentValueError(f"unfold: maximum size for the tensor at dimension {d} is {length} but size is "
+                                     f"{size}")
+        source = self if self.ndim else self.reshape(1)
+        return indexing.UnfoldDim.apply(source, dim=d, size=int(size), step=int(step))
+
+    def repeat_interleave(self, repeats: int | Any, dim: int | None = None, *,
+                          output_size: int | None = None) -> Tensor:
+        """Each element repeated `repeats` times (an int, or one count per element along `dim`), consecutively;
+        over the flattened tensor when dim is None."""
+        source = self.reshape(-1) if dim is None else self
+        d = 0 if dim is None else _dim_index(dim, self.ndim, "repeat_interleave")
+        n = source.shape[d] if source.ndim else 1
+        counts = np.asarray(repeats._data if isinstance(repeats, Tensor) else repeats)
+        if counts.dtype.kind not in "iu" or counts.ndim > 1 or (counts.ndim == 1 and counts.size not in (1, n)):
+            raise ShapeError(f"repeat_interleave: repeats must be an int or 1-D integers with one count per element "
+                             f"({n}) along dim {dim}, got {repeats!r}")
+        if (counts < 0).any():
+            raise ArgumentValueError("repeat_interleave: repeats must be non-negative")
+        index = np.repeat(np.arange(n), np.broadcast_to(counts.reshape(-1), (n,)))
+        if output_size is not None and output_size != index.size:
+            raise ShapeError(f"repeat_interleave: output_size {output_size} differs from the {index.size} repeats")
+        return source.index_select(d, index)
+
+    def masked_select(self, mask: Any) -> Tensor:
+        """The elements where the bool `mask` (broadcast with self) holds, as a 1-D tensor."""
+        mask = np.asarray(mask._data if isinstance(mask, Tensor) else mask)
+        if mask.dtype != bool:
+            raise TypeError(f"masked_select: the mask must be a bool tensor, got {mask.dtype}")
+        try:
+            shape = np.broadcast_shapes(self.shape, mask.shape)
+        except ValueError:
+            raise ShapeError(f"masked_select: shapes {self.shape} and mask {mask.shape} do not broadcast") from None
+        return movement.Getitem.apply(self.broadcast_to(shape), index=np.broadcast_to(mask, shape))
+
+    def nonzero(self, *, as_tuple: bool = False) -> Tensor | tuple[Tensor, ...]:
+        """The indices of the nonzero elements: an (n, ndim) int64 tensor, or with `as_tuple` one 1-D tensor per
+        dim (a 0-d tensor counts as 1-D)."""
+        if as_tuple:
+            return tuple(Tensor._wrap(i.astype(np.int64)) for i in np.nonzero(np.atleast_1d(self._data)))
+        return Tensor._wrap(np.argwhere(self._data).astype(np.int64))
+
+    def argwhere(self) -> Tensor:
+        return self.nonzero()
+
+    def _scatter_args(self, op: str, dim: int, index: Any, src: Any) -> tuple[int, np.ndarray, Tensor | None]:
+        d = _dim_index(dim, self.ndim, op)
+        index = _integer_array(index, op)
+        if isinstance(src, Tensor) and src.dtype != self.dtype:
+            raise ShapeError(f"{op}: self ({self.dtype}) and src ({src.dtype}) must have the same dtype")
+        indexing.check_scatter(op, self.shape, index, d, src.shape if isinstance(src, Tensor) else None)
+        return d, index, src if isinstance(src, Tensor) else None
+
+    def scatter(self, dim: int, index: Any, src: Any = None, *, value: Any = None, reduce: str | None = None) -> Tensor:
+        """self with `src` (a tensor, or a number `value`) written at the positions `index` points at along `dim`:
+        out[index[i][j]][j] = src[i][j] for dim 0, and so on. `reduce="add"` or `"multiply"` combines instead of
+        overwriting. The gradient of self is zero where it was overwritten; src's is the gradient at its positions."""
+        if (src is None) == (value is None):
+            raise TypeError("scatter: give src (a tensor or a number) or value, not both")
+        source = value if src is None else src
+        if reduce is not None:
+            if reduce not in ("add", "multiply"):
+                raise ArgumentValueError(f"scatter: reduce must be 'add' or 'multiply', got {reduce!r}")
+            full = source if isinstance(source, Tensor) else Tensor._wrap(np.full(np.shape(index), source,
+                                                                                  dtype=self.dtype))
+            return self.scatter_reduce(dim, index, full, "sum" if reduce == "add" else "prod")
+        d, index, src_tensor = self._scatter_args("scatter", dim, index, source)
+        if src_tensor is None:
+            return indexing.Scatter.apply(self, dim=d, index=index, value=source)
+        return indexing.Scatter.apply(self, src_tensor, dim=d, index=index)
+
+    def scatter_add(self, dim: int, index: Any, src: Tensor) -> Tensor:
+        """self plus src added in at the positions `index` points at along `dim` (repeated positions add up)."""
+        return self.scatter_reduce(dim, index, src, "sum")
+
+    def scatter_reduce(self, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+        """src combined into self at the positions `index` points at along `dim` by `reduce`: "sum", "prod",
+        "mean", "amax" or "amin"; `include_self=False` leaves self's values at those positions out."""
+        if reduce not in indexing.ScatterReduce.ufuncs:
+            raise ArgumentValueError(f"scatter_reduce: reduce argument must be either sum, prod, mean, amax or amin, "
+                                     f"got {reduce!r}")
+        if not isinstance(src, Tensor):
+            raise TypeError(f"scatter_reduce: src must be a tensor, got {type(src).__name__}")
+        d, index, src = self._scatter_args("scatter_reduce", dim, index, src)
+        return indexing.ScatterReduce.apply(self, src, dim=d, index=index, reduce=reduce, include_self=include_self)
+
+    def index_add(self, dim: int, index: Any, source: Tensor, *, alpha: float = 1) -> Tensor:
+        """self plus alpha * source added into the slices `index` (1-D, values in [0, size)) selects along `dim`."""
+        d = _dim_index(dim, self.ndim, "index_add")
+        index = _integer_array(index, "index_add").reshape(-1)
+        source = _pair(self, source)[1] if isinstance(source, Tensor) else Tensor._wrap(np.asarray(source,
+                                                                                                  self.dtype))
+        expected = self.shape[:d] + (index.size,) + self.shape[d + 1:]
+        if source.shape != expected and not (self.ndim == 0 and source.size == index.size):
+            raise ShapeError(f"index_add: source of shape {source.shape} must be {expected} for index of "
+                             f"{index.size} entries along dim {dim} of a tensor of shape {self.shape}")
+        indexing.check_index_range(index, self.shape[d] if self.ndim else 1, d, "index_add")
+        if self.ndim == 0:
+            return indexing.IndexAdd.apply(self.reshape(1), source.reshape(-1), dim=0, index=index,
+                                           alpha=alpha).reshape(())
+        return indexing.IndexAdd.apply(self, source, dim=d, index=index, alpha=alpha)
+
+    def index_fill(self, dim: int, index: Any, value: Any) -> Tensor:
+        """self with the slices `index` selects along `dim` set to `value` (a number or a 0-d tensor, which gets
+        the summed gradient of those slices)."""
+        d = _dim_index(dim, self.ndim, "index_fill")
+        index = _integer_array(index, "index_fill").reshape(-1)
+        size = self.shape[d] if self.ndim else 1
+        indexing.check_index_range(index, size, d, "index_fill", IndexOutOfRange, negative=True)
+        source = self if self.ndim else self.reshape(1)
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise ShapeError(f"index_fill: value must be a number or a 0-d tensor, got shape {value.shape}")
+            out = indexing.IndexFill.apply(source, value.to(self.dtype), dim=d, index=index)
+        else:
+            out = indexing.IndexFill.apply(source, dim=d, index=index, fill=value)
+        return out if self.ndim else out.reshape(())
+
+    def _sort_order(self, dim: int, descending: bool, op: str) -> tuple[int, np.ndarray]:
+        """(dim, the stable sorting permutation along it); descending keeps equal elements in their order too."""
+        d = _dim_index(dim, self.ndim, op)
+        data = np.atleast_1d(self._data)
+        if not descending:
+            return d, np.argsort(data, axis=d, kind="stable")
+        reversed_order = np.argsort(np.flip(data, d), axis=d, kind="stable")
+        return d, data.shape[d] - 1 - np.flip(reversed_order, d)
+
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> MaxMin:
+        """The values sorted along `dim` and their indices (`.values`, `.indices`); always stable (equal elements
+        keep their order), NaN sorted as the largest. The gradient goes back to each value's position."""
+        d, order = self._sort_order(dim, descending, "sort")
+        source = self if self.ndim else self.reshape(1)
+        values = movement.Gather.apply(source, index=order, axis=d)
+        if self.ndim == 0:
+            return MaxMin(values.reshape(()), Tensor._wrap(order.reshape(())))
+        return MaxMin(values, Tensor._wrap(order))
+
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:
+        """The indices that sort along `dim` (stable)."""
+        order = self._sort_order(dim, descending, "argsort")[1]
+        return Tensor._wrap(order.reshape(self.shape))
+
+    def msort(self) -> Tensor:
+        return self.sort(0).values
+
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True) -> MaxMin:  # noqa: A002
+        """The k largest (or smallest) values along `dim` and their indices, in order (ties by position)."""
+        n = self.shape[_dim_index(dim, self.ndim, "topk")] if self.ndim else 1
+        if not 0 <= k <= n:
+            raise ArgumentValueError(f"topk: selected index k={k} out of range for dim {dim} of size {n}")
+        d, order = self._sort_order(dim, largest, "topk")
+        order = np.take(order, np.arange(k), axis=d)
+        source = self if self.ndim else self.reshape(1)
+        values, indices = movement.Gather.apply(source, index=order, axis=d), Tensor._wrap(order)
+        return MaxMin(values.reshape(()), indices.reshape(())) if self.ndim == 0 else MaxMin(values, indices)
+
+    def kthvalue(self, k: int, dim: int = -1, keepdim: bool = False) -> MaxMin:
+        """The k-th smallest value (k from 1) along `dim` and its index."""
+        n = self.shape[_dim_index(dim, self.ndim, "kthvalue")] if self.ndim else 1
+        if not 1 <= k <= n:
+            raise ArgumentValueError(f"kthvalue: k={k} is out of range for dim {dim} of size {n} (expected 1 to {n})")
+        d, order = self._sort_order(dim, False, "kthvalue")
+        order = np.take(order, [k - 1], axis=d)
+        source = self if self.ndim else self.reshape(1)
+        values, indices = movement.Gather.apply(source, index=order, axis=d), Tensor._wrap(order)
+        if self.ndim == 0:
+            return MaxMin(values.reshape(()), indices.reshape(()))
+        return MaxMin(values, indices) if keepdim else MaxMin(values.squeeze(d), indices.squeeze(d))
 
     # -- reductions -----------------------------------------------------------------------------------------------
     def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: Any = None, axis: Any = None,
@@ -1116,6 +1427,39 @@ class Tensor:
         self._in_place("clamp_")
         np.clip(self._data, min, max, out=self._data)
         return self
+
+    def _assign(self, name: str, compute: Any) -> Tensor:
+        """Write the result of `compute()` (the out-of-place op) into this tensor's data, under the same rules as the
+        other in-place methods; nothing is recorded."""
+        self._in_place(name)
+        with no_grad():
+            self._data[...] = compute()._data
+        return self
+
+    def scatter_(self, dim: int, index: Any, src: Any = None, **options: Any) -> Tensor:
+        return self._assign("scatter_", lambda: self.scatter(dim, index, src, **options))
+
+    def scatter_add_(self, dim: int, index: Any, src: Tensor) -> Tensor:
+        return self._assign("scatter_add_", lambda: self.scatter_add(dim, index, src))
+
+    def scatter_reduce_(self, dim: int, index: Any, src: Tensor, reduce: str, *, include_self: bool = True) -> Tensor:
+        return self._assign("scatter_reduce_", lambda: self.scatter_reduce(dim, index, src, reduce,
+                                                                           include_self=include_self))
+
+    def index_add_(self, dim: int, index: Any, source: Tensor, *, alpha: float = 1) -> Tensor:
+        return self._assign("index_add_", lambda: self.index_add(dim, index, source, alpha=alpha))
+
+    def index_fill_(self, dim: int, index: Any, value: Any) -> Tensor:
+        return self._assign("index_fill_", lambda: self.index_fill(dim, index, value))
+
+    def masked_fill_(self, mask: Any, value: Any) -> Tensor:
+        return self._assign("masked_fill_", lambda: self.masked_fill(mask, value))
+
+    def tril_(self, diagonal: int = 0) -> Tensor:
+        return self._assign("tril_", lambda: self.tril(diagonal))
+
+    def triu_(self, diagonal: int = 0) -> Tensor:
+        return self._assign("triu_", lambda: self.triu(diagonal))
 
     # -- devices and random numbers (tinygrad_np/device.py, tinygrad_np/random.py) -------------------------------
     @property
@@ -1629,6 +1973,12 @@ def _check_floating(x: Tensor, name: str) -> None:
         raise UnsupportedDtype(f"{name}: needs a floating-point tensor, got {x.dtype}; convert with .float()")
 
 
+_TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
+               np.dtype(np.float16): "HalfTensor", np.dtype(np.int64): "LongTensor", np.dtype(np.int32): "IntTensor",
+               np.dtype(np.int16): "ShortTensor", np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor",
+               np.dtype(np.bool_): "BoolTensor"}
+
+
 class MaxMin(NamedTuple):
     """What `max(dim)`, `min(dim)`, `cummax`, `median(dim)`, ... return: the values and their indices along `dim`."""
 
@@ -1644,16 +1994,23 @@ class MinMax(NamedTuple):
 
 
 
-def _index(index: Any) -> Any:
-    """Tensors inside an index become arrays; lists become integer or boolean arrays."""
-    if isinstance(index, tuple):
-        return tuple(_index(i) for i in index)
+def _index(index: Any, top: bool = True) -> Any:
+    """Tensors inside an index become arrays (a 0-d integer tensor an int, as PyTorch reads it); lists, and tuples
+    inside the index tuple, become integer or boolean arrays."""
+    if isinstance(index, tuple) and top:
+        return tuple(_index(i, False) for i in index)
     if isinstance(index, Tensor):
+        if index.dtype.kind in "iu" and index.ndim == 0:
+            return int(index._data)
         if index.dtype == bool or index.dtype.kind in "iu":
             return index._data
-        raise IndexError(f"tensors used as indices must be integer or bool, got {index.dtype}")
-    if isinstance(index, list):
-        return np.asarray(index)
+        raise IndexOutOfRange(f"tensors used as indices must be integer or bool, got {index.dtype}")
+    if isinstance(index, (list, tuple)):
+        array = np.asarray([i._data if isinstance(i, Tensor) else i for i in index] if isinstance(index, list)
+                           else index)
+        if array.dtype.kind not in "biu" and array.size:
+            raise IndexOutOfRange(f"lists used as indices must hold integers or bools, got {index!r}")
+        return array.astype(np.int64) if array.dtype.kind not in "biu" else array
     return index
 
 

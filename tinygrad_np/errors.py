@@ -24,6 +24,11 @@ class ArgumentTypeError(TypeError, ValueError):
     """An argument of a kind the op does not take (PyTorch: TypeError)."""
 
 
+class IndexValueError(RuntimeError, IndexError, ValueError):
+    """An index value outside its dim where PyTorch raises RuntimeError (gather, scatter, index_add, take_along_dim);
+    an IndexError too, which the engine raised for these before."""
+
+
 class ArgumentValueError(RuntimeError, ValueError):
     """An argument value the op does not take where PyTorch raises RuntimeError (an unknown mode, a k past the end,
     a window larger than its input)."""

@@ -58,6 +58,21 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     return _reduce(loss, reduction, op)
 
 
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None, *,  # noqa: A002
+                         reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities `input` (in [0, 1]) against targets of the same shape (soft targets
+    allowed): -weight * [y log p + (1 - y) log(1 - p)], each log clamped at -100 as PyTorch clamps it. Prefer
+    `binary_cross_entropy_with_logits` on logits: it is stable where this one saturates."""
+    op = "binary_cross_entropy"
+    input = input._floating()
+    target = _target(input, target, op)
+    values = input.numpy()
+    if values.size and not ((values >= 0) & (values <= 1)).all():
+        raise ArgumentValueError(f"{op}: all elements of input should be between 0 and 1")
+    loss = nn.BinaryCrossEntropy.apply(input, target, weight=_constant(weight, input, "weight", op))
+    return _reduce(loss, reduction, op)
+
+
 def _class_weight(weight: Any, input: Tensor, op: str) -> np.ndarray:  # noqa: A002 - PyTorch's name
     """The (C,) class weights as an array of the input's dtype (ones when `weight` is None)."""
     n_classes = input.shape[1]
@@ -99,8 +114,9 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, *, ignore_index: in
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_index: int = -100,  # noqa: A002
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
-    """Softmax cross-entropy of (N, C) logits (or (N, C, d...)) against class indices (N,) (or (N, d...)), through a
-    max-shifted log_softmax; `weight` and `ignore_index` as in `nll_loss`.
+    """Softmax cross-entropy of (N, C) logits (or (N, C, d...), or unbatched (C,)) against class indices (N,) (or
+    (N, d...)) or against class probabilities of the logits' shape (a floating target), through a max-shifted
+    log_softmax; `weight` and `ignore_index` as in `nll_loss` (ignore_index only with class indices).
 
     Label smoothing e is PyTorch's definition: the target is (1 - e) * one_hot + e / C (the one-hot mixed with the
     uniform distribution over the C classes), so each row's loss is (1 - e) * w[y] * -log p[y] + e / C * sum_c w[c] *
@@ -109,9 +125,17 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_inde
     op = "cross_entropy"
     if not 0 <= label_smoothing <= 1:
         raise ArgumentValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    if input.ndim < 2:
-        raise ShapeError(f"{op}: logits of shape {input.shape} need a class dim (N, C)")
+    if input.ndim == 0:
+        raise ShapeError(f"{op}: logits of shape {input.shape} need a class dim (N, C) or (C,)")
+    target_dtype = target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
+    if input.ndim == 1:  # unbatched: (C,) logits with a 0-d class index or (C,) probabilities
+        target = target.unsqueeze(0) if isinstance(target, Tensor) else np.expand_dims(np.asarray(target), 0)
+        loss = cross_entropy(input.unsqueeze(0), target, weight, ignore_index=ignore_index, reduction=reduction,
+                             label_smoothing=label_smoothing)
+        return loss.squeeze(0) if reduction == "none" else loss
     log_probs = input.log_softmax(dim=1)
+    if target_dtype.kind == "f":
+        return _cross_entropy_probabilities(log_probs, target, weight, reduction, label_smoothing)
     if not label_smoothing:
         return nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)
     nll = nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction="none")  # checks the target
@@ -128,6 +152,26 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, *, ignore_inde
     loss = (1 - label_smoothing) * nll + (label_smoothing / n_classes) * (smooth * kept.astype(input.dtype))
     if reduction == "mean":
         return loss.sum() / loss.dtype.type(normaliser)
+    return _reduce(loss, reduction, op)
+
+
+def _cross_entropy_probabilities(log_probs: Tensor, target: Any, weight: Any, reduction: str,
+                                 label_smoothing: float) -> Tensor:
+    """-sum_c weight[c] * target[c] * log p[c] per sample for class-probability targets of the logits' shape (mixed
+    with the uniform distribution by label smoothing); the mean is over the samples (PyTorch's rule)."""
+    op = "cross_entropy"
+    probs = _pair(log_probs, target)[1] if isinstance(target, Tensor) else Tensor(target, dtype=log_probs.dtype)
+    if probs.shape != log_probs.shape:
+        raise ShapeError(f"{op}: class-probability targets must have the logits' shape {log_probs.shape}, got "
+                         f"{probs.shape} (class indices must be an integer tensor)")
+    n_classes = log_probs.shape[1]
+    if label_smoothing:
+        probs = probs * (1 - label_smoothing) + label_smoothing / n_classes
+    terms = log_probs * probs
+    if weight is not None:
+        class_weight = _class_weight(weight, log_probs, op)
+        terms = terms * class_weight.reshape((1, n_classes) + (1,) * (log_probs.ndim - 2))
+    loss = -terms.sum(dim=1)
     return _reduce(loss, reduction, op)
 
 

@@ -249,10 +249,11 @@ def test_overlapping_avg_pool_windows_add_their_gradients():
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda x: F.max_pool1d(x, 2, padding=2), r"padding \(2,\) must be at most half of kernel_size \(2,\)"),
+    (lambda x: F.max_pool1d(x, 2, padding=2), r"pad should be at most half of effective kernel size, got "
+                                              r"padding=\(2,\), kernel_size=\(2,\)"),
     (lambda x: F.avg_pool1d(x, 9), r"input of shape \(1, 2, 5\) .* too small for kernel_size \(9,\)"),
-    (lambda x: F.avg_pool2d(x, 2), r"avg_pool2d: input of shape \(1, 2, 5\) must be \(batch, channels, height, "),
-    (lambda x: F.max_pool1d(x, 0), r"need kernel_size >= 1"),
+    (lambda x: F.avg_pool2d(x[0], 2), r"avg_pool2d: input of shape \(2, 5\) must be \(batch, channels, height, "),
+    (lambda x: F.max_pool1d(x, 0), r"need kernel_size, stride and dilation >= 1"),
 ])
 def test_pool_errors(call, message):
     with pytest.raises(ValueError, match=message):

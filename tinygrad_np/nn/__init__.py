@@ -1,11 +1,36 @@
 """Modules, layers, losses and initialisers (PyTorch's `torch.nn` names)."""
 
 from . import functional, init, modules, parallel, utils
-from .activation import MultiheadAttention
-from .conv import ChannelsFirstLayerNorm, Conv1d, Conv2d
+from .activation import (
+    CELU,
+    ELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    Mish,
+    MultiheadAttention,
+    ReLU6,
+    Softmin,
+    Softplus,
+    Softsign,
+)
+from .conv import (
+    ChannelsFirstLayerNorm,
+    Conv1d,
+    Conv2d,
+    Conv3d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    ConvTranspose3d,
+)
 from .distance import CosineSimilarity, PairwiseDistance
 from .layers import (
     GELU,
+    BCELoss,
     BCEWithLogitsLoss,
     CrossEntropyLoss,
     Dropout,
@@ -30,6 +55,43 @@ from .layers import (
 )
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .parallel import DataParallel
+from .pooling import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveAvgPool3d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AdaptiveMaxPool3d,
+    AvgPool1d,
+    AvgPool2d,
+    AvgPool3d,
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    Fold,
+    MaxPool1d,
+    MaxPool2d,
+    MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    Unfold,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
+)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .transformer import (
     Transformer,
@@ -39,11 +101,19 @@ from .transformer import (
     TransformerEncoderLayer,
 )
 
-__all__ = ["GELU", "BCEWithLogitsLoss", "ChannelsFirstLayerNorm", "Conv1d", "Conv2d", "CrossEntropyLoss",
-           "DataParallel", "DropPath", "Dropout", "Embedding", "Flatten", "Identity", "L1Loss", "LayerNorm", "Linear",
-           "LogSoftmax", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU", "Sequential",
-           "SiLU", "Sigmoid", "Softmax", "Tanh", "functional", "init", "parallel", "utils",
-           "CosineSimilarity", "GRU", "GRUCell", "HuberLoss", "KLDivLoss", "LSTM", "LSTMCell", "MultiheadAttention",
-           "PairwiseDistance", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "SmoothL1Loss", "Transformer",
-           "TransformerDecoder", "TransformerDecoderLayer", "TransformerEncoder", "TransformerEncoderLayer",
-           "modules"]
+__all__ = ["AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d",
+           "AdaptiveMaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "BCELoss", "BCEWithLogitsLoss", "CELU",
+           "ChannelsFirstLayerNorm", "CircularPad1d", "CircularPad2d", "CircularPad3d", "ConstantPad1d",
+           "ConstantPad2d", "ConstantPad3d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
+           "ConvTranspose3d", "CosineSimilarity", "CrossEntropyLoss", "DataParallel", "DropPath", "Dropout", "ELU",
+           "Embedding", "Flatten", "Fold", "GELU", "GLU", "GRU", "GRUCell", "Hardsigmoid", "Hardswish", "Hardtanh",
+           "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LSTM", "LSTMCell", "LayerNorm", "LeakyReLU", "Linear",
+           "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool1d", "MaxPool2d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d",
+           "MaxUnpool3d", "Mish", "Module", "ModuleDict", "ModuleList", "MultiheadAttention", "NLLLoss",
+           "PairwiseDistance", "Parameter", "RNN", "RNNBase", "RNNCell", "RNNCellBase", "ReLU", "ReLU6",
+           "ReflectionPad1d", "ReflectionPad2d", "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d",
+           "ReplicationPad3d", "SELU", "Sequential", "SiLU", "Sigmoid", "SmoothL1Loss", "Softmax", "Softmin",
+           "Softplus", "Softsign", "Tanh", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
+           "TransformerEncoder", "TransformerEncoderLayer", "Unfold", "Upsample", "UpsamplingBilinear2d",
+           "UpsamplingNearest2d", "ZeroPad1d", "ZeroPad2d", "ZeroPad3d", "functional", "init", "modules", "parallel",
+           "utils"]

@@ -172,8 +172,17 @@ class Tanh(Module):
 
 
 class ReLU(Module):
+    """max(x, 0); `inplace` is accepted and the result is a new tensor (docs/pytorch.md)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Sigmoid(Module):
@@ -181,7 +190,7 @@ class Sigmoid(Module):
         return F.sigmoid(x)
 
 
-class SiLU(Module):
+class SiLU(ReLU):
     def forward(self, x: Tensor) -> Tensor:
         return F.silu(x)
 
@@ -252,6 +261,17 @@ class BCEWithLogitsLoss(Module):
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy_with_logits(input, target, self.weight, reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+class BCELoss(Module):
+    """Binary cross-entropy of probabilities (F.binary_cross_entropy); prefer BCEWithLogitsLoss on logits."""
+
+    def __init__(self, weight: Any = None, reduction: str = "mean"):
+        super().__init__()
+        self.weight, self.reduction = weight, reduction
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
 
 
 class MSELoss(Module):

@@ -256,14 +256,18 @@ class Sigmoid(Function):
 
 
 class Softplus(Function):
-    """log(1 + exp(x)), computed without overflow; its derivative is sigmoid(x)."""
+    """log(1 + exp(beta * x)) / beta, computed without overflow, and x itself where beta * x > threshold (PyTorch's
+    switch to the linear function); the derivative is sigmoid(beta * x), 1 past the threshold."""
 
-    def forward(self, x):
-        self.x = x
-        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    def forward(self, x, beta=1.0, threshold=20.0):
+        t = x.dtype.type
+        self.z = x if beta == 1 else x * t(beta)
+        self.linear = self.z > threshold
+        soft = np.maximum(self.z, t(0)) + np.log1p(np.exp(-np.abs(self.z)))
+        return np.where(self.linear, x, soft if beta == 1 else soft / t(beta))
 
     def backward(self, grad):
-        return grad * special.expit(self.x)
+        return grad * np.where(self.linear, grad.dtype.type(1), special.expit(self.z))
 
 
 class Cast(Function):

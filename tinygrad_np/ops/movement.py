@@ -6,6 +6,7 @@ import numpy as np
 
 from ..engine import Function
 from ..errors import IndexOutOfRange, ShapeError
+from .indexing import check_index_range
 
 
 class Reshape(Function):
@@ -96,7 +97,8 @@ class Getitem(Function):
 
 
 class Gather(Function):
-    """Pick along `axis` with an integer index array (numpy's take_along_axis, torch's gather).
+    """Pick along `axis` with an integer index array of values in [0, size) (numpy's take_along_axis, torch's
+    gather; PyTorch refuses negative values there, with RuntimeError).
 
     The backward scatters-adds: an element picked twice gets both gradients.
     """
@@ -105,8 +107,7 @@ class Gather(Function):
         if index.ndim != x.ndim:
             raise ShapeError(f"gather: index has {index.ndim} dimensions, the tensor has {x.ndim} "
                              f"(shapes {index.shape} and {x.shape})")
-        if index.size and (index.min() < -x.shape[axis] or index.max() >= x.shape[axis]):
-            raise IndexError(f"gather: index out of range for axis {axis} of size {x.shape[axis]}")
+        check_index_range(index, x.shape[axis], axis, "gather")
         out = np.take_along_axis(x, index, axis=axis)
         grids = list(np.ogrid[tuple(slice(n) for n in out.shape)])
         for d, (n_in, n_out) in enumerate(zip(x.shape, out.shape, strict=True)):

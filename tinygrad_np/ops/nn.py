@@ -198,3 +198,26 @@ class Embedding(Function):
             values /= np.bincount(indices, minlength=self.rows)[indices].astype(grad.dtype)
         picks = sparse.csr_matrix((values, (indices, np.arange(len(indices)))), shape=(self.rows, len(indices)))
         return np.asarray(picks @ rows, dtype=grad.dtype)
+class BinaryCrossEntropy(Function):
+    """Element-wise -weight * [y * log(p) + (1 - y) * log(1 - p)] of probabilities p, with each log clamped at -100
+    as PyTorch clamps it (so p = 0 or 1 gives a finite loss). The gradient for p is PyTorch's,
+    weight * (p - y) / max(p * (1 - p), 1e-12); the target may require grad too (soft targets)."""
+
+    def forward(self, p, target, weight=None):
+        t = p.dtype.type
+        with np.errstate(divide="ignore"):
+            self.log_p, self.log_q = np.maximum(np.log(p), t(-100)), np.maximum(np.log1p(-p), t(-100))
+        self.p, self.target, self.weight = p, target, weight
+        loss = -(target * self.log_p + (1 - target) * self.log_q)
+        return loss if weight is None else loss * weight
+
+    def backward(self, grad):
+        if self.weight is not None:
+            grad = grad * self.weight
+        p, target = self.p, self.target
+        grad_p = grad_target = None
+        if self.needs_input_grad[0]:
+            grad_p = grad * (p - target) / np.maximum(p * (1 - p), p.dtype.type(1e-12))
+        if self.needs_input_grad[1]:
+            grad_target = grad * (self.log_q - self.log_p)
+        return grad_p, grad_target
