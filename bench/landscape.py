@@ -223,8 +223,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     own, landscape_flags = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
     args = parser().parse_args(own)
-    tinygrad_np.set_num_threads(os.cpu_count() or 1)  # train.py's speed settings
-    tinygrad_np.enable_memory_reuse()
 
     def log(line: str) -> None:
         print(line, file=sys.stderr)
@@ -249,4 +247,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    tinygrad_np.set_num_threads(os.cpu_count() or 1)  # train.py's speed settings (explicit, as there)
+    tinygrad_np.enable_memory_reuse()
     sys.exit(main())

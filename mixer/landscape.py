@@ -379,22 +379,32 @@ def plot_1d(path: Path, subjects: list[Subject], settings: Settings) -> None:
 
 
 def plot_2d(path: Path, subjects: list[Subject], settings: Settings) -> None:
+    """A contour plot per checkpoint, all on the same loss levels (one colour bar), so that the panels compare."""
     plt = _pyplot()
     count = len(subjects)
-    figure, axes = plt.subplots(1, count, figsize=(4.6 * count, 4.2), squeeze=False, layout="constrained")
+    figure, axes = plt.subplots(1, count, figsize=(4.2 * count + 1.2, 4.2), squeeze=False, layout="constrained")
+    surfaces = {}
+    for subject in subjects:
+        if "surface_2d" in subject.results:
+            losses = subject.results["surface_2d"]["losses"]
+            surfaces[subject.label] = np.ma.masked_invalid(np.array([[np.nan if v is None else v for v in row]
+                                                                     for row in losses]))
+    values = np.concatenate([s.compressed() for s in surfaces.values()]) if surfaces else np.zeros(0)
+    levels = np.linspace(values.min(), values.max(), 21) if values.size and values.min() < values.max() else None
+    contour = None
     for ax, subject in zip(axes[0], subjects, strict=True):
-        surface = subject.results.get("surface_2d")
         ax.set(title=subject.label, xlabel="alpha", ylabel="beta")
-        if not surface:
+        losses = surfaces.get(subject.label)
+        if losses is None:
             ax.text(0.5, 0.5, "not computed (--max-seconds)", ha="center", va="center", transform=ax.transAxes)
             continue
-        losses = np.ma.masked_invalid(np.array([[np.nan if v is None else v for v in row]
-                                                for row in surface["losses"]]))
-        if losses.count() >= 4 and losses.min() < losses.max():
-            contour = ax.contourf(surface["alphas"], surface["betas"], losses.T, levels=20, cmap="viridis")
-            ax.contour(surface["alphas"], surface["betas"], losses.T, levels=20, colors="white", linewidths=0.4)
-            figure.colorbar(contour, ax=ax, label="loss")
+        surface = subject.results["surface_2d"]
+        if levels is not None and losses.count() >= 4:
+            contour = ax.contourf(surface["alphas"], surface["betas"], losses.T, levels=levels, cmap="viridis")
+            ax.contour(surface["alphas"], surface["betas"], losses.T, levels=levels, colors="white", linewidths=0.4)
         ax.plot([0], [0], marker="+", color="red", markersize=10)
+    if contour is not None:
+        figure.colorbar(contour, ax=axes[0].tolist(), label="loss (mean cross-entropy)")
     figure.suptitle(f"2-D loss surfaces (filter-normalised random directions), {settings.rows} {settings.split} rows",
                     fontsize=10)
     _save(figure, path)

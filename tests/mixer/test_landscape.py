@@ -3,10 +3,12 @@ project writes a user's files (a new folder, never over anything without --overw
 --max-seconds."""
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from mixer.cli import main
 from mixer.config import TrainConfig
 from mixer.training import Trainer, load_trained, loss_fn
 
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "landscape.py"
 OUTPUTS = ("landscape.json", "landscape_1d.png", "landscape_2d.png", "hessian_density.png")
 SMALL = ["--rows", "48", "--top-k", "2", "--lanczos-steps", "6", "--trace-samples", "3", "--density-steps", "5",
          "--points-1d", "5", "--points-2d", "3"]
@@ -133,3 +136,27 @@ def test_max_seconds_stops_it_with_what_it_has(run, tmp_path, capsys):
     assert "trace" not in entry and "surface_2d" not in entry  # not started: left out, and said so
     assert "trace of tiny/best.npz (not started)" in printed
     assert sorted(os.listdir(out)) == sorted(OUTPUTS)
+
+
+@needs_data
+def test_the_bench_table_puts_each_run_beside_its_landscape(run, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", os.environ.get("OPENBLAS_THREAD_TIMEOUT", "4"))  # the script sets it
+    spec = importlib.util.spec_from_file_location("bench_landscape", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    argv = ["--variants", "default", "--run", f"default={run}", "--runs-dir", str(tmp_path), "--markdown", "--json",
+            str(tmp_path / "table.json"), "--", *SMALL, "--points-2d", "2", "--trace-samples", "2"]
+    assert bench.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("`python bench/landscape.py --variants default")
+    landscape = json.loads((tmp_path / "landscape-s0" / "landscape.json").read_text())
+    measured = landscape["checkpoints"][0]
+    result = json.loads((run / "result.json").read_text())
+    (row,) = json.loads((tmp_path / "table.json").read_text())["rows"]
+    assert row["top_eigenvalue"] == measured["top_eigenvalues"]["values"][0]
+    assert row["trace"] == measured["trace"]["value"] and row["negative_share"] == measured["density"]["negative_share"]
+    assert row["test_accuracy"] == result["test"]["accuracy"] and row["test_roc_auc"] == result["test"]["roc_auc"]
+    line = next(text for text in printed.splitlines() if text.startswith("| MLP-Mixer (default)"))
+    assert f"{result['test']['accuracy']:.4f} | {result['test']['roc_auc']:.4f} |" in line
+    assert bench.main(["--variants", "default", "--run", "default=/nonexistent"]) == 1
+    assert "holds no finished train.py run" in capsys.readouterr().err
