@@ -19,23 +19,16 @@ open the output.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
-import io
 import json
-import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")  # as train.py does, before numpy loads OpenBLAS
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import tinygrad_np  # noqa: E402
-from mixer.cli import main as train_py  # noqa: E402
+TRAIN_PY = Path(__file__).resolve().parent.parent / "train.py"
 
 # name: (row label, train.py flags; "{mae}" / "{vae}" stand for the pretrained checkpoint, pretraining command)
 VARIANTS: dict[str, tuple[str, list[str], str | None]] = {
@@ -61,13 +54,22 @@ class BenchError(Exception):
 
 
 def call(words: list[str], log: Any) -> None:
-    """Run `python train.py WORDS` in this process; its output goes to `log`, its error becomes a BenchError."""
+    """Run `python train.py WORDS` as its own process, as a user would (its speed settings, its output on our
+    stderr: stdout is the table's alone); a failure becomes a BenchError with its last line."""
     log("$ python train.py " + " ".join(shlex.quote(word) for word in words))
-    errors = io.StringIO()
-    with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(sys.stderr):  # stdout: the table alone
-        code = train_py(words)
-    if code != 0:
-        raise BenchError(f"python train.py {' '.join(words)} failed (exit code {code}): {errors.getvalue().strip()}")
+    try:
+        output: Any = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a stream without a file (captured): pass the text on after
+        output = subprocess.PIPE
+    done = subprocess.run([sys.executable, str(TRAIN_PY), *words], stdout=output, stderr=subprocess.PIPE, text=True,
+                          check=False)
+    if output == subprocess.PIPE and done.stdout:
+        print(done.stdout, end="", file=sys.stderr)
+    if done.stderr:
+        print(done.stderr, end="", file=sys.stderr)
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message"
+        raise BenchError(f"python train.py {' '.join(words)} failed (exit code {done.returncode}): {last}")
 
 
 def ensure_run(folder: Path, words: list[str], checkpoint: str, last_file: str, log: Any) -> None:
@@ -227,9 +229,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
+    out = Path(args.runs_dir) / f"landscape-s{args.seed}"
     try:
+        if out.is_dir() and any(out.iterdir()) and not args.overwrite:  # found out before hours of training
+            raise BenchError(f"{out} holds the landscape of an earlier call; pass --overwrite to replace it")
         folders = train_variants(args, log)
-        out = Path(args.runs_dir) / f"landscape-s{args.seed}"
         words = ["landscape", "--checkpoint", *(str(folder / "best.npz") for folder in folders.values()), "--out",
                  str(out), "--seed", str(args.seed), "--max-seconds", str(args.max_seconds),
                  *(["--overwrite"] if args.overwrite else []), *landscape_flags]
@@ -247,6 +251,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    tinygrad_np.set_num_threads(os.cpu_count() or 1)  # train.py's speed settings (explicit, as there)
-    tinygrad_np.enable_memory_reuse()
     sys.exit(main())

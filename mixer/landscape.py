@@ -462,7 +462,10 @@ def run_landscape(checkpoints: list[str], settings: Settings, *, out: str | None
         f"(--max-seconds {settings.max_seconds:g})")
     if estimate > settings.max_seconds:
         log(f"note: that is more than --max-seconds {settings.max_seconds:g}: it will stop then and write what it has")
-    cut = measure(subjects, settings, clock, log)
+    try:
+        cut = measure(subjects, settings, clock, log)
+    finally:
+        clock.close()  # a Ctrl-C leaves no progress bar behind its message
     seconds = time.perf_counter() - start
     stopped = None
     if clock.expired:
@@ -481,7 +484,9 @@ def run_landscape(checkpoints: list[str], settings: Settings, *, out: str | None
                          "epoch": s.checkpoint.get("epoch"), **s.results} for s in subjects],
     }
     try:
-        folder.create()
+        removed = folder.create()
+        if removed:
+            log(f"--overwrite: removed the earlier {', '.join(removed)} from {folder.path}")
         plot_1d(folder.path / "landscape_1d.png", subjects, settings)
         plot_2d(folder.path / "landscape_2d.png", subjects, settings)
         plot_density(folder.path / "hessian_density.png", subjects)

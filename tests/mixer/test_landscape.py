@@ -139,24 +139,24 @@ def test_max_seconds_stops_it_with_what_it_has(run, tmp_path, capsys):
 
 
 @needs_data
-def test_the_bench_table_puts_each_run_beside_its_landscape(run, tmp_path, capsys, monkeypatch):
-    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", os.environ.get("OPENBLAS_THREAD_TIMEOUT", "4"))  # the script sets it
+def test_the_bench_table_puts_each_run_beside_its_landscape(run, landscape, tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("bench_landscape", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    argv = ["--variants", "default", "--run", f"default={run}", "--runs-dir", str(tmp_path), "--markdown", "--json",
-            str(tmp_path / "table.json"), "--", *SMALL, "--points-2d", "2", "--trace-samples", "2"]
-    assert bench.main(argv) == 0
-    printed = capsys.readouterr().out
-    assert printed.startswith("`python bench/landscape.py --variants default")
-    landscape = json.loads((tmp_path / "landscape-s0" / "landscape.json").read_text())
-    measured = landscape["checkpoints"][0]
+    measured = json.loads((landscape[0] / "landscape.json").read_text())
+    (row,) = bench.table_rows({"default": run}, measured)
+    entry = measured["checkpoints"][0]  # best.npz
     result = json.loads((run / "result.json").read_text())
-    (row,) = json.loads((tmp_path / "table.json").read_text())["rows"]
-    assert row["top_eigenvalue"] == measured["top_eigenvalues"]["values"][0]
-    assert row["trace"] == measured["trace"]["value"] and row["negative_share"] == measured["density"]["negative_share"]
+    assert row["top_eigenvalue"] == entry["top_eigenvalues"]["values"][0]
+    assert row["trace"] == entry["trace"]["value"] and row["negative_share"] == entry["density"]["negative_share"]
     assert row["test_accuracy"] == result["test"]["accuracy"] and row["test_roc_auc"] == result["test"]["roc_auc"]
-    line = next(text for text in printed.splitlines() if text.startswith("| MLP-Mixer (default)"))
-    assert f"{result['test']['accuracy']:.4f} | {result['test']['roc_auc']:.4f} |" in line
-    assert bench.main(["--variants", "default", "--run", "default=/nonexistent"]) == 1
-    assert "holds no finished train.py run" in capsys.readouterr().err
+    table = bench.format_table([row], markdown=True).splitlines()
+    assert table[0].startswith("| model | flags | parameters | top eigenvalue") and len(table) == 3
+    assert table[2].startswith("| MLP-Mixer (default) |")
+    assert table[2].endswith(f"| {result['test']['accuracy']:.4f} | {result['test']['roc_auc']:.4f} |")
+    header = bench.header(["--markdown"], measured)
+    assert header.startswith("`python bench/landscape.py --markdown` (")
+    assert measured["command"] in header and f"{measured['machine']['cpus']} cores" in header
+    # a run folder that is not a finished run is refused before anything is trained
+    assert bench.main(["--variants", "default", "--run", f"default={tmp_path}", "--runs-dir", str(tmp_path)]) == 1
+    assert "holds no finished train.py run" in capsys.readouterr().err and not any(tmp_path.iterdir())
