@@ -1,5 +1,5 @@
 """The command line of train.py: `train` (the default: `python train.py --help` shows its flags), `evaluate`,
-`predict`, `import-seed-checkpoint`, `pretrain-mae` and `pretrain-vae`.
+`predict`, `import-seed-checkpoint`, `pretrain-mae`, `pretrain-vae` and `landscape`.
 
 Errors a user can fix (`mixer.errors.UserError`: bad flags and files, a folder in use, a disk that is full) print as
 one `error: ...` line (exit code 1); Ctrl-C, SIGTERM and SIGHUP print what was saved and how to continue (exit code
@@ -30,6 +30,8 @@ from .checkpoint import CheckpointError, is_checkpoint
 from .config import ConfigError, Settings, TrainConfig, read_config_file
 from .crossval import CV_FILE, CrossValidation
 from .errors import UsageError, UserError, unwritable_reason
+from .landscape import SPLITS, run_landscape
+from .landscape import Settings as LandscapeSettings
 from .metrics import confusion_matrix, expected_calibration_error
 from .pretrain import MAEPretrainer, VAEPretrainer
 from .report import format_confusion, format_metrics, format_threshold_table
@@ -46,7 +48,7 @@ from .training import (
     write_predictions,
 )
 
-COMMANDS = ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-mae", "pretrain-vae")
+COMMANDS = ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-mae", "pretrain-vae", "landscape")
 METAVARS = {"data_dir": "DIR", "out": "DIR", "init_from_mae": "MAE.npz", "latent_model": "VAE.npz", "cv": "K",
             "fold": "I"}
 RESUMABLE = {"epochs", "data_dir", "out"}  # what --resume lets change
@@ -151,7 +153,8 @@ def run_parser(prog: str, description: str, config_class: type[Settings], checkp
 def train_parser() -> argparse.ArgumentParser:
     return run_parser("train.py", "Train a classifier on UNSW-NB15 (the default command; `python train.py train` is "
                       "the same). Other commands: evaluate, predict, import-seed-checkpoint, pretrain-mae, "
-                      "pretrain-vae; `python train.py COMMAND --help` shows each.", Trainer.config_class, "last.npz",
+                      "pretrain-vae, landscape; `python train.py COMMAND --help` shows each.", Trainer.config_class,
+                      "last.npz",
                       "; runs/NAME/cv.json continues a --cv cross-validation (finished folds are kept; only "
                       "--data-dir may be given)")
 
@@ -210,6 +213,49 @@ def import_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def landscape_parser() -> argparse.ArgumentParser:
+    defaults = LandscapeSettings()
+    parser = Parser(prog="train.py landscape", description="Where classifier checkpoints sit on the loss landscape: "
+                    "the top Hessian eigenvalues, the trace, the spectral density with its share of negative "
+                    "eigenvalues, and filter-normalised 1-D and 2-D loss surfaces, on one fixed batch of rows "
+                    "(the same rows for every checkpoint). Writes landscape.json, landscape_1d.png, "
+                    "landscape_2d.png and hessian_density.png.")
+    parser.add_argument("--checkpoint", required=True, nargs="+", metavar="CKPT", help="one or more classifier "
+                        "checkpoints (runs/NAME/best.npz), measured one beside the other")
+    parser.add_argument("--out", metavar="DIR", help="the folder to write (default: a new runs/<date>-<time>-"
+                        "landscape); it must be new or empty, or hold an earlier landscape (with --overwrite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the earlier landscape in --out")
+    parser.add_argument("--data-dir", metavar="DIR", help="the data folder whose training file gives the rows "
+                        "(default: the one the first checkpoint's run recorded)")
+    rows = parser.add_argument_group("rows")
+    rows.add_argument("--rows", type=int, default=defaults.rows, help="rows of the fixed batch (default: %(default)s)")
+    rows.add_argument("--split", choices=SPLITS, default=defaults.split, help="draw them among the rows every "
+                      "checkpoint's run trained on, or held out (default: %(default)s)")
+    rows.add_argument("--seed", type=int, default=defaults.seed, help="draws the rows, the random vectors and the "
+                      "directions; the same seed gives the same numbers (default: %(default)s)")
+    work = parser.add_argument_group("what is computed, per checkpoint")
+    work.add_argument("--top-k", type=int, default=defaults.top_k, help="top eigenvalues (default: %(default)s)")
+    work.add_argument("--lanczos-steps", type=int, default=defaults.lanczos_steps, help="most Hessian-vector "
+                      "products for them (Lanczos; it stops sooner once converged) (default: %(default)s)")
+    work.add_argument("--tol", type=float, default=defaults.tol, help="converged: every top Ritz residual below "
+                      "this share of the largest eigenvalue (default: %(default)s)")
+    work.add_argument("--trace-samples", type=int, default=defaults.trace_samples, help="Hutchinson samples of the "
+                      "trace, one product each (default: %(default)s)")
+    work.add_argument("--density-runs", type=int, default=defaults.density_runs, help="stochastic Lanczos quadrature "
+                      "runs of the spectral density (default: %(default)s)")
+    work.add_argument("--density-steps", type=int, default=defaults.density_steps, help="products per density run "
+                      "(default: %(default)s)")
+    work.add_argument("--points-1d", type=int, default=defaults.points_1d, help="points of the 1-D surface "
+                      "(default: %(default)s)")
+    work.add_argument("--points-2d", type=int, default=defaults.points_2d, help="points per side of the 2-D surface "
+                      "(default: %(default)s)")
+    work.add_argument("--span", type=float, default=defaults.span, help="the surfaces reach from -span to +span along "
+                      "each direction (default: %(default)s)")
+    work.add_argument("--max-seconds", type=float, default=defaults.max_seconds, help="stop computing after this "
+                      "long and write what was computed, marked incomplete (default: %(default)s)")
+    return parser
+
+
 PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
     "train": train_parser, "evaluate": evaluate_parser, "predict": predict_parser,
     "import-seed-checkpoint": import_parser,
@@ -217,6 +263,7 @@ PARSERS: dict[str, Callable[[], argparse.ArgumentParser]] = {
                                             "the training rows (labels unused).", MAEPretrainer),
     "pretrain-vae": lambda: pretrain_parser("pretrain-vae", "Pretrain a tabular VAE (Kingma & Welling 2014) on the "
                                             "training rows (labels unused).", VAEPretrainer),
+    "landscape": landscape_parser,
 }
 
 
@@ -411,10 +458,17 @@ def run_import_seed_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_landscape_command(args: argparse.Namespace) -> int:
+    settings = LandscapeSettings(**{key: getattr(args, key) for key in LandscapeSettings.__dataclass_fields__})
+    run_landscape(args.checkpoint, settings, out=args.out, overwrite=args.overwrite, data_dir=args.data_dir,
+                  argv=args.argv)
+    return 0
+
+
 RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": run_train, "evaluate": run_evaluate, "predict": run_predict,
     "import-seed-checkpoint": run_import_seed_checkpoint, "pretrain-mae": run_pretrain_mae,
-    "pretrain-vae": run_pretrain_vae,
+    "pretrain-vae": run_pretrain_vae, "landscape": run_landscape_command,
 }
 
 
@@ -424,6 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "train" and argv and not argv[0].startswith("-"):
         train_parser().error(f"unknown command {argv[0]!r}{did_you_mean(argv[0], list(COMMANDS))}")
     args = PARSERS[command]().parse_args(argv)
+    args.argv = argv  # the command's own words, for outputs that record how they were made
     debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     with stop_signals():
         try:

@@ -32,9 +32,11 @@ from .signals import critical, signal_of
 
 RUNS_DIR = Path("runs")
 # Everything a run of train.py writes into its folder (what --overwrite removes; other files are left alone).
+# What `train.py landscape` writes into its folder.
+LANDSCAPE_FILES = ("landscape.json", "landscape_1d.png", "landscape_2d.png", "hessian_density.png")
 RUN_FILES = ("config.json", "metrics.jsonl", "result.json", "best.npz", "last.npz", "mae.npz", "vae.npz",
              "loss_curves.png", "confusion_matrix.png", "reliability.png", "reconstruction_loss.png", "elbo_loss.png",
-             "predictions_testing2.csv", "cv.json")
+             "predictions_testing2.csv", "cv.json", *LANDSCAPE_FILES)
 FOLD_FOLDER = re.compile(r"fold-[1-9][0-9]*")  # the runs of a cross-validation (--cv), one folder per fold
 # the temporary file of a write that a killed run left (mixer.checkpoint.atomic_write; earlier: tempfile's names)
 LEFTOVER = re.compile(r"\.(" + "|".join(map(re.escape, RUN_FILES)) + r")\.[A-Za-z0-9_]{8}\.tmp")
@@ -138,6 +140,42 @@ class RunFolder:
         if reason:
             raise RunFolderError(f"--out {out}: cannot write there: {reason}")
         folder.recheck = lambda: _fresh_replace(path, out, name, overwrite)
+        folder.flag = "--out "
+        return folder
+
+    @classmethod
+    def for_outputs(cls, out: str | None, name: str, files: tuple[str, ...], overwrite: bool = False) -> RunFolder:
+        """The folder of a command that writes only `files` (train.py landscape): a new runs/<date>-<time>-<name>, or
+        `out`, which must not exist, be empty, or hold nothing but an earlier output of the same command (which
+        `overwrite` replaces). A folder holding anything else is refused even with `overwrite`, so that it never
+        removes a run's checkpoints."""
+        if out is None:
+            return cls.fresh(None, name)
+        path = Path(out)
+
+        def check() -> list[Path]:
+            if path.exists() and not path.is_dir():
+                raise RunFolderError(f"--out {out} is a file, not a folder")
+            if not path.is_dir():
+                return []
+            names = _entries(path)
+            others = [entry for entry in names if entry not in files]
+            if others:
+                shown = others[:5] + [f"... ({len(others) - 5} more)"] if len(others) > 5 else others
+                raise RunFolderError(f"--out {out} holds other files than {name}'s ({', '.join(shown)}); choose a "
+                                     f"new or empty folder (or none: each {name} gets a new runs/<date>-<time>-{name})")
+            if names and not overwrite:
+                raise RunFolderError(f"--out {out} holds an earlier {name} ({', '.join(names)}); pass --overwrite to "
+                                     "replace it, or choose another --out")
+            return [path / entry for entry in names]
+
+        if path.is_dir():
+            _refuse_if_in_use(path, "--out ")
+        folder = cls(path, check())
+        reason = unwritable_reason(path)
+        if reason:
+            raise RunFolderError(f"--out {out}: cannot write there: {reason}")
+        folder.recheck = check
         folder.flag = "--out "
         return folder
 

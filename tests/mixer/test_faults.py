@@ -392,7 +392,7 @@ def test_the_data_folder_may_hold_compressed_files_but_not_two_copies_of_one(sma
     (["--epoch", "2"], "train.py: error: unknown flag --epoch (did you mean --epochs?)"),
     (["evalute", "--checkpoint", "x.npz"], "train.py: error: unknown command 'evalute' (did you mean evaluate?)"),
     (["--checkpoint", "x.npz"], "train.py: error: unknown flag --checkpoint (--checkpoint is a flag of evaluate, "
-                                "predict)"),
+                                "predict, landscape)"),
     (["predict", "--csv", "a.csv", "--output", "p.csv", "--checkpiont", "x.npz"],
      "train.py predict: error: unknown flag --checkpiont (did you mean --checkpoint?)"),
     (["--model", "mlp-mixr"], "train.py: error: argument --model: invalid choice: 'mlp-mixr' (choose from "
