@@ -248,7 +248,7 @@ class TrainingLoop:
             for name, value in loss.parts.items():
                 parts[name] = parts.get(name, 0.0) + value
         if self.clip_grad_norm:
-            optim.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         return total, parts
 
     def closure(self, batches: list[Any], rows: int, step: int) -> float:

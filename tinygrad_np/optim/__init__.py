@@ -1,9 +1,9 @@
-"""Optimisers, gradient clipping and learning-rate schedules (PyTorch's `torch.optim` names)."""
+"""Optimisers and learning-rate schedules (PyTorch's `torch.optim` names); gradient clipping is `nn.utils`'s."""
 
 from . import lr_scheduler
 from .noise import NoisyOptimizer
-from .optimizer import SGD, Adam, AdamW, Optimizer, clip_grad_norm_, clip_grad_value_
+from .optimizer import SGD, Adam, AdamW, Optimizer
 from .sam import SAM, OptimizerWrapper, SparseSAM
 
 __all__ = ["SAM", "SGD", "Adam", "AdamW", "NoisyOptimizer", "Optimizer", "OptimizerWrapper", "SparseSAM",
-           "clip_grad_norm_", "clip_grad_value_", "lr_scheduler"]
+           "lr_scheduler"]
