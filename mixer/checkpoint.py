@@ -26,6 +26,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+import tinygrad_np as tg
 from tinygrad_np import nn
 
 META_KEY = "__meta__.json"
@@ -193,7 +194,11 @@ def current_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def load_weights(model: nn.Module, weights: dict[str, np.ndarray], source: str | Path) -> None:
     """Load a checkpoint's model state into `model`; tensors that are missing, unexpected or of another shape are one
-    short CheckpointError naming the first of each."""
+    short CheckpointError naming the first of each. A model class that renamed its tensors reads the names of its
+    earlier checkpoints through its `upgrade_state_dict`."""
+    upgrade = getattr(model, "upgrade_state_dict", None)
+    if upgrade is not None:
+        weights = upgrade(weights)
     own = dict(model.state_dict())
     missing = [name for name in own if name not in weights]
     unexpected = [name for name in weights if name not in own]
@@ -209,3 +214,18 @@ def load_weights(model: nn.Module, weights: dict[str, np.ndarray], source: str |
             problems.append(f"{len(unexpected)} unexpected (first: {unexpected[0]})")
         raise CheckpointError(f"{source}: the saved weights do not fit {type(model).__name__}: " + "; ".join(problems))
     model.load_state_dict(weights)
+
+
+def load_model(path: str | Path, kind: str, model_class: type[nn.Module]) -> tuple[Any, dict[str, Any]]:
+    """The model of a checkpoint that holds its constructor's arguments ("model_config": the pretrained models, MAE and
+    VAE), rebuilt as `model_class(**model_config)` with the saved weights, and the checkpoint. Building the model draws
+    initial weights that the saved ones replace: the global generator is put back afterwards, so that a run loading a
+    pretrained model keeps the random streams it would have had without it."""
+    checkpoint = read_checkpoint(path, kind)
+    state = tg.get_rng_state()
+    try:
+        model = model_class(**checkpoint["model_config"])
+    finally:
+        tg.set_rng_state(state)
+    load_weights(model, checkpoint["model"], path)
+    return model, checkpoint

@@ -44,7 +44,11 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
             {"params": [p for name, p in named if not decays(name, p, embedding_weights)], "weight_decay": 0.0}]
 
 
-def make_optimizer(name: str, groups: list[dict[str, Any]], lr: float) -> optim.Optimizer:
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "cosine", "sharp-cosine", "warm-restarts")
+
+
+def optimizer_by_name(name: str, groups: list[dict[str, Any]], lr: float) -> optim.Optimizer:
     """adam | adamw | sgd (Nesterov momentum 0.9) over parameter groups."""
     if name == "adam":
         return optim.Adam(groups, lr=lr)
@@ -55,8 +59,8 @@ def make_optimizer(name: str, groups: list[dict[str, Any]], lr: float) -> optim.
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def make_schedule(optimizer: optim.Optimizer, scheduler: str, epochs: int, warmup_epochs: float, eta_min: float,
-                  t0: float = 10.0, t_mult: float = 1.0) -> Any:
+def schedule_by_name(optimizer: optim.Optimizer, scheduler: str, epochs: int, warmup_epochs: float, eta_min: float,
+                     t0: float = 10.0, t_mult: float = 1.0) -> Any:
     """A learning-rate schedule over (fractional) epochs, stepped after every optimiser step: a linear warm-up of
     `warmup_epochs`, then `scheduler` (none | cosine | sharp-cosine | warm-restarts) over the epochs left."""
     after_warmup = epochs - warmup_epochs

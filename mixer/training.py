@@ -1,10 +1,12 @@
 """The classifier: its model, loss and metrics, and `Trainer`, the run that trains it -- holdout model selection,
 best and last checkpoints, plots, predictions -- on the one training loop (`mixer.loop`) that pretraining uses too.
+A pretrained model reaches it through its checkpoint only: the MAE's encoder initialises the classifier, the VAE
+augments its training rows.
 """
 
 from __future__ import annotations
 
-import inspect
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -19,17 +21,19 @@ from tinygrad_np import Tensor, nn, optim
 from . import data as unsw
 from .checkpoint import (
     CLASSIFIER,
+    MAE,
+    VAE,
     CheckpointError,
     atomic_write,
     load_checkpoint,
+    load_model,
     load_weights,
     make_checkpoint,
     read_checkpoint,
     save_checkpoint,
 )
 from .config import TrainConfig
-from .loop import StepLoss, TrainingLoop, UpdateMonitor, make_schedule, parameter_groups
-from .loop import make_optimizer as build_optimizer
+from .loop import StepLoss, TrainingLoop, UpdateMonitor, optimizer_by_name, parameter_groups, schedule_by_name
 from .metrics import (
     best_threshold,
     binary_metrics,
@@ -38,9 +42,9 @@ from .metrics import (
     multiclass_metrics,
     reliability_curve,
 )
-from .models import MODELS, build_model
-from .models.tabular import fit_ple_edges
-from .pretrain import load_mae_encoder, make_latent_augmenter
+from .models import CONV_BLOCKS, STEMS, TOKEN_MIXERS, HybridMixer, LatentAugmenter, MixerMAE, MLPMixer1D, TabularVAE
+from .models.conv import ConvNeXt1D, ResNeXt1D
+from .models.tabular import NumericEmbeddingLayer, PeriodicEmbedding, PiecewiseLinearEncoding, fit_ple_edges
 from .report import (
     THRESHOLD_METRICS,
     format_confusion,
@@ -52,13 +56,9 @@ from .report import (
 )
 from .run import Run, RunFolder
 
-__all__ = ["Trainer", "category_sizes", "checkpoint_threshold", "evaluate", "format_metrics", "load_trained",
-           "loss_fn", "make_model", "make_optimizer", "make_scheduler", "numeric_positions", "predict_proba",
-           "predicted_classes", "split_metrics", "write_predictions"]
-
-MODEL_OPTIONS = ("block", "kernel_size", "num_stages", "mixers_per_stage", "token_mixer", "stem", "tokens",
-                 "numeric_embedding", "ple_bins", "periodic_frequencies", "periodic_dim", "periodic_sigma",
-                 "ensemble_size")
+__all__ = ["Trainer", "category_sizes", "checkpoint_threshold", "evaluate", "format_metrics", "load_mae_encoder",
+           "load_trained", "loss_fn", "make_latent_augmenter", "make_model", "make_optimizer", "make_scheduler",
+           "numeric_positions", "predict_proba", "predicted_classes", "split_metrics", "write_predictions"]
 
 
 # -- building blocks ---------------------------------------------------------------------------------------------
@@ -77,24 +77,41 @@ def numeric_positions(config: TrainConfig) -> list[int]:
 
 def make_model(config: TrainConfig, num_classes: int, categories: dict[int, int] | None = None,
                ple_edges: np.ndarray | None = None) -> nn.Module:
-    """The configured model, with the options its constructor takes (kernel_size 0: the model's own default; the
-    configuration has already refused options that do not apply). With --categorical embed, `categories`
-    ({position: number of codes}, see `category_sizes`) is required. With --numeric-embedding ple, `ple_edges` are
-    the bin edges fitted on the training rows (`fit_ple_edges` of the `numeric_positions` columns); without them
-    the model's edges stay unset until a checkpoint's state dict is loaded (its forward pass refuses to run before)."""
+    """The configured model: the model options of the configuration (`TrainConfig.model_options`; it has already
+    refused those that do not apply) as layers and arguments. With --categorical embed, `categories` ({position:
+    number of codes}, see `category_sizes`) is required. With --numeric-embedding ple, `ple_edges` are the bin edges
+    fitted on the training rows (`fit_ple_edges` of the `numeric_positions` columns); without them the model's edges
+    stay unset until a checkpoint's state dict is loaded (its forward pass refuses to run before)."""
     model = config.model
-    accepted = inspect.signature(MODELS[model.name]).parameters
-    options: dict[str, Any] = {name: getattr(model, name) for name in MODEL_OPTIONS
-                               if name in accepted and not (name == "kernel_size" and model.kernel_size == 0)}
-    if config.data.categorical == "embed":
-        if categories is None:
+    common: dict[str, Any] = {"dim": model.dim, "depth": model.depth, "patch_size": model.patch_size,
+                              "dropout": config.regularisation.dropout, "drop_path": config.regularisation.drop_path,
+                              "num_classes": 1 if num_classes == 2 else num_classes}
+    if model.name == "mlp-mixer":
+        if config.data.categorical == "embed" and categories is None:
             raise ValueError("--categorical embed: make_model needs the category sizes of the data (category_sizes)")
-        options["categories"] = categories
-    if ple_edges is not None:
-        options["ple_edges"] = ple_edges
-    return build_model(model.name, **options, dim=model.dim, depth=model.depth, patch_size=model.patch_size,
-                       dropout=config.regularisation.dropout, drop_path=config.regularisation.drop_path,
-                       num_classes=1 if num_classes == 2 else num_classes)
+        return MLPMixer1D(**common, token_mixer=TOKEN_MIXERS[model.token_mixer], stem=STEMS[model.stem],
+                          categories=categories if config.data.categorical == "embed" else None,
+                          tokens=model.tokens, numeric_embedding=numeric_embedding_layer(config, ple_edges),
+                          ensemble_size=model.ensemble_size)
+    kernel = {"kernel_size": model.kernel_size} if model.kernel_size else {}  # 0: the model's own default
+    if model.name == "hybrid":
+        block = CONV_BLOCKS[model.block]
+        return HybridMixer(**common, num_stages=model.num_stages, mixers_per_stage=model.mixers_per_stage,
+                           block=functools.partial(block, **kernel) if kernel else block)
+    conv_model = {"convnext": ConvNeXt1D, "resnext": ResNeXt1D}[model.name]
+    return conv_model(**common, num_stages=model.num_stages, **kernel)
+
+
+def numeric_embedding_layer(config: TrainConfig, ple_edges: np.ndarray | None = None) -> NumericEmbeddingLayer | None:
+    """The numerical embedding of --numeric-embedding with its options, as the mlp-mixer takes it (None: the
+    values themselves)."""
+    model = config.model
+    if model.numeric_embedding == "ple":
+        return functools.partial(PiecewiseLinearEncoding, n_bins=model.ple_bins, edges=ple_edges)
+    if model.numeric_embedding == "periodic":
+        return functools.partial(PeriodicEmbedding, frequencies=model.periodic_frequencies, dim=model.periodic_dim,
+                                 sigma=model.periodic_sigma)
+    return None
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int = 1) -> optim.Optimizer:
@@ -102,7 +119,7 @@ def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int =
     parameters left out). With --sam it is wrapped in SAM / ASAM / SparseSAM (its step then needs a closure), with
     --noise-scale in NoisyOptimizer; `steps_per_epoch` turns the epoch-based settings into steps."""
     settings, sam = config.optimisation, config.sam
-    optimizer = build_optimizer(settings.optimizer, parameter_groups(model, settings.weight_decay), settings.lr)
+    optimizer = optimizer_by_name(settings.optimizer, parameter_groups(model, settings.weight_decay), settings.lr)
     params = [p for p in model.parameters() if p.requires_grad]
     total_steps = config.schedule.epochs * steps_per_epoch
     if sam.variant in ("sam", "asam"):
@@ -123,8 +140,8 @@ def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int =
 def make_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> Any:
     """The configured learning-rate schedule over (fractional) epochs, stepped after every optimiser step."""
     schedule = config.schedule
-    return make_schedule(optimizer, schedule.scheduler, schedule.epochs, schedule.warmup_epochs, schedule.eta_min,
-                         schedule.t0, schedule.t_mult)
+    return schedule_by_name(optimizer, schedule.scheduler, schedule.epochs, schedule.warmup_epochs,
+                            schedule.eta_min, schedule.t0, schedule.t_mult)
 
 
 def loss_fn(logits: Tensor, labels: np.ndarray, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
@@ -214,6 +231,59 @@ def checkpoint_threshold(checkpoint: dict[str, Any]) -> tuple[float, str]:
     if "threshold" in checkpoint:
         return float(checkpoint["threshold"]), checkpoint.get("threshold_rule", "stored in the checkpoint")
     return 0.5, "the checkpoint holds no threshold chosen on a holdout"
+
+
+# -- pretrained models -------------------------------------------------------------------------------------------
+def _check_preprocessing(source: str, checkpoint: dict[str, Any], config: TrainConfig, data: unsw.UNSWData,
+                         log: Callable[[str], None]) -> None:
+    saved = checkpoint["preprocessing"]["preprocessor"]
+    if saved["mode"] != config.data.preprocess:
+        raise ValueError(f"{source} was pretrained on --preprocess {saved['mode']} rows, this run uses "
+                         f"{config.data.preprocess}; pass --preprocess {saved['mode']}")
+    if saved != data.preprocessor.to_dict():
+        log(f"warning: {source} was pretrained with preprocessing fitted on other rows (a different --holdout or "
+            "--seed?); its holdout may overlap this run's")
+
+
+def load_mae_encoder(model: nn.Module, config: TrainConfig, data: unsw.UNSWData,
+                     log: Callable[[str], None] = print) -> list[str]:
+    """Load the MAE encoder of `config.pretraining.init_from_mae` into the classifier `model`
+    (`MixerMAE.classifier_state`) and, with `freeze_encoder`, freeze the loaded parameters (requires_grad off, so the
+    optimiser and the backward pass leave them out). Returns the loaded names."""
+    source = config.pretraining.init_from_mae
+    mae, checkpoint = load_model(source, MAE, MixerMAE)
+    expected = {"dim": mae.dim, "depth": mae.depth, "patch_size": mae.patch_size}
+    wrong = [f"--{name.replace('_', '-')} {value}" for name, value in expected.items()
+             if getattr(config.model, name) != value]
+    if wrong:
+        raise ValueError(f"{source} holds the encoder of a {mae.dim}-dim, depth-{mae.depth}, patch-{mae.patch_size} "
+                         f"Mixer; pass {' '.join(wrong)}")
+    _check_preprocessing(source, checkpoint, config, data, log)
+    state = mae.classifier_state()
+    unexpected = model.load_state_dict(state, strict=False)[1]
+    if unexpected:
+        raise ValueError(f"{source}: the classifier has no {', '.join(unexpected)}; fine-tune the plain MLP-Mixer "
+                         "(default token mixer and stem)")
+    parameters = dict(model.named_parameters())
+    if config.pretraining.freeze_encoder:
+        for name in state:
+            parameters[name].requires_grad = False
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log(f"initialised {len(state)} tensors from the {mae.encoder_tokens!r}-token MAE encoder {source}"
+        + ("; they are frozen" if config.pretraining.freeze_encoder else "") + f"; {trainable:,} parameters train")
+    return list(state)
+
+
+def make_latent_augmenter(config: TrainConfig, data: unsw.UNSWData,
+                          log: Callable[[str], None] = print) -> LatentAugmenter:
+    """The classifier's latent-noise augmentation from `latent_model`, scale `latent_noise`, with its own generator
+    seeded from the run's seed (the run's other random streams are untouched)."""
+    pretrained = config.pretraining
+    vae, checkpoint = load_model(pretrained.latent_model, VAE, TabularVAE)
+    _check_preprocessing(pretrained.latent_model, checkpoint, config, data, log)
+    log(f"latent augmentation: VAE {pretrained.latent_model} (latent dim {vae.latent_dim}), noise scale "
+        f"{pretrained.latent_noise}, half of each batch replaced by decoded rows")
+    return LatentAugmenter(vae, pretrained.latent_noise, np.random.default_rng([config.run.seed, 2]))
 
 
 # -- the run -----------------------------------------------------------------------------------------------------
