@@ -9,9 +9,11 @@ The schema (`make_checkpoint`, `read_checkpoint`): every checkpoint holds "forma
 "model" (the state dict), "model_config" (pretrained models: their constructor's arguments), "preprocessing" (the
 fitted encoder and scaling, or None), "epoch" and "history" (the metrics records of the epochs so far). A checkpoint
 that can be resumed adds the training loop's "optimizer", "scheduler" and "rng" states; a classifier adds
-"class_names" and "best_score" (its model-selection score), and the selected binary model of a finished run (best.npz)
-its decision threshold on P(attack), chosen on the holdout: "threshold" and "threshold_rule" (how it was chosen, in
-words; a checkpoint without them decides at 0.5).
+"class_names", "best_score" (its model-selection score) and "class_prior" (the class frequencies of its training
+rows, which prior adaptation starts from), and the selected binary model of a finished run (best.npz) its decision
+threshold on P(attack), chosen on the holdout: "threshold" and "threshold_rule" (how it was chosen, in words; a
+checkpoint without them decides at 0.5). A run that averages its weights adds their state ("averages"), and its
+best.npz says which weights it holds ("selected_weights": raw, ema or swa; an average's has no training state).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ SAM_VARIANTS = ("none", "sam", "asam", "ssam-f", "ssam-d")  # ssam-*: SparseSAM'
 THRESHOLD_CHOICES = (*THRESHOLD_CRITERIA, "none")  # none: the threshold stays 0.5
 MIXER = ("mlp-mixer",)  # the model of the tabular options (categories embedded, numerical embeddings, feature tokens)
 CONV_MODELS = ("convnext", "hybrid", "resnext")  # the models of stages of conv blocks
+MIXERS_OF_BLOCKS = ("mlp-mixer", "hybrid")  # the models with Mixer blocks
 
 
 # -- shared options (written once, used by training and pretraining) --------------------------------------------
@@ -189,6 +190,11 @@ def _numeric_embedding_applies(config: Any) -> str | None:
                                            f"to --model {model} (only to --model {', '.join(MIXER)})")
 
 
+def _token_mlp(config: Any) -> str | None:
+    mixer = config.model.token_mixer
+    return None if mixer == "mlp" else f"to --token-mixer {mixer} (only to the token MLP, --token-mixer mlp)"
+
+
 def _patches(config: Any) -> str | None:
     return "with --tokens feature (one token per feature)" if config.model.tokens == "feature" else None
 
@@ -223,6 +229,11 @@ class ModelOptions:
                                   applies=_patches)
     token_mixer: str = option("mlp", "token mixing of the mlp-mixer: mlp | lambda (LambdaLayer1D, Bello 2021)",
                               choices=tuple(TOKEN_MIXERS), models=MIXER)
+    token_expansion: float = option(4.0, "hidden units of the token MLP per token (42 feature tokens are 3x the 14 "
+                                         "patches: 1 keeps them affordable)", rule=above(0),
+                                    models=MIXERS_OF_BLOCKS, applies=_token_mlp)
+    channel_expansion: float = option(0.5, "hidden units of the channel MLP per channel", rule=above(0),
+                                      models=MIXERS_OF_BLOCKS)
     stem: str = option("linear", "embedding of the mlp-mixer: linear (patches) | inception (InceptionBlock1D, then "
                                  "patches)", choices=tuple(STEMS), models=MIXER, applies=_patches)
     tokens: str = option("patch", "tokens of the mlp-mixer: patch (--patch-size features per token, one shared "
@@ -320,6 +331,26 @@ class RegularisationOptions:
                                          "test losses and metrics are not smoothed (0: off)", rule=in_range(0, 1))
 
 
+def _with_ema(config: Any) -> str | None:
+    return None if config.averaging.ema > 0 else "without --ema (> 0)"
+
+
+@dataclasses.dataclass
+class AveragingOptions:
+    """Averages of the weights along the run, evaluated each epoch on the holdout (and test, reported) beside the
+    weights themselves; model selection picks the best of all of them by the same rule."""
+
+    ema: float = option(0.0, "decay of an exponential moving average of the weights, updated after every optimiser "
+                             "step with timm's warm-up (see --ema-warmup); e.g. 0.999 (0: off)",
+                        rule=in_range(0, 1))
+    ema_warmup: bool = option(True, "warm the EMA decay up with the step count t: min(--ema, 1 - (1 + t)^(-2/3)), "
+                                    "so a short run is not dominated by its first weights (timm's ModelEmaV3)",
+                              applies=_with_ema)
+    swa_epochs: int = option(0, "stochastic weight averaging: the equal average of the weights at the end of each of "
+                                "the last K epochs (Izmailov et al. 2018), under the run's own schedule (0: off)",
+                             rule=at_least(0))
+
+
 @dataclasses.dataclass
 class SAMOptions:
     """Sharpness-aware minimisation around the optimiser, and noisy updates."""
@@ -390,11 +421,13 @@ class TrainConfig(Settings):
     optimisation: OptimisationOptions = dataclasses.field(default_factory=OptimisationOptions)
     schedule: ScheduleOptions = dataclasses.field(default_factory=ScheduleOptions)
     regularisation: RegularisationOptions = dataclasses.field(default_factory=RegularisationOptions)
+    averaging: AveragingOptions = dataclasses.field(default_factory=AveragingOptions)
     sam: SAMOptions = dataclasses.field(default_factory=SAMOptions)
     pretraining: PretrainedOptions = dataclasses.field(default_factory=PretrainedOptions)
     run: TrainRunOptions = dataclasses.field(default_factory=TrainRunOptions)
 
-    group_titles: ClassVar[dict[str, str]] = {"sam": "SAM and noisy updates", "pretraining": "pretrained models"}
+    group_titles: ClassVar[dict[str, str]] = {"sam": "SAM and noisy updates", "pretraining": "pretrained models",
+                                              "averaging": "weight averaging"}
     model_key: ClassVar[str | None] = "model"
     saved_defaults: ClassVar[dict[str, Any]] = {"numeric_embedding": "none"}  # runs before --numeric-embedding
 
@@ -425,6 +458,9 @@ class TrainConfig(Settings):
             self.model.numeric_embedding = "periodic" if embeds and not uses_pretrained else "none"
         if self.model.name == "mlp-mixer" and self.model.tokens == "patch":
             _padding_note(self.model.patch_size, notes)
+        if self.averaging.swa_epochs > self.schedule.epochs:
+            yield (f"--swa-epochs {self.averaging.swa_epochs} must not be above --epochs {self.schedule.epochs} (it "
+                   "averages the last epochs of the run)")
         if self.run.cv and self.run.fold > self.run.cv:
             yield f"--fold {self.run.fold} must not be above --cv {self.run.cv} (the folds are 1..{self.run.cv})"
 

@@ -19,6 +19,7 @@ import tinygrad_np.nn.functional as F
 from tinygrad_np import Tensor, nn, optim
 
 from . import data as unsw
+from .averaging import SWA, ModelEma, WeightAverage
 from .checkpoint import (
     CLASSIFIER,
     MAE,
@@ -45,6 +46,7 @@ from .metrics import (
 from .models import CONV_BLOCKS, STEMS, TOKEN_MIXERS, HybridMixer, LatentAugmenter, MixerMAE, MLPMixer1D, TabularVAE
 from .models.conv import ConvNeXt1D, ResNeXt1D
 from .models.tabular import NumericEmbeddingLayer, PeriodicEmbedding, PiecewiseLinearEncoding, fit_ple_edges
+from .prior import class_prior
 from .report import (
     THRESHOLD_METRICS,
     format_confusion,
@@ -89,7 +91,8 @@ def make_model(config: TrainConfig, num_classes: int, categories: dict[int, int]
     if model.name == "mlp-mixer":
         if config.data.categorical == "embed" and categories is None:
             raise ValueError("--categorical embed: make_model needs the category sizes of the data (category_sizes)")
-        return MLPMixer1D(**common, token_mixer=TOKEN_MIXERS[model.token_mixer], stem=STEMS[model.stem],
+        return MLPMixer1D(**common, token_expansion=model.token_expansion, channel_expansion=model.channel_expansion,
+                          token_mixer=TOKEN_MIXERS[model.token_mixer], stem=STEMS[model.stem],
                           categories=categories if config.data.categorical == "embed" else None,
                           tokens=model.tokens, numeric_embedding=numeric_embedding_layer(config, ple_edges),
                           ensemble_size=model.ensemble_size)
@@ -97,6 +100,7 @@ def make_model(config: TrainConfig, num_classes: int, categories: dict[int, int]
     if model.name == "hybrid":
         block = CONV_BLOCKS[model.block]
         return HybridMixer(**common, num_stages=model.num_stages, mixers_per_stage=model.mixers_per_stage,
+                           token_expansion=model.token_expansion, channel_expansion=model.channel_expansion,
                            block=functools.partial(block, **kernel) if kernel else block)
     conv_model = {"convnext": ConvNeXt1D, "resnext": ResNeXt1D}[model.name]
     return conv_model(**common, num_stages=model.num_stages, **kernel)
@@ -252,8 +256,9 @@ def load_mae_encoder(model: nn.Module, config: TrainConfig, data: unsw.UNSWData,
     optimiser and the backward pass leave them out). Returns the loaded names."""
     source = config.pretraining.init_from_mae
     mae, checkpoint = load_model(source, MAE, MixerMAE)
-    expected = {"dim": mae.dim, "depth": mae.depth, "patch_size": mae.patch_size}
-    wrong = [f"--{name.replace('_', '-')} {value}" for name, value in expected.items()
+    expected = {"dim": mae.dim, "depth": mae.depth, "patch_size": mae.patch_size,
+                "token_expansion": mae.token_expansion, "channel_expansion": mae.channel_expansion}
+    wrong = [f"--{name.replace('_', '-')} {value:g}" for name, value in expected.items()
              if getattr(config.model, name) != value]
     if wrong:
         raise ValueError(f"{source} holds the encoder of a {mae.dim}-dim, depth-{mae.depth}, patch-{mae.patch_size} "
@@ -332,11 +337,26 @@ class Trainer(Run):
         steps_per_epoch = math.ceil(len(self.data.train.labels) / (settings.batch_size * settings.accum_steps))
         self.optimizer = make_optimizer(config, self.model, steps_per_epoch)
         self.scheduler = make_scheduler(config, self.optimizer)
+        averaging = config.averaging
+        self.averages: dict[str, WeightAverage] = {}
+        if averaging.ema:
+            self.averages["ema"] = ModelEma(self.model, averaging.ema, averaging.ema_warmup)
+        if averaging.swa_epochs:
+            self.averages["swa"] = SWA(self.model)
+        # a model of the same shape that the averages are copied into to be evaluated and saved; built with the
+        # global generator put back, so that the run's random streams are those of a run without averages
+        self.averaged_model = None
+        if self.averages:
+            state = tg.get_rng_state()
+            self.averaged_model = make_model(config, len(self.data.class_names), self.categories, ple_edges)
+            tg.set_rng_state(state)
         self.loop = TrainingLoop(
             self.model, self.optimizer, self.scheduler, num_rows=len(self.data.train.labels),
             make_batch=self._batch, batch_loss=self._batch_loss, batch_size=settings.batch_size,
             order_rng=order_rng, accum_steps=settings.accum_steps, clip_grad_norm=settings.clip_grad_norm,
             needs_closure=config.sam.variant != "none", monitor=UpdateMonitor(self.model), evaluate=self._evaluate,
+            after_step=self.averages["ema"].update if "ema" in self.averages else None,
+            after_epoch=self._swa_update if "swa" in self.averages else None,
             generators={"latent": self.augmenter.rng} if self.augmenter is not None else None, log=log)
         self.best_score = -math.inf
 
@@ -354,9 +374,22 @@ class Trainer(Run):
         return StepLoss(loss / step_rows, loss.item(), {})
 
     def _evaluate(self) -> dict[str, Any]:
-        splits = {"holdout": self.data.holdout, "test": self.data.test}
-        return {name: evaluate(self.model, split, self.config.run.eval_batch_size)
-                for name, split in splits.items() if split is not None}
+        """The holdout's and the test file's metrics of the weights, and under "ema" / "swa" those of each weight
+        average that has started."""
+        splits = {name: split for name, split in (("holdout", self.data.holdout), ("test", self.data.test))
+                  if split is not None}
+        batch_size = self.config.run.eval_batch_size
+        record: dict[str, Any] = {name: evaluate(self.model, split, batch_size) for name, split in splits.items()}
+        for name, average in self.averages.items():
+            if average.updates:
+                model = average.copy_to(self.averaged_model)
+                record[name] = {split_name: evaluate(model, split, batch_size) for split_name, split in splits.items()}
+        return record
+
+    def _swa_update(self, epoch: int) -> None:
+        """SWA averages the weights at the end of each of the last --swa-epochs epochs."""
+        if epoch > self.epochs - self.config.averaging.swa_epochs:
+            self.averages["swa"].update()
 
     def train_epoch(self) -> dict[str, float]:
         """One epoch of the loop (for tests and notebooks; `fit` runs them all)."""
@@ -365,13 +398,25 @@ class Trainer(Run):
     # what a run saves --------------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """The checkpoint of the run as it is now."""
+        averages = {"averages": {name: average.state_dict() for name, average in self.averages.items()}} \
+            if self.averages else {}
         return make_checkpoint(CLASSIFIER, config=self.config.flat(), model=self.model,
                                preprocessing=unsw.data_state(self.data), epoch=self.loop.epoch,
                                history=self.loop.history, **self.loop.state(),
-                               class_names=list(self.data.class_names), best_score=self.best_score)
+                               class_names=list(self.data.class_names), best_score=self.best_score,
+                               class_prior=class_prior(self.data.train.labels, len(self.data.class_names)).tolist(),
+                               **averages)
 
     def restore_extra(self, checkpoint: dict[str, Any]) -> None:
         self.best_score = checkpoint["best_score"]
+        for name, average in self.averages.items():
+            average.load_state_dict(checkpoint["averages"][name])
+        swa = self.averages.get("swa")
+        if swa is not None and swa.updates and checkpoint["epoch"] - swa.updates < self.epochs - \
+                self.config.averaging.swa_epochs:
+            swa.updates = 0  # the extended run's last epochs start later: its average starts again
+            self.notes.append(f"the run is extended to {self.epochs} epochs: SWA averages epochs "
+                              f"{self.epochs - self.config.averaging.swa_epochs + 1}-{self.epochs}, and starts again")
         saved = checkpoint.get("preprocessing")
         if saved is not None and saved != unsw.data_state(self.data):
             self.notes.append("the preprocessing fitted on the data now differs from the one saved with the "
@@ -405,18 +450,58 @@ class Trainer(Run):
     def selection_rule(self) -> str:
         if self.data.holdout is None:
             return "the lowest training loss (no holdout)"
-        return "the best holdout " + ("ROC-AUC" if self.data.task == "binary" else "accuracy")
+        among = f" of the weights and their {' and '.join(name.upper() for name in self.averages)}" \
+            if self.averages else ""
+        return "the best holdout " + ("ROC-AUC" if self.data.task == "binary" else "accuracy") + among
+
+    def averages_summary(self) -> dict[str, dict[str, Any]]:
+        """For the weights and each weight average: the epoch of its best holdout score and that score (what model
+        selection compared), from the run's history."""
+        summary: dict[str, dict[str, Any]] = {}
+        metric = "roc_auc" if self.data.task == "binary" else "accuracy"
+        for record in self.loop.history:
+            for name, score in self.candidates(record).items():
+                if name not in summary or score > summary[name]["score"]:
+                    summary[name] = {"epoch": record["epoch"], "score": score}
+        return {name: {"epoch": entry["epoch"], f"holdout_{metric}": entry["score"]} if self.data.holdout is not None
+                else {"epoch": entry["epoch"], "train_loss": -entry["score"]} for name, entry in summary.items()}
+
+    def candidates(self, record: dict[str, Any]) -> dict[str, float]:
+        """The selection score of each set of weights an epoch record measured: the weights ("raw"), then each weight
+        average with metrics ("ema", "swa"; only with a holdout: without one the score is the training loss, which
+        only the raw weights have)."""
+        scores = {"raw": self.selection_score(record)}
+        if self.data.holdout is not None:
+            scores.update({name: self.selection_score(record[name]) for name in self.averages if name in record})
+        return scores
 
     def save(self, record: dict[str, Any]) -> bool:
-        score = self.selection_score(record)
+        candidates = self.candidates(record)
+        weights = max(candidates, key=candidates.__getitem__)  # the first of equal scores: the raw weights first
+        score = candidates[weights]
         selected = score > self.best_score or not (self.folder.path / "best.npz").exists()
         if selected:
             self.best_score = max(score, self.best_score)
         state = self.state()
-        if selected:
-            save_checkpoint(self.folder.path / "best.npz", state)
+        if selected and weights == "raw":
+            save_checkpoint(self.folder.path / "best.npz", {**state, **self._weights_entry("raw")})
+        elif selected:  # an average: its weights, and no training state (it cannot be resumed)
+            model = self.averages[weights].copy_to(self.averaged_model)
+            kept = {key: value for key, value in state.items() if key not in ("optimizer", "scheduler", "rng",
+                                                                                 "averages")}
+            save_checkpoint(self.folder.path / "best.npz", {**kept, "model": model.state_dict(),
+                                                           **self._weights_entry(weights)})
         save_checkpoint(self.folder.path / "last.npz", state)  # last: a resume continues from here
         return selected
+
+    def _weights_entry(self, weights: str) -> dict[str, str]:
+        """best.npz says which weights it holds when the run averages weights."""
+        return {"selected_weights": weights} if self.averages else {}
+
+    def weights_description(self, weights: str) -> str:
+        averaging = self.config.averaging
+        return {"raw": "the weights themselves", "ema": f"the EMA of the weights (decay {averaging.ema:g})",
+                "swa": f"the SWA of the weights (the last {averaging.swa_epochs} epochs)"}[weights]
 
     # start and end -----------------------------------------------------------------------------------------------
     def describe(self) -> list[str]:
@@ -437,7 +522,10 @@ class Trainer(Run):
 
     def columns(self) -> dict[str, list[str]]:
         metrics = ["loss", "accuracy", "roc_auc"]
-        return {"train": ["loss"], "holdout": metrics if self.data.holdout is not None else [], "test": metrics}
+        score = "roc_auc" if self.data.task == "binary" else "accuracy"
+        averaged = {f"{name}.holdout": [score] for name in self.averages} if self.data.holdout is not None else {}
+        return {"train": ["loss"], "holdout": metrics if self.data.holdout is not None else [], "test": metrics,
+                **averaged}
 
     def choose_threshold(self, holdout_probabilities: np.ndarray | None) -> tuple[float, str]:
         """The decision threshold of the selected binary model, from its holdout probabilities only (the test file
@@ -466,6 +554,9 @@ class Trainer(Run):
         splits = {name: split for name, split in (("holdout", data.holdout), ("test", data.test)) if split is not None}
         probabilities = {name: predict_proba(model, split.features, batch_size) for name, split in splits.items()}
         result: dict[str, Any] = {"selected_epoch": epoch, "selected_by": self.selection_rule()}
+        if self.averages:
+            result["selected_weights"] = best.get("selected_weights", "raw")
+            result["weights_compared"] = self.averages_summary()
         threshold, curves = 0.5, {}
         if data.task == "binary":
             threshold, rule = self.choose_threshold(probabilities.get("holdout"))
@@ -489,7 +580,8 @@ class Trainer(Run):
             result["confusion_matrix_at_threshold"] = matrix.tolist()
         test_name, rows = Path(data.test.source).name, len(data.test.labels)
         at = "" if data.task != "binary" else " at threshold 0.5"
-        self.log(f"selected epoch {epoch} of {self.epochs} ({self.selection_rule()}); on test ({test_name}, "
+        which = f", {self.weights_description(result['selected_weights'])}" if self.averages else ""
+        self.log(f"selected epoch {epoch} of {self.epochs}{which} ({self.selection_rule()}); on test ({test_name}, "
                  f"{rows:,} rows){at}: " + format_metrics(result["test"]))
         if data.task == "binary":
             self.log(f"decision threshold {threshold:.4f} ({result['threshold_rule']}), stored in best.npz:")
