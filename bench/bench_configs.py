@@ -73,8 +73,6 @@ def rows(n: int, seed: int) -> np.ndarray:
 
 def measure(values: dict[str, Any]) -> dict[str, Any]:
     """One configuration's step time (in this process)."""
-    tg.set_num_threads(os.cpu_count() or 1)
-    tg.enable_memory_reuse()
     config = TrainConfig.from_dict(values)
     categories = dict(zip(unsw.CATEGORICAL_POSITIONS, CATEGORY_SIZES, strict=True))
     tg.manual_seed(0)
@@ -147,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
+        tg.set_num_threads(os.cpu_count() or 1)  # the engine's speed settings, as train.py makes them
+        tg.enable_memory_reuse()
         print(json.dumps(measure(json.loads(args.child))))
         return 0
     chosen = {name: CONFIGURATIONS[name] for name in (args.only or CONFIGURATIONS) if name in CONFIGURATIONS}

@@ -285,8 +285,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{plan['method']}: up to {planned} runs of train.py, seeds {' '.join(map(str, args.seeds))}")
             return 0
         plan = load_plan(out, plan)
-        tinygrad_np.set_num_threads(os.cpu_count() or 1)  # the engine's speed settings, as train.py makes them
-        tinygrad_np.enable_memory_reuse()
         rows = search(out, plan, run=not args.table, log=lambda line: print(line, file=sys.stderr))
     except TuneError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -296,4 +294,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    tinygrad_np.set_num_threads(os.cpu_count() or 1)  # the engine's speed settings, as train.py makes them
+    tinygrad_np.enable_memory_reuse()
     sys.exit(main())

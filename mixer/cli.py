@@ -41,7 +41,7 @@ from .training import (
 
 COMMANDS = ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-mae", "pretrain-vae")
 METAVARS = {"data_dir": "DIR", "out": "DIR", "init_from_mae": "MAE.npz", "latent_model": "VAE.npz", "cv": "K",
-            "fold": "I"}
+            "fold": "I", "ema": "DECAY", "swa_epochs": "K"}
 RESUMABLE = {"epochs", "data_dir", "out"}  # what --resume lets change
 
 

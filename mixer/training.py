@@ -500,8 +500,8 @@ class Trainer(Run):
 
     def weights_description(self, weights: str) -> str:
         averaging = self.config.averaging
-        return {"raw": "the weights themselves", "ema": f"the EMA of the weights (decay {averaging.ema:g})",
-                "swa": f"the SWA of the weights (the last {averaging.swa_epochs} epochs)"}[weights]
+        return {"raw": "the weights themselves", "ema": f"the EMA of the weights, decay {averaging.ema:g}",
+                "swa": f"the SWA of the weights over the last {averaging.swa_epochs} epochs"}[weights]
 
     # start and end -----------------------------------------------------------------------------------------------
     def describe(self) -> list[str]:
@@ -512,7 +512,10 @@ class Trainer(Run):
         if data.unlabelled is not None:
             rows.append(f"unlabelled {len(data.unlabelled.ids):,}")
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        return [f"model: {self.config.model.name} ({type(self.model).__name__}), {trainable:,} trainable parameters",
+        averages = [self.weights_description(name).removeprefix("the ") for name in self.averages]
+        averaged = f"; beside the weights, {' and '.join(averages)}" if averages else ""
+        return [f"model: {self.config.model.name} ({type(self.model).__name__}), {trainable:,} trainable parameters"
+                + averaged,
                 f"data: {data.data_dir} ({', '.join(rows)} rows; test is {Path(data.test.source).name}, reported "
                 "only)", f"output: {self.folder.path}"]
 

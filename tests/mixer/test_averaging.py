@@ -122,35 +122,46 @@ def quiet(config):
     return Trainer(config, log=lambda text: None)
 
 
+OPTIONS = {"ema": 0.8, "swa_epochs": 2}  # SWA from epoch 1: its first average is the weights of epoch 1
+
+
+@pytest.fixture(scope="module")
+def averaged(small_data, tmp_path_factory):
+    """A run with both averages, and its result."""
+    trainer = quiet(config(small_data, tmp_path_factory.mktemp("averaged") / "run", **OPTIONS))
+    return trainer, trainer.fit()
+
+
 @needs_data
-def test_averages_are_evaluated_selected_and_reported_without_changing_the_raw_run(small_data, tmp_path):
+def test_averages_are_evaluated_selected_and_reported_without_changing_the_raw_run(small_data, averaged, tmp_path):
     plain = quiet(config(small_data, tmp_path / "plain"))
     plain.fit()
-    averaged = quiet(config(small_data, tmp_path / "averaged", ema=0.9, swa_epochs=1))
-    result = averaged.fit()
+    trainer, result = averaged
+    history = trainer.loop.history
     # the raw weights train exactly as without averages (the averages draw nothing from the run's random streams)
-    for with_averages, without in zip(averaged.loop.history, plain.loop.history, strict=True):
+    for with_averages, without in zip(history, plain.loop.history, strict=True):
         assert with_averages["train"] == without["train"] and with_averages["holdout"] == without["holdout"]
-    history = averaged.loop.history
-    assert "swa" not in history[0] and "swa" in history[1] and all("ema" in r for r in history)
-    scores = {(r["epoch"], name): r[name]["holdout"]["roc_auc"] for r in history for name in ("ema", "swa")
-              if name in r} | {(r["epoch"], "raw"): r["holdout"]["roc_auc"] for r in history}
+    assert all("ema" in r and "swa" in r for r in history)
+    assert history[0]["swa"]["holdout"] == history[0]["holdout"]  # an average of one epoch: its weights
+    assert history[1]["ema"]["holdout"] != history[1]["holdout"]
+    scores = {(r["epoch"], name): (r if name == "raw" else r[name])["holdout"]["roc_auc"] for r in history
+              for name in ("raw", "ema", "swa")}
     best = max(scores.values())
-    first_best = next(key for key in [(e, n) for e in (1, 2) for n in ("raw", "ema", "swa")]
-                      if scores.get(key) == best)
+    first_best = next(key for key in [(e, n) for e in (1, 2) for n in ("raw", "ema", "swa")] if scores[key] == best)
     assert (result["selected_epoch"], result["selected_weights"]) == first_best
     compared = result["weights_compared"]
     assert set(compared) == {"raw", "ema", "swa"}
-    assert compared["swa"]["holdout_roc_auc"] == max(v for (e, n), v in scores.items() if n == "swa")
-    best_npz = load_checkpoint(tmp_path / "averaged" / "best.npz")
+    assert compared["swa"]["holdout_roc_auc"] == max(v for (_, n), v in scores.items() if n == "swa")
+    folder = trainer.folder.path
+    best_npz = load_checkpoint(folder / "best.npz")
     assert best_npz["selected_weights"] == result["selected_weights"]
     assert ("optimizer" in best_npz) == (result["selected_weights"] == "raw")  # an average is not resumable
     # the selected weights are the ones saved: best.npz reproduces the selected epoch's holdout metrics
-    model, _ = load_trained(tmp_path / "averaged" / "best.npz")
+    model, _ = load_trained(folder / "best.npz")
     epoch, weights = first_best
     record = history[epoch - 1] if weights == "raw" else history[epoch - 1][weights]
-    assert evaluate(model, averaged.data.holdout)["roc_auc"] == record["holdout"]["roc_auc"]
-    assert json.loads((tmp_path / "averaged" / "result.json").read_text())["selected_weights"] == weights
+    assert evaluate(model, trainer.data.holdout)["roc_auc"] == record["holdout"]["roc_auc"]
+    assert json.loads((folder / "result.json").read_text())["selected_weights"] == weights
     assert "selected_weights" not in json.loads((tmp_path / "plain" / "result.json").read_text())
 
 
@@ -171,11 +182,9 @@ def test_selection_takes_an_average_when_it_scores_best(small_data, tmp_path):
 
 
 @needs_data
-def test_resume_restores_the_averages_bit_for_bit(small_data, tmp_path):
-    options = dict(ema=0.8, swa_epochs=2)  # SWA from epoch 1
-    full = quiet(config(small_data, tmp_path / "full", **options))
-    full.fit()
-    cut = quiet(config(small_data, tmp_path / "cut", **options))
+def test_resume_restores_the_averages_bit_for_bit(small_data, averaged, tmp_path):
+    full = averaged[0].folder.path
+    cut = quiet(config(small_data, tmp_path / "cut", **OPTIONS))
     epochs_run = []
 
     def train_epoch_then_crash(epochs):
@@ -187,11 +196,11 @@ def test_resume_restores_the_averages_bit_for_bit(small_data, tmp_path):
     with pytest.raises(Interrupted):
         cut.fit()
     assert main(["train", "--resume", str(tmp_path / "cut" / "last.npz"), "--out", str(tmp_path / "resumed")]) == 0
-    expected, resumed = load_checkpoint(tmp_path / "full" / "last.npz"), load_checkpoint(tmp_path / "resumed" /
-                                                                                         "last.npz")
+    expected, resumed = load_checkpoint(full / "last.npz"), load_checkpoint(tmp_path / "resumed" / "last.npz")
     for name in ("ema", "swa"):
         assert resumed["averages"][name]["updates"] == expected["averages"][name]["updates"]
         for key, array in expected["averages"][name]["weights"].items():
             np.testing.assert_array_equal(resumed["averages"][name]["weights"][key], array, err_msg=f"{name} {key}")
+    assert resumed["averages"]["swa"]["updates"] == 2
     assert json.loads((tmp_path / "resumed" / "result.json").read_text()) == \
-        json.loads((tmp_path / "full" / "result.json").read_text())
+        json.loads((full / "result.json").read_text())

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 from unsw_sample import REAL, needs_data, sample_folder
 
-from mixer.checkpoint import load_checkpoint
+from mixer.checkpoint import load_checkpoint, save_checkpoint
 from mixer.cli import main
 from mixer.config import TrainConfig
 from mixer.metrics import binary_metrics
@@ -145,8 +145,13 @@ def test_predict_and_evaluate_adapt_without_reading_a_label(run_folder, capsys):
     assert main(["evaluate", "--checkpoint", best, "--csv", str(test), "--adapt-prior", "em"]) == 0
     table = capsys.readouterr().out
     assert "labelled rows (EM)" in table and "prior-adapted" in table
-    training_prior = load_checkpoint(best)["class_prior"]
-    assert len(training_prior) == 2 and sum(training_prior) == pytest.approx(1.0)
+    checkpoint = load_checkpoint(best)
+    assert len(checkpoint["class_prior"]) == 2 and sum(checkpoint["class_prior"]) == pytest.approx(1.0)
+    del checkpoint["class_prior"]  # a checkpoint written before prior adaptation existed
+    save_checkpoint(root / "older.npz", checkpoint)
+    assert main(["evaluate", "--checkpoint", str(root / "older.npz"), "--csv", str(test), "--adapt-prior", "em"]) == 1
+    assert "predates it" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", str(root / "older.npz"), "--csv", str(test)]) == 0  # still evaluates
 
 
 @needs_data

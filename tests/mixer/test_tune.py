@@ -4,6 +4,7 @@ a tiny budget (promotion by the mean holdout ROC-AUC, the table, a resumed searc
 import importlib.util
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -14,9 +15,12 @@ TUNE = Path(__file__).resolve().parents[2] / "bench" / "tune.py"
 
 @pytest.fixture(scope="module")
 def tune():
+    before = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
     spec = importlib.util.spec_from_file_location("tune", TUNE)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if before is None:  # the script sets it for its own process; keep this one's environment as it was
+        os.environ.pop("OPENBLAS_THREAD_TIMEOUT", None)
     return module
 
 
