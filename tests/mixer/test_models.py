@@ -185,3 +185,21 @@ def test_bad_category_codes_are_named(position, value, match):
         MLPMixer1D(seq_len=10, dim=4, depth=1, categories={12: 3})
     with pytest.raises(ValueError, match="code counts >= 1"):
         MLPMixer1D(seq_len=10, dim=4, depth=1, categories={2: 0})
+
+
+def test_checkpoints_of_the_names_before_the_embedding_module_still_load():
+    """Before `embed` held the tokenisation, its tensors were proj.*, stem.* and numeric_embedding.*: load_weights
+    reads such a state dict into today's model (`MLPMixer1D.upgrade_state_dict`), and nothing else is renamed."""
+    from mixer.checkpoint import load_weights
+    from mixer.models import STEMS
+
+    tg.manual_seed(2)
+    model = MLPMixer1D(seq_len=10, dim=4, depth=1, patch_size=3, categories=CATEGORIES, stem=STEMS["inception"])
+    saved = {name.removeprefix("embed."): array for name, array in model.state_dict().items()}
+    assert {"proj.weight", "stem.branch1.weight", "category_embedding.weight", "blocks.0.token_norm.weight"} <= \
+        set(saved)
+    fresh = MLPMixer1D(seq_len=10, dim=4, depth=1, patch_size=3, categories=CATEGORIES, stem=STEMS["inception"])
+    load_weights(fresh, saved, "old.npz")
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(fresh.state_dict()[name], array, err_msg=name)
+    assert MLPMixer1D.upgrade_state_dict(model.state_dict()).keys() == model.state_dict().keys()
