@@ -20,7 +20,7 @@ from tinygrad_np import nn
 
 from . import data as unsw
 from .checkpoint import CheckpointError, is_checkpoint
-from .config import ConfigError, Settings, TrainConfig, read_config_file
+from .config import TrainConfig
 from .crossval import CV_FILE, CrossValidation
 from .loop import TrainingDiverged
 from .metrics import confusion_matrix, expected_calibration_error
@@ -29,6 +29,7 @@ from .prior import PRIOR_ADAPTATIONS, PriorShift, em_prior_shift
 from .report import format_confusion, format_metrics, format_threshold_table
 from .run import Run, RunFolderError
 from .seed_import import import_seed_checkpoint
+from .settings import ConfigError, Settings, read_config_file
 from .training import (
     Trainer,
     checkpoint_threshold,

@@ -1,10 +1,10 @@
 """The run options, by group, like the argument groups of timm's train.py: model, data, optimisation, schedule,
-regularisation, SAM and noisy updates, pretrained models, run. Each option is written once (`mixer.settings.option`):
-its type, default, help, choices (the lists of the modules that implement them), the rule its value must follow, the
-models it is an option of and when else it applies. `train.py --help` shows the groups as argparse groups, and a
-`--config` file (JSON or TOML) may use them as sections or list the options flat, under the flag names (`dim = 16`,
-`warmup-epochs = 0.5`). `config.json` of a run holds the groups with only the options that apply to it, and is itself
-a valid `--config` file.
+regularisation, weight averaging, SAM and noisy updates, pretrained models, run. Each option is written once
+(`mixer.settings.option`): its type, default, help, choices (the lists of the modules that implement them), the rule
+its value must follow, the models it is an option of and when else it applies. `train.py --help` shows the groups as
+argparse groups, and a `--config` file (JSON or TOML) may use them as sections or list the options flat, under the
+flag names (`dim = 16`, `warmup-epochs = 0.5`). `config.json` of a run holds the groups with only the options that
+apply to it, and is itself a valid `--config` file.
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .checkpoint import CheckpointError, atomic_write, current_record, load_checkpoint, load_weights, read_checkpoint
-from .config import Settings
 from .loop import TrainingDiverged, TrainingLoop
 from .report import EpochTable
+from .settings import Settings
 
 RUNS_DIR = Path("runs")
 # Everything a run of train.py writes into its folder (what --overwrite removes; other files are left alone).
