@@ -6,9 +6,11 @@ A model's probability p(y|x) holds the training rows' prior q(y). On rows with a
 UNSW-NB15 holds 67% attacks, its training file 56%), Bayes' rule gives p_r(y|x) proportional to r(y) / q(y) p(y|x).
 r is unknown, and EM estimates it without a label: starting from r = q, the E-step re-weights every row's
 probabilities with r / q, the M-step sets r to the mean of the re-weighted probabilities; repeated until r stops
-moving. The fixed point is the maximum-likelihood prior of the scored rows under the model (for calibrated
-probabilities). ROC-AUC does not change (one monotone map for every row); accuracy and calibration do, and a decision
-threshold applies to the re-weighted probabilities as to the original ones.
+moving. The fixed point is the maximum-likelihood prior of the scored rows under the model: a good estimate for
+calibrated probabilities; probabilities that say little about the class (a model barely trained) let it run to a
+boundary (0 or 1), as any maximum-likelihood estimate of a mixture weight can. ROC-AUC does not change (one
+monotone map for every row); accuracy and calibration do, and a decision threshold applies to the re-weighted
+probabilities as to the original ones.
 """
 
 from __future__ import annotations
