@@ -5,12 +5,15 @@ embedding's sigma, each configuration scored by the mean holdout ROC-AUC of its 
     python bench/tune.py --out runs/tune                         # successive halving: 9 / 3 / 1 configurations
                                                                  # at 5 / 10 / 20 epochs, seeds 0 1 2: 39 runs
     python bench/tune.py --out runs/tune --method random --trials 13 --seeds 0 1 2
+    python bench/tune.py --out runs/tune --cv 3 --trials 3 --rung-epochs 5 20  # scored by 3-fold cross-validation
     python bench/tune.py --out runs/tune --table --markdown      # the table of what is finished, nothing run
     python bench/tune.py --out runs/tune --dry-run               # the plan, nothing run
 
 Every run is an ordinary `train.py` run (its folder: OUT/trial-NN/epochs-E/seed-S, its console output beside it in
 seed-S.log), so model selection, the threshold and the protocol are train.py's: the test file is scored by each run
-but never read here -- the table shows holdout numbers only. The search is resumable: run the same command again
+but never read here -- the table shows holdout numbers only. With --cv K a configuration's score is instead the mean
+holdout ROC-AUC over the folds of `train.py --cv K` (one cross-validation of K runs per seed; seed 0 alone unless
+--seeds says otherwise). The search is resumable: run the same command again
 and finished runs are read, not repeated; an interrupted run continues from its last.npz (`train.py --resume`).
 The plan (the configurations drawn from --search-seed) is saved in OUT/tune.json and a later call with other
 search settings is refused. Configuration 0 is train.py's default, so the winner is measured beside it.
@@ -94,8 +97,8 @@ def make_plan(args: argparse.Namespace) -> dict[str, Any]:
     rng = np.random.default_rng(args.search_seed)
     configurations = [{**default_values(not halving), **fixed}]
     configurations += [{**draw(rng, fixed, not halving), **fixed} for _ in range(count - 1)]
-    plan = {"method": args.method, "seeds": list(args.seeds), "search_seed": args.search_seed, "fixed": fixed,
-            "data_dir": args.data_dir, "configurations": configurations}
+    plan = {"method": args.method, "seeds": list(args.seeds), "cv": args.cv, "search_seed": args.search_seed,
+            "fixed": fixed, "data_dir": args.data_dir, "configurations": configurations}
     if halving:
         plan.update(rung_epochs=list(args.rung_epochs), eta=args.eta)
     for index, values in enumerate(configurations):
@@ -107,8 +110,8 @@ def make_plan(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def runs_planned(plan: dict[str, Any]) -> int:
-    """How many runs the plan makes at most."""
-    seeds = len(plan["seeds"])
+    """How many runs of train.py the plan makes at most (a cross-validation is K runs)."""
+    seeds = len(plan["seeds"]) * max(1, plan["cv"])
     if plan["method"] == "random":
         return len(plan["configurations"]) * seeds
     alive, total = len(plan["configurations"]), 0
@@ -142,21 +145,33 @@ def run_folder(out: Path, trial: int, epochs: int, seed: int) -> Path:
     return out / f"trial-{trial:02d}" / f"epochs-{epochs}" / f"seed-{seed}"
 
 
-def read_result(folder: Path) -> dict[str, Any] | None:
-    """The holdout ROC-AUC and the training minutes of a finished run (None before it finishes)."""
+def minutes(folder: Path) -> float:
+    history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    return sum(record["seconds"] for record in history) / 60
+
+
+def read_result(folder: Path, cv: int) -> dict[str, Any] | None:
+    """The holdout ROC-AUC and the training minutes of a finished run, or of a finished cross-validation (the mean
+    over its folds, and its folds' minutes together); None before it finishes."""
+    if cv:
+        summary = json.loads((folder / "cv.json").read_text()) if (folder / "cv.json").is_file() else {}
+        if "holdout" not in summary:
+            return None
+        return {"roc_auc": summary["holdout"]["mean"]["roc_auc"],
+                "minutes": sum(minutes(folder / f"fold-{fold}") for fold in range(1, cv + 1))}
     if not (folder / "result.json").is_file():
         return None
-    result = json.loads((folder / "result.json").read_text())
-    history = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
-    return {"roc_auc": result["holdout"]["roc_auc"], "minutes": sum(r["seconds"] for r in history) / 60}
+    return {"roc_auc": json.loads((folder / "result.json").read_text())["holdout"]["roc_auc"],
+            "minutes": minutes(folder)}
 
 
-def train(values: dict[str, Any], epochs: int, seed: int, folder: Path, data_dir: str | None) -> None:
-    """One train.py run into `folder` (or the rest of an interrupted one), its console output in seed-S.log."""
-    argv = ["train", "--resume", str(folder / "last.npz")] if (folder / "last.npz").is_file() else \
-        ["train", "--out", str(folder), "--seed", str(seed), "--epochs", str(epochs), *flags(values).split()]
-    if data_dir and "--resume" not in argv:
-        argv += ["--data-dir", data_dir]
+def train(values: dict[str, Any], epochs: int, seed: int, folder: Path, data_dir: str | None, cv: int) -> None:
+    """One train.py run (or cross-validation) into `folder`, or the rest of an interrupted one; its console output
+    in seed-S.log."""
+    saved = folder / ("cv.json" if cv else "last.npz")
+    argv = ["train", "--resume", str(saved)] if saved.is_file() else \
+        ["train", "--out", str(folder), "--seed", str(seed), "--epochs", str(epochs), *flags(values).split(),
+         *(["--cv", str(cv)] if cv else []), *(["--data-dir", data_dir] if data_dir else [])]
     folder.parent.mkdir(parents=True, exist_ok=True)
     log = folder.parent / f"{folder.name}.log"
     with open(log, "a") as file, contextlib.redirect_stdout(file), contextlib.redirect_stderr(file):
@@ -172,11 +187,11 @@ def score(out: Path, trial: int, epochs: int, seeds: Sequence[int], run: bool, p
     results = []
     for seed in seeds:
         folder = run_folder(out, trial, epochs, seed)
-        result = read_result(folder)
+        result = read_result(folder, plan["cv"])
         if result is None and run:
             start = time.perf_counter()
-            train(values, epochs, seed, folder, plan["data_dir"])
-            result = read_result(folder)
+            train(values, epochs, seed, folder, plan["data_dir"], plan["cv"])
+            result = read_result(folder, plan["cv"])
             log(f"trial {trial}, {epochs} epochs, seed {seed}: holdout ROC-AUC {result['roc_auc']:.4f} "
                 f"({time.perf_counter() - start:.0f} s)")
         if result is not None:
@@ -253,8 +268,10 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--rung-epochs", type=int, nargs="+", default=[5, 10, 20], metavar="E",
                         help="halving: the epochs of each rung (default: 5 10 20)")
     parser.add_argument("--eta", type=int, default=3, help="halving: 1 / eta of a rung go on (default: 3)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="the seeds of every configuration "
-                        "(default: 0 1 2); its score is the mean holdout ROC-AUC over them")
+    parser.add_argument("--seeds", type=int, nargs="+", help="the seeds of every configuration (default: 0 1 2, "
+                        "with --cv: 0); its score is the mean holdout ROC-AUC over them")
+    parser.add_argument("--cv", type=int, default=0, metavar="K", help="score a configuration by train.py --cv K "
+                        "(the mean holdout ROC-AUC over K folds) instead of one run per seed (default: 0, off)")
     parser.add_argument("--search-seed", type=int, default=0, help="draws the configurations (default: 0)")
     parser.add_argument("--fixed", type=key_value, nargs="+", default=[], metavar="KEY=VALUE",
                         help="options every run takes and the search leaves alone (train.py's names, e.g. dim=64)")
@@ -266,12 +283,21 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The arguments, with the seeds' default (0 1 2, or 0 with --cv)."""
     args = parser().parse_args(argv)
+    if args.seeds is None:
+        args.seeds = [0] if args.cv else [0, 1, 2]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
     out = Path(args.out)
     try:
-        if args.trials is not None and args.trials < 1 or args.eta < 2 or min(args.rung_epochs) < 1:
-            raise TuneError("--trials must be >= 1, --eta >= 2 and every --rung-epochs >= 1")
+        if args.trials is not None and args.trials < 1 or args.eta < 2 or min(args.rung_epochs) < 1 or \
+                args.cv == 1 or args.cv < 0:
+            raise TuneError("--trials must be >= 1, --eta >= 2, every --rung-epochs >= 1 and --cv 0 (off) or >= 2")
         if args.method == "halving" and "epochs" in dict(args.fixed):
             raise TuneError("successive halving sets the epochs of each rung (--rung-epochs), not --fixed epochs=")
         plan = make_plan(args)
@@ -282,7 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.dry_run:
             for index, values in enumerate(plan["configurations"]):
                 print(f"configuration {index}: {flags(values)}")
-            print(f"{plan['method']}: up to {planned} runs of train.py, seeds {' '.join(map(str, args.seeds))}")
+            scored = f"{args.cv}-fold cross-validation" if args.cv else "one run"
+            print(f"{plan['method']}: up to {planned} runs of train.py; per configuration and seed "
+                  f"({' '.join(map(str, args.seeds))}), {scored}")
             return 0
         plan = load_plan(out, plan)
         rows = search(out, plan, run=not args.table, log=lambda line: print(line, file=sys.stderr))

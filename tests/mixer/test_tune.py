@@ -25,7 +25,7 @@ def tune():
 
 
 def test_the_plan_starts_from_the_default_and_draws_inside_the_space(tune):
-    args = tune.parser().parse_args(["--out", "unused", "--trials", "30", "--max-runs", "1000"])
+    args = tune.parse(["--out", "unused", "--trials", "30", "--max-runs", "1000"])
     plan = tune.make_plan(args)
     configurations = plan["configurations"]
     assert configurations[0] == {"lr": 0.002, "weight_decay": 0.05, "drop_path": 0.1, "dim": 64, "depth": 4,
@@ -41,12 +41,14 @@ def test_the_plan_starts_from_the_default_and_draws_inside_the_space(tune):
     assert len({json.dumps(v, sort_keys=True) for v in configurations}) == 30
     assert tune.make_plan(args) == plan  # the same --search-seed draws the same plan
     assert tune.runs_planned(plan) == 3 * (30 + 10 + 4)  # 30, then ceil(30 / 3), then ceil(10 / 3), three seeds
-    assert tune.runs_planned(tune.make_plan(tune.parser().parse_args(["--out", "x"]))) == 39  # the default search
-    random = tune.make_plan(tune.parser().parse_args(["--out", "x", "--method", "random", "--trials", "4",
+    assert tune.runs_planned(tune.make_plan(tune.parse(["--out", "x"]))) == 39  # the default search
+    random = tune.make_plan(tune.parse(["--out", "x", "--method", "random", "--trials", "4",
                                                       "--seeds", "0", "--fixed", "dim=16"]))
     assert [v["dim"] for v in random["configurations"]] == [16] * 4 and all("epochs" in v for v in
                                                                             random["configurations"])
     assert tune.runs_planned(random) == 4
+    assert tune.runs_planned(tune.make_plan(tune.parse(["--out", "x", "--cv", "3", "--trials", "3", "--rung-epochs",
+                                                         "5", "20"]))) == 3 * (3 + 1)  # seed 0: 3 folds each
 
 
 def test_a_plan_over_budget_or_against_an_earlier_search_is_refused(tune, tmp_path, capsys):
@@ -54,9 +56,9 @@ def test_a_plan_over_budget_or_against_an_earlier_search_is_refused(tune, tmp_pa
     assert "more than --max-runs 40" in capsys.readouterr().err
     assert tune.main(["--out", str(tmp_path / "t"), "--fixed", "epochs=3"]) == 1
     assert "not --fixed epochs" in capsys.readouterr().err
-    plan = tune.make_plan(tune.parser().parse_args(["--out", str(tmp_path / "t")]))
+    plan = tune.make_plan(tune.parse(["--out", str(tmp_path / "t")]))
     tune.load_plan(tmp_path / "t", plan)
-    other = tune.make_plan(tune.parser().parse_args(["--out", str(tmp_path / "t"), "--search-seed", "1"]))
+    other = tune.make_plan(tune.parse(["--out", str(tmp_path / "t"), "--search-seed", "1"]))
     with pytest.raises(tune.TuneError, match="other settings"):
         tune.load_plan(tmp_path / "t", other)
 
@@ -91,3 +93,15 @@ def test_successive_halving_on_a_tiny_budget_resumes_without_repeating(tune, tmp
     assert tune.main(argv + ["--table"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[1:] == rows[1:] and not math.isnan(scores[0])
+
+
+@needs_data
+def test_a_configuration_scored_by_cross_validation(tune, tmp_path_factory, capsys):
+    data = sample_folder(tmp_path_factory.mktemp("unsw"), train=(200, 90), test=(40, 90), unlabelled_rows=5)
+    out = tmp_path_factory.mktemp("tune") / "cv"
+    assert tune.main(["--out", str(out), "--trials", "1", "--rung-epochs", "1", "--cv", "2", "--data-dir", str(data),
+                      "--fixed", "dim=8", "depth=1", "batch_size=64", "warmup_epochs=0.5"]) == 0
+    summary = json.loads((out / "trial-00" / "epochs-1" / "seed-0" / "cv.json").read_text())
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[:3] == ["0", "1", "1/1"] and float(row[3]) == pytest.approx(summary["holdout"]["mean"]["roc_auc"],
+                                                                           abs=5e-5)
