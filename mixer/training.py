@@ -43,8 +43,17 @@ from .metrics import (
     multiclass_metrics,
     reliability_curve,
 )
-from .models import CONV_BLOCKS, STEMS, TOKEN_MIXERS, HybridMixer, LatentAugmenter, MixerMAE, MLPMixer1D, TabularVAE
-from .models.conv import ConvNeXt1D, ResNeXt1D
+from .models import (
+    CONV_BLOCKS,
+    MODELS,
+    STEMS,
+    TOKEN_MIXERS,
+    HybridMixer,
+    LatentAugmenter,
+    MixerMAE,
+    MLPMixer1D,
+    TabularVAE,
+)
 from .models.tabular import NumericEmbeddingLayer, PeriodicEmbedding, PiecewiseLinearEncoding, fit_ple_edges
 from .prior import class_prior
 from .report import (
@@ -102,8 +111,7 @@ def make_model(config: TrainConfig, num_classes: int, categories: dict[int, int]
         return HybridMixer(**common, num_stages=model.num_stages, mixers_per_stage=model.mixers_per_stage,
                            token_expansion=model.token_expansion, channel_expansion=model.channel_expansion,
                            block=functools.partial(block, **kernel) if kernel else block)
-    conv_model = {"convnext": ConvNeXt1D, "resnext": ResNeXt1D}[model.name]
-    return conv_model(**common, num_stages=model.num_stages, **kernel)
+    return MODELS[model.name](**common, num_stages=model.num_stages, **kernel)  # convnext, resnext
 
 
 def numeric_embedding_layer(config: TrainConfig, ple_edges: np.ndarray | None = None) -> NumericEmbeddingLayer | None:
