@@ -1,7 +1,7 @@
 """Time one training step of train.py's own configurations, side by side with the default's: what an option costs
 per step, as a ratio to the default run.
 
-    python bench/bench_configs.py                     # the configurations below; about a minute
+    python bench/bench_configs.py                     # the configurations below, 5 passes; about 3 minutes
     python bench/bench_configs.py --markdown          # the table as docs print it
     python bench/bench_configs.py --only default feature-budget
     python bench/bench_configs.py --set feature-narrow tokens=feature token_expansion=1 depth=3
@@ -9,9 +9,11 @@ per step, as a ratio to the default run.
 A step is the one `train.py` takes (`TrainingLoop.step`): the configured model, optimiser and gradient clipping,
 the update monitor, batch 128 of rows shaped as UNSW-NB15's (normal values, category codes at proto/service/state:
 a step's cost does not depend on the values) -- forward, loss, backward, clipping, optimiser step. Each
-configuration runs in a fresh process with the engine's speed settings (as train.py makes them); the measurement is
-the median over rounds of the per-round median step time, after warm-up steps. The machine's other load moves every
-number; the ratios, measured in one run, move less.
+configuration runs in a fresh process with the engine's speed settings (as train.py makes them) and is timed by
+the per-round median step time, after warm-up steps; the configurations take turns over --passes passes, and a
+configuration's time is its least disturbed one, the minimum over its rounds and passes (as timeit advises: other
+load on a shared machine only ever adds time, in bursts that a median over a few rounds does not remove). The ratios
+to the default, measured in one run, are the numbers to compare.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ CONFIGURATIONS: dict[str, dict[str, Any]] = {
 }
 CATEGORY_SIZES = (132, 14, 5)  # codes (with "unknown") of proto, service and state in the training file
 BATCH = 128
-WARMUP_STEPS, ROUNDS, ROUND_SECONDS = 3, 5, 2.0
+WARMUP_STEPS, ROUNDS, ROUND_SECONDS = 3, 3, 1.0
 
 
 def parse_value(text: str) -> Any:
@@ -102,7 +104,7 @@ def measure(values: dict[str, Any]) -> dict[str, Any]:
         estimate = step()
     per_round = max(1, round(ROUND_SECONDS / max(estimate, 1e-6)))
     medians = [statistics.median(step() for _ in range(per_round)) for _ in range(ROUNDS)]
-    return {"seconds": statistics.median(medians), "min": min(medians), "max": max(medians),
+    return {"seconds": min(medians), "median": statistics.median(medians), "max": max(medians),
             "parameters": sum(p.numel() for p in model.parameters()), "tokens": model.num_tokens,
             "options": config.applicable()["model"]}
 
@@ -140,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help=f"some of {', '.join(CONFIGURATIONS)}")
     parser.add_argument("--set", nargs="+", action="append", metavar="NAME KEY=VALUE", default=[],
                         help="a configuration of your own: its name, then options (the flag names, e.g. depth=2)")
+    parser.add_argument("--passes", type=int, default=5, help="turns each configuration takes (default: 5)")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--json", metavar="FILE", help="also write the measurements as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -160,10 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     if "default" not in chosen:
         chosen = {"default": {}, **chosen}
     CONFIGURATIONS_USED.update(chosen)
-    results = {}
-    for name, values in chosen.items():
-        results[name] = run_child(values)
-        print(f"{name}: {1000 * results[name]['seconds']:.1f} ms/step", file=sys.stderr)
+    passes: dict[str, list[dict[str, Any]]] = {name: [] for name in chosen}
+    for number in range(args.passes):
+        for name, values in chosen.items():
+            passes[name].append(run_child(values))
+            print(f"pass {number + 1}: {name}: {1000 * passes[name][-1]['seconds']:.1f} ms/step", file=sys.stderr)
+    results = {name: {**runs[0], "seconds": min(run["seconds"] for run in runs),
+                      "passes": [run["seconds"] for run in runs]} for name, runs in passes.items()}
     print(table(results, args.markdown))
     if args.json:
         Path(args.json).write_text(json.dumps({"batch": BATCH, "results": results, "configurations": chosen},
