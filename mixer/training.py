@@ -509,7 +509,8 @@ class Trainer(Run):
     def weights_description(self, weights: str) -> str:
         averaging = self.config.averaging
         return {"raw": "the weights themselves", "ema": f"the EMA of the weights, decay {averaging.ema:g}",
-                "swa": f"the SWA of the weights over the last {averaging.swa_epochs} epochs"}[weights]
+                "swa": f"the SWA of the weights over the last {averaging.swa_epochs} epoch"
+                       + ("s" if averaging.swa_epochs > 1 else "")}[weights]
 
     # start and end -----------------------------------------------------------------------------------------------
     def describe(self) -> list[str]:
