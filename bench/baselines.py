@@ -17,6 +17,12 @@ Per model and seed: holdout accuracy and ROC-AUC (at 0.5), the threshold, and on
 the threshold, ROC-AUC and ECE (which do not depend on it); the table shows mean +- std (ddof 1) over the seeds.
 `--runs` reads result.json and config.json of train.py run folders; runs whose config.json differ only in the seed
 form one row, "mlp-mixer (the flags that differ from the default)", with mean and std over their seeds.
+
+`--adapt-prior em` treats every row alike, as `train.py evaluate --adapt-prior em` does: the test rows' attack rate
+is estimated from the model's test probabilities alone by EM (`mixer.prior`, Saerens et al. 2002; the training
+prior is the attack rate of the model's training rows), the probabilities are re-weighted to it, and the table adds
+that attack rate, accuracy and F1 at the threshold, and ECE after adaptation (ROC-AUC does not change). For the runs,
+the test probabilities come from their best.npz.
 """
 
 from __future__ import annotations
@@ -39,14 +45,19 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mixer import data as unsw  # noqa: E402
+from mixer.checkpoint import CheckpointError  # noqa: E402
 from mixer.config import ConfigError, TrainConfig, read_config_file  # noqa: E402
 from mixer.metrics import THRESHOLD_CRITERIA, best_threshold, binary_metrics, expected_calibration_error  # noqa: E402
+from mixer.prior import PRIOR_ADAPTATIONS, class_prior, em_prior_shift  # noqa: E402
 
 MODELS = ("random-forest", "gradient-boosting", "logistic-regression")
 # (record key, column header): one row per model (or group of runs) and seed
 COLUMNS = (("holdout_accuracy", "holdout acc"), ("holdout_roc_auc", "holdout AUC"), ("threshold", "threshold"),
            ("test_accuracy", "test acc@0.5"), ("test_f1", "F1@0.5"), ("test_accuracy_at_threshold", "acc@thr"),
            ("test_f1_at_threshold", "F1@thr"), ("test_roc_auc", "ROC-AUC"), ("test_ece", "ECE"))
+EM_COLUMNS = (("em_attack_rate", "EM attack rate"), ("test_accuracy_em", "acc@0.5 EM"),
+              ("test_accuracy_at_threshold_em", "acc@thr EM"), ("test_f1_at_threshold_em", "F1@thr EM"),
+              ("test_ece_em", "ECE EM"))
 NOT_COMPARED = {"seed", "data_dir", "out"}  # what may differ between the runs of one row
 
 
@@ -77,9 +88,23 @@ def attack_probability(estimator: Any, features: np.ndarray) -> np.ndarray:
     return estimator.predict_proba(features)[:, column].astype(np.float64)
 
 
-def evaluate_baseline(estimator: Any, data: unsw.UNSWData, criterion: str = "accuracy") -> dict[str, float]:
+def prior_adapted(labels: np.ndarray, probabilities: np.ndarray, training_attack_rate: float,
+                  threshold: float) -> dict[str, float]:
+    """The EM columns (`EM_COLUMNS`): the test rows' probabilities re-weighted to the attack rate EM estimates from
+    them alone, then scored with `labels` at 0.5 and at `threshold`."""
+    shift = em_prior_shift(probabilities, training_attack_rate)
+    at_half = binary_metrics(labels, shift.probabilities)
+    at_threshold = binary_metrics(labels, shift.probabilities, threshold)
+    return {"em_attack_rate": float(shift.prior[1]), "test_accuracy_em": at_half["accuracy"],
+            "test_accuracy_at_threshold_em": at_threshold["accuracy"], "test_f1_at_threshold_em": at_threshold["f1"],
+            "test_ece_em": expected_calibration_error(labels, shift.probabilities)}
+
+
+def evaluate_baseline(estimator: Any, data: unsw.UNSWData, criterion: str = "accuracy",
+                      adapt_prior: str = "none") -> dict[str, float]:
     """Fit `estimator` on the train rows, choose its decision threshold on the holdout rows by `criterion`, and score
-    the test rows at 0.5 and at that threshold. Nothing but the scores reads the test rows."""
+    the test rows at 0.5 and at that threshold (with `adapt_prior` "em", also after prior adaptation). Nothing but
+    the scores reads the test rows' labels."""
     if data.holdout is None:
         raise ValueError("the baselines choose their threshold on a holdout: load the data with holdout > 0")
     estimator.fit(data.train.features, data.train.labels)
@@ -89,14 +114,17 @@ def evaluate_baseline(estimator: Any, data: unsw.UNSWData, criterion: str = "acc
     test = attack_probability(estimator, data.test.features)
     test_half = binary_metrics(data.test.labels, test)
     test_threshold = binary_metrics(data.test.labels, test, threshold)
-    return {"holdout_accuracy": at_half["accuracy"], "holdout_roc_auc": at_half["roc_auc"], "threshold": threshold,
-            "test_accuracy": test_half["accuracy"], "test_f1": test_half["f1"],
-            "test_accuracy_at_threshold": test_threshold["accuracy"], "test_f1_at_threshold": test_threshold["f1"],
-            "test_roc_auc": test_half["roc_auc"], "test_ece": expected_calibration_error(data.test.labels, test)}
+    record = {"holdout_accuracy": at_half["accuracy"], "holdout_roc_auc": at_half["roc_auc"], "threshold": threshold,
+              "test_accuracy": test_half["accuracy"], "test_f1": test_half["f1"],
+              "test_accuracy_at_threshold": test_threshold["accuracy"], "test_f1_at_threshold": test_threshold["f1"],
+              "test_roc_auc": test_half["roc_auc"], "test_ece": expected_calibration_error(data.test.labels, test)}
+    if adapt_prior == "em":
+        record.update(prior_adapted(data.test.labels, test, class_prior(data.train.labels, 2)[1], threshold))
+    return record
 
 
 def run_baselines(models: Sequence[str], seeds: Sequence[int], *, data_dir: str | None = None, holdout: float = 0.1,
-                  criterion: str = "accuracy", jobs: int = -1, trees: int = 300,
+                  criterion: str = "accuracy", jobs: int = -1, trees: int = 300, adapt_prior: str = "none",
                   log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """One row per model: its records per seed (see `evaluate_baseline`), each seed's data loaded once."""
     per_seed: dict[str, list[dict[str, float]]] = {name: [] for name in models}
@@ -105,7 +133,7 @@ def run_baselines(models: Sequence[str], seeds: Sequence[int], *, data_dir: str 
     with thread_limit(jobs):
         for seed in seeds:
             _run_seed(seed, models, per_seed, data_dir=data_dir, holdout=holdout, criterion=criterion, jobs=jobs,
-                      trees=trees, log=log)
+                      trees=trees, adapt_prior=adapt_prior, log=log)
     return [{"name": name, "kind": "baseline", "seeds": list(seeds), "per_seed": per_seed[name]} for name in models]
 
 
@@ -120,13 +148,13 @@ def thread_limit(jobs: int) -> contextlib.AbstractContextManager[Any]:
 
 
 def _run_seed(seed: int, models: Sequence[str], per_seed: dict[str, list[dict[str, float]]], *,
-              data_dir: str | None, holdout: float, criterion: str, jobs: int, trees: int,
+              data_dir: str | None, holdout: float, criterion: str, jobs: int, trees: int, adapt_prior: str,
               log: Callable[[str], None]) -> None:
     """The records of every model for one seed, appended to `per_seed`."""
     data = unsw.load_unsw(data_dir, preprocess="quantile", holdout=holdout, seed=seed, keep_codes=False)
     for name in models:
         start = time.perf_counter()
-        record = evaluate_baseline(make_estimator(name, seed, jobs, trees), data, criterion)
+        record = evaluate_baseline(make_estimator(name, seed, jobs, trees), data, criterion, adapt_prior)
         record["seconds"] = time.perf_counter() - start
         per_seed[name].append(record)
         log(f"seed {seed}: {name} in {record['seconds']:.1f} s, test accuracy {record['test_accuracy']:.4f} "
@@ -165,9 +193,29 @@ def config_label(config: TrainConfig, default: TrainConfig) -> str:
     return f"{config.model.name} ({' '.join(changed) or 'default'})"
 
 
-def read_runs(folders: Sequence[str | Path]) -> list[dict[str, Any]]:
+def run_prior_adapted(folder: Path, data_dir: str | None) -> dict[str, float]:
+    """The EM columns of a run: its best.npz's probabilities on the test file of its data (or of `data_dir`),
+    adapted from the training prior the checkpoint stores, at its stored threshold."""
+    from mixer.cli import load_models, predict_with
+
+    path = str(folder / "best.npz")
+    try:
+        loaded = load_models([path])
+    except CheckpointError as error:
+        raise BenchError(str(error)) from None
+    checkpoint = loaded[0][1]
+    if "class_prior" not in checkpoint:
+        raise BenchError(f"{path} predates prior adaptation (it stores no training prior): run it again")
+    test = unsw.dataset_files(unsw.find_data_dir(data_dir or checkpoint["config"]["data_dir"]))["test"]
+    predictions = predict_with([path], loaded, test)
+    return prior_adapted(predictions.split.labels, predictions.probabilities, checkpoint["class_prior"][1],
+                         predictions.threshold)
+
+
+def read_runs(folders: Sequence[str | Path], adapt_prior: str = "none",
+              data_dir: str | None = None) -> list[dict[str, Any]]:
     """One row per configuration: the runs whose config.json differ only in the seed (and folders), in the order
-    first given, each with its records per seed."""
+    first given, each with its records per seed (with `adapt_prior` "em", also the EM columns of its best.npz)."""
     default = TrainConfig.parse({})[0]
     groups: dict[str, dict[str, Any]] = {}
     for folder in map(Path, folders):
@@ -184,15 +232,25 @@ def read_runs(folders: Sequence[str | Path]) -> list[dict[str, Any]]:
                                         "runs": [], "per_seed": []})
         group["seeds"].append(config.run.seed)
         group["runs"].append(str(folder))
-        group["per_seed"].append(run_record(result))
+        record = run_record(result)
+        if adapt_prior == "em":
+            record.update(run_prior_adapted(folder, data_dir))
+        group["per_seed"].append(record)
     return list(groups.values())
 
 
 # -- the table ---------------------------------------------------------------------------------------------------
+def columns(rows: list[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """COLUMNS, and EM_COLUMNS when the records have them (--adapt-prior em)."""
+    adapted = bool(rows) and all(EM_COLUMNS[0][0] in record for row in rows for record in row["per_seed"])
+    return COLUMNS + (EM_COLUMNS if adapted else ())
+
+
 def summarise(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row with the mean and std (ddof 1; NaN for one seed) of every column over its seeds."""
     for row in rows:
-        values = {key: np.array([record[key] for record in row["per_seed"]], dtype=np.float64) for key, _ in COLUMNS}
+        values = {key: np.array([record[key] for record in row["per_seed"]], dtype=np.float64)
+                  for key, _ in columns(rows)}
         row["mean"] = {key: float(np.mean(array)) for key, array in values.items()}
         row["std"] = {key: float(np.std(array, ddof=1)) if len(array) > 1 else math.nan
                       for key, array in values.items()}
@@ -212,8 +270,8 @@ def _seeds(row: dict[str, Any]) -> str:
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """The rows as aligned text: model, seeds, then mean ± std of every column."""
-    header = ["model", "seeds", *(title for _, title in COLUMNS)]
-    cells = [[row["name"], _seeds(row), *(_cell(row, key) for key, _ in COLUMNS)] for row in rows]
+    header = ["model", "seeds", *(title for _, title in columns(rows))]
+    cells = [[row["name"], _seeds(row), *(_cell(row, key) for key, _ in columns(rows))] for row in rows]
     widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
     return "\n".join("  ".join(text.ljust(width) if i < 2 else text.rjust(width)
                                for i, (text, width) in enumerate(zip(line, widths, strict=True))).rstrip()
@@ -222,9 +280,9 @@ def format_table(rows: list[dict[str, Any]]) -> str:
 
 def format_markdown(rows: list[dict[str, Any]]) -> str:
     """The rows as a Markdown table for the README."""
-    header = ["model", "seeds", *(title for _, title in COLUMNS)]
+    header = ["model", "seeds", *(title for _, title in columns(rows))]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join([row["name"], _seeds(row), *(_cell(row, key) for key, _ in COLUMNS)]) + " |"
+    lines += ["| " + " | ".join([row["name"], _seeds(row), *(_cell(row, key) for key, _ in columns(rows))]) + " |"
               for row in rows]
     return "\n".join(lines)
 
@@ -255,6 +313,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, default=-1, help="threads of the random forest and, when > 0, the limit "
                         "on the threads of gradient boosting and the logistic regression (default: -1, all cores)")
     parser.add_argument("--trees", type=int, default=300, help="trees of the random forest (default: 300)")
+    parser.add_argument("--adapt-prior", choices=PRIOR_ADAPTATIONS, default="none", help="em: also score every row "
+                        "after label-free prior adaptation to the test rows' attack rate, as `train.py evaluate "
+                        "--adapt-prior em` (default: none)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (for the README)")
     parser.add_argument("--json", metavar="FILE", help="write the rows (per seed, mean and std) to this JSON file")
     return parser
@@ -267,16 +328,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         rows = run_baselines(args.models, args.seeds, data_dir=args.data_dir, holdout=args.holdout,
-                             criterion=args.criterion, jobs=args.jobs, trees=args.trees,
+                             criterion=args.criterion, jobs=args.jobs, trees=args.trees, adapt_prior=args.adapt_prior,
                              log=lambda line: print(line, file=sys.stderr)) if args.models else []
-        rows = summarise(rows + read_runs(args.runs))
+        rows = summarise(rows + read_runs(args.runs, args.adapt_prior, args.data_dir))
     except (BenchError, unsw.DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(format_markdown(rows) if args.markdown else format_table(rows))
     if args.json:
         protocol = {"holdout": args.holdout, "criterion": args.criterion, "trees": args.trees,
-                    "preprocess": "quantile", "test": "reported only"}
+                    "preprocess": "quantile", "test": "reported only", "adapt_prior": args.adapt_prior}
         Path(args.json).write_text(json.dumps(_without_nan({"protocol": protocol, "rows": rows}), indent=1) + "\n")
     return 0
 

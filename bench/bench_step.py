@@ -261,7 +261,7 @@ def torch_model(config: str, weights: dict[str, np.ndarray], torch):
             return self.head(self.norm(self.blocks(x)).mean(dim=1))
 
     model = Mixer()
-    model.load_state_dict({name: torch.from_numpy(w) for name, w in weights.items()})
+    model.load_state_dict({name.removeprefix("embed."): torch.from_numpy(w) for name, w in weights.items()})
     return model
 
 
@@ -316,7 +316,7 @@ def numpy_style_logits(xp, erf, params: dict, x, config: str):
     def mlp(h, name):
         return linear(gelu(linear(h, name + ".fc1")), name + ".fc2")
 
-    h = linear(xp.reshape(x, (x.shape[0], SEQ_LEN // patch, patch)), "proj")
+    h = linear(xp.reshape(x, (x.shape[0], SEQ_LEN // patch, patch)), "embed.proj")
     for i in range(depth):
         block = f"blocks.{i}"
         h = h + xp.swapaxes(mlp(xp.swapaxes(layer_norm(h, block + ".token_norm"), 1, 2), block + ".token_mixing"),

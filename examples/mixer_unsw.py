@@ -10,7 +10,7 @@ import tinygrad_np as tg
 from mixer.data import load_unsw
 from mixer.models import MLPMixer1D
 from mixer.training import category_sizes, evaluate, format_metrics, loss_fn
-from tinygrad_np import optim
+from tinygrad_np import nn, optim
 
 tg.manual_seed(0)
 data = load_unsw(preprocess="quantile", keep_codes=True)     # fitted on the training file only
@@ -25,7 +25,7 @@ for epoch in range(3):
         loss = loss_fn(model(data.train.features[batch]), data.train.labels[batch])
         optimizer.zero_grad()
         loss.backward()
-        optim.clip_grad_norm_(model.parameters(), 1.0)
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
     print(f"epoch {epoch + 1}: last batch loss {loss.item():.4f} | test: "
           + format_metrics(evaluate(model, data.test)))              # predicted in eval mode

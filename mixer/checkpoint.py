@@ -9,9 +9,11 @@ The schema (`make_checkpoint`, `read_checkpoint`): every checkpoint holds "forma
 "model" (the state dict), "model_config" (pretrained models: their constructor's arguments), "preprocessing" (the
 fitted encoder and scaling, or None), "epoch" and "history" (the metrics records of the epochs so far). A checkpoint
 that can be resumed adds the training loop's "optimizer", "scheduler" and "rng" states; a classifier adds
-"class_names" and "best_score" (its model-selection score), and the selected binary model of a finished run (best.npz)
-its decision threshold on P(attack), chosen on the holdout: "threshold" and "threshold_rule" (how it was chosen, in
-words; a checkpoint without them decides at 0.5).
+"class_names", "best_score" (its model-selection score) and "class_prior" (the class frequencies of its training
+rows, which prior adaptation starts from), and the selected binary model of a finished run (best.npz) its decision
+threshold on P(attack), chosen on the holdout: "threshold" and "threshold_rule" (how it was chosen, in words; a
+checkpoint without them decides at 0.5). A run that averages its weights adds their state ("averages"), and its
+best.npz says which weights it holds ("selected_weights": raw, ema or swa; an average's has no training state).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+import tinygrad_np as tg
 from tinygrad_np import Tensor, nn
 
 from .errors import UserError, WriteError
@@ -219,7 +222,11 @@ def current_record(record: dict[str, Any]) -> dict[str, Any]:
 
 def load_weights(model: nn.Module, weights: dict[str, np.ndarray], source: str | Path) -> None:
     """Load a checkpoint's model state into `model`; tensors that are missing, unexpected or of another shape are one
-    short CheckpointError naming the first of each."""
+    short CheckpointError naming the first of each. A model class that renamed its tensors reads the names of its
+    earlier checkpoints through its `upgrade_state_dict`."""
+    upgrade = getattr(model, "upgrade_state_dict", None)
+    if upgrade is not None:
+        weights = upgrade(weights)
     own = dict(model.state_dict())
     missing = [name for name in own if name not in weights]
     unexpected = [name for name in weights if name not in own]
@@ -235,3 +242,18 @@ def load_weights(model: nn.Module, weights: dict[str, np.ndarray], source: str |
             problems.append(f"{len(unexpected)} unexpected (first: {unexpected[0]})")
         raise CheckpointError(f"{source}: the saved weights do not fit {type(model).__name__}: " + "; ".join(problems))
     model.load_state_dict(weights)
+
+
+def load_model(path: str | Path, kind: str, model_class: type[nn.Module]) -> tuple[Any, dict[str, Any]]:
+    """The model of a checkpoint that holds its constructor's arguments ("model_config": the pretrained models, MAE and
+    VAE), rebuilt as `model_class(**model_config)` with the saved weights, and the checkpoint. Building the model draws
+    initial weights that the saved ones replace: the global generator is put back afterwards, so that a run loading a
+    pretrained model keeps the random streams it would have had without it."""
+    checkpoint = read_checkpoint(path, kind)
+    state = tg.get_rng_state()
+    try:
+        model = model_class(**checkpoint["model_config"])
+    finally:
+        tg.set_rng_state(state)
+    load_weights(model, checkpoint["model"], path)
+    return model, checkpoint

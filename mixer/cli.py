@@ -27,16 +27,18 @@ from tinygrad_np import nn
 
 from . import data as unsw
 from .checkpoint import CheckpointError, is_checkpoint
-from .config import ConfigError, Settings, TrainConfig, read_config_file
+from .config import TrainConfig
 from .crossval import CV_FILE, CrossValidation
 from .errors import UsageError, UserError, unwritable_reason
 from .landscape import SPLITS, run_landscape
 from .landscape import Settings as LandscapeSettings
 from .metrics import confusion_matrix, expected_calibration_error
 from .pretrain import MAEPretrainer, VAEPretrainer
+from .prior import PRIOR_ADAPTATIONS, PriorShift, em_prior_shift
 from .report import format_confusion, format_metrics, format_threshold_table
 from .run import Run, by
 from .seed_import import import_seed_checkpoint
+from .settings import ConfigError, Settings, read_config_file
 from .signals import signal_of, stop_signals
 from .training import (
     Trainer,
@@ -50,7 +52,7 @@ from .training import (
 
 COMMANDS = ("train", "evaluate", "predict", "import-seed-checkpoint", "pretrain-mae", "pretrain-vae", "landscape")
 METAVARS = {"data_dir": "DIR", "out": "DIR", "init_from_mae": "MAE.npz", "latent_model": "VAE.npz", "cv": "K",
-            "fold": "I"}
+            "fold": "I", "ema": "DECAY", "swa_epochs": "K"}
 RESUMABLE = {"epochs", "data_dir", "out"}  # what --resume lets change
 DEBUG_ENV = "MIXER_DEBUG"  # set to 1: errors show their traceback, as with --debug
 
@@ -163,6 +165,9 @@ def pretrain_parser(command: str, description: str, run_class: type[Run]) -> arg
     return run_parser(f"train.py {command}", description, run_class.config_class, run_class.checkpoint_name)
 
 
+ADAPT_PRIOR_HELP = ("none | em: re-weight the probabilities to the attack rate (binary; the class prior) of the rows "
+                    "scored, estimated from the model's probabilities alone by EM (Saerens, Latinne & Decaestecker "
+                    "2002; no label is read), before the decision threshold (default: none)")
 CHECKPOINTS_HELP = ("one or more classifier checkpoints (runs/NAME/best.npz: the selected epoch, with the decision "
                     "threshold chosen on its holdout; last.npz decides at 0.5). Several (e.g. the runs of several "
                     "seeds) form an ensemble: each model preprocesses the CSV with its own saved fit, their "
@@ -179,6 +184,8 @@ def evaluate_parser() -> argparse.ArgumentParser:
                         "run's data folder)")
     parser.add_argument("--data-dir", metavar="DIR", help="the data folder whose test file is evaluated (default: "
                         "the one the (first) run recorded)")
+    parser.add_argument("--adapt-prior", choices=PRIOR_ADAPTATIONS, default="none", help=ADAPT_PRIOR_HELP + "; the "
+                        "metrics are shown without and with it")
     return parser
 
 
@@ -191,6 +198,7 @@ def predict_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", required=True, metavar="FILE", help="the CSV to write; never the input, a "
                         "checkpoint or a folder")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    parser.add_argument("--adapt-prior", choices=PRIOR_ADAPTATIONS, default="none", help=ADAPT_PRIOR_HELP)
     return parser
 
 
@@ -378,6 +386,21 @@ def predict_with(paths: list[str], loaded: list[tuple[nn.Module, dict[str, Any]]
                        f"the mean of the {len(paths)} models' stored thresholds {shown}")
 
 
+def adapt_prior(predictions: Predictions) -> PriorShift:
+    """EM prior adaptation of the predictions (`mixer.prior`), from the training prior the checkpoints store (the
+    mean over an ensemble's models); prints what it estimated."""
+    priors = [checkpoint.get("class_prior") for checkpoint in predictions.checkpoints]
+    if any(prior is None for prior in priors):
+        raise CheckpointError("--adapt-prior em needs the class prior of the model's training rows, which checkpoints "
+                              "store since prior adaptation exists; this one predates it (train it again)")
+    shift = em_prior_shift(predictions.probabilities, np.mean(priors, axis=0))
+    names = predictions.checkpoints[0]["class_names"]
+    shown = ", ".join(f"{name} {estimated:.4f} (training {trained:.4f})"
+                      for name, estimated, trained in zip(names, shift.prior, shift.training_prior, strict=True))
+    print(f"prior adaptation (EM, no label read, {shift.iterations} iterations): class prior of these rows {shown}")
+    return shift
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     loaded = load_models(args.checkpoint)
     if args.csv:
@@ -392,16 +415,27 @@ def run_evaluate(args: argparse.Namespace) -> int:
     class_names = predictions.checkpoints[0]["class_names"]
     metrics = split_metrics(split.labels, probabilities)
     header = f"{name} ({csv}, {len(split.labels):,} rows), {predictions.who}: "
+    adapted = adapt_prior(predictions).probabilities if args.adapt_prior == "em" else None
     if probabilities.ndim == 1:
         metrics["ece"] = expected_calibration_error(split.labels, probabilities)
-        at_threshold = split_metrics(split.labels, probabilities, threshold)
+        table = {name: metrics, f"{name}_at_threshold": split_metrics(split.labels, probabilities, threshold)}
+        if adapted is not None:
+            table[f"{name} (EM)"] = {**split_metrics(split.labels, adapted),
+                                     "ece": expected_calibration_error(split.labels, adapted)}
+            table[f"{name} (EM)_at_threshold"] = split_metrics(split.labels, adapted, threshold)
         print(header + format_metrics({key: metrics[key] for key in ("loss", "roc_auc", "ece")}))
-        print(f"decision threshold {threshold:.4f} ({predictions.threshold_rule}); at 0.5 and at it:")
-        print(format_threshold_table({name: metrics, f"{name}_at_threshold": at_threshold}, threshold))
+        print(f"decision threshold {threshold:.4f} ({predictions.threshold_rule}); at 0.5 and at it"
+              + (", without and with prior adaptation:" if adapted is not None else ":"))
+        print(format_threshold_table(table, threshold))
     else:
         print(header + format_metrics(metrics))
+        if adapted is not None:
+            print(f"{name} with prior adaptation (EM): " + format_metrics(split_metrics(split.labels, adapted)))
+    if adapted is not None:
+        probabilities = adapted
     matrix = confusion_matrix(split.labels, predicted_classes(probabilities, threshold), len(class_names))
     at = f" at threshold {threshold:.4f}" if probabilities.ndim == 1 else ""
+    at += ", prior-adapted" if adapted is not None else ""
     print(f"confusion matrix{at} (rows: true class, columns: predicted; % of the row):")
     print(format_confusion(matrix, class_names))
     return 0
@@ -432,6 +466,8 @@ def run_predict(args: argparse.Namespace) -> int:
                   args.overwrite)
     predictions = predict_with(args.checkpoint, load_models(args.checkpoint), args.csv, labelled=False)
     split = predictions.split
+    if args.adapt_prior == "em":
+        predictions.probabilities = adapt_prior(predictions).probabilities
     write_predictions(output, predictions.probabilities, split.ids, predictions.checkpoints[0]["class_names"],
                       predictions.threshold)
     if predictions.probabilities.ndim == 1:

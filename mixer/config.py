@@ -1,321 +1,36 @@
-"""Run settings, each option written once: its type, default, help, choices, the rule its value must follow and when
-it applies. The options sit in groups (model, data, optimisation, schedule, regularisation, SAM and noisy updates,
-pretrained models, run) that `train.py --help` shows as argparse groups and that a `--config` file (JSON or TOML) may
-use as sections; a file may also list the options flat, under the flag names (`dim = 16`, `warmup-epochs = 0.5`).
-
-A configuration is checked as a whole before anything runs: a value of the wrong type, a value outside its rule, a
-flag that does not apply to the chosen model or schedule, or two flags that contradict each other give a
-`ConfigError` whose lines name the flags and the rule. `config.json` of a run holds the groups with only the options
-that apply to it, and is itself a valid `--config` file.
+"""The run options, by group, like the argument groups of timm's train.py: model, data, optimisation, schedule,
+regularisation, weight averaging, SAM and noisy updates, pretrained models, run. Each option is written once
+(`mixer.settings.option`): its type, default, help, choices (the lists of the modules that implement them), the rule
+its value must follow, the models it is an option of and when else it applies. `train.py --help` shows the groups as
+argparse groups, and a `--config` file (JSON or TOML) may use them as sections or list the options flat, under the
+flag names (`dim = 16`, `warmup-epochs = 0.5`). `config.json` of a run holds the groups with only the options that
+apply to it, and is itself a valid `--config` file.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import functools
-import inspect
-import json
-from collections.abc import Callable, Collection, Iterator, Mapping
-from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 from tinygrad_np.optim.noise import NOISE_SCHEDULES
 
 from .data import DEFAULT_PREPROCESS, N_FEATURES, PREPROCESS_MODES, TASKS
-from .errors import UserError
+from .loop import OPTIMIZERS, SCHEDULERS
 from .metrics import THRESHOLD_CRITERIA
-from .models import MODELS
-from .models.mae import ENCODER_TOKENS, kept_token_count
-from .models.tabular import NUMERIC_EMBEDDINGS, TOKENS
+from .models import CONV_BLOCKS, ENCODER_TOKENS, MODELS, NUMERIC_EMBEDDINGS, STEMS, TOKEN_MIXERS, TOKENS
+from .models.mae import kept_token_count
+from .settings import Applies, ConfigError, Rule, Settings, above, at_least, in_range, option, read_config_file
 
-OPTIMIZERS = ("adam", "adamw", "sgd")
-SCHEDULERS = ("none", "cosine", "sharp-cosine", "warm-restarts")
+__all__ = ["ConfigError", "MAEPretrainConfig", "PretrainConfig", "TrainConfig", "VAEPretrainConfig",
+           "read_config_file"]
+
 CATEGORICAL_MODES = ("auto", "embed", "numeric")  # auto: embed where the model can, numeric otherwise
 SAM_VARIANTS = ("none", "sam", "asam", "ssam-f", "ssam-d")  # ssam-*: SparseSAM's Fisher / dynamic masks
-TOKEN_MIXERS = ("mlp", "lambda")
-STEMS = ("linear", "inception")
-CONV_BLOCKS = ("convnext", "resnext", "resnet")
 THRESHOLD_CHOICES = (*THRESHOLD_CRITERIA, "none")  # none: the threshold stays 0.5
-
-
-class ConfigError(UserError, ValueError):
-    """Settings that cannot make a run; each line names the flags involved and the rule."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        super().__init__("invalid configuration: " + problems[0] if len(problems) == 1 else
-                         "invalid configuration:\n  " + "\n  ".join(problems))
-
-
-# -- declaring options -------------------------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """What a value must satisfy, and how the error says it ("must be > 0")."""
-
-    test: Callable[[Any], bool]
-    text: str
-
-
-def above(bound: float) -> Rule:
-    return Rule(lambda value: value > bound, f"must be > {bound}")
-
-
-def at_least(bound: float) -> Rule:
-    return Rule(lambda value: value >= bound, f"must be >= {bound}")
-
-
-def in_range(low: float, high: float, high_included: bool = False) -> Rule:
-    if high_included:
-        return Rule(lambda value: low <= value <= high, f"must be in [{low}, {high}]")
-    return Rule(lambda value: low <= value < high, f"must be in [{low}, {high})")
-
-
-# Why an option does not apply to a configuration (None: it applies), e.g. "to --model convnext".
-Applies = Callable[[Any], "str | None"]
-
-
-def option(default: Any, help: str, *, choices: tuple[str, ...] | None = None, rule: Rule | None = None,
-           applies: Applies | None = None, key: str | None = None) -> Any:
-    """A dataclass field that is a run option. `key` is its name in files and flags when it differs from the field's
-    (the flag is `--` + key with dashes); `applies` says when it does not apply (setting it to anything but its
-    default is then an error, and config.json leaves it out)."""
-    return dataclasses.field(default=default, metadata={"help": help, "choices": choices, "rule": rule,
-                                                        "applies": applies, "key": key})
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """One option as the parser, the file reader and the checks see it."""
-
-    group: str
-    field: str
-    key: str
-    kind: str  # "int", "float", "str", "bool" or "path" (a string or None)
-    default: Any
-    help: str
-    choices: tuple[str, ...] | None
-    rule: Rule | None
-    applies: Applies | None
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.key.replace("_", "-")
-
-    def shown(self, value: Any) -> str:
-        """`--flag value` as a user would type it."""
-        if isinstance(value, bool):
-            return self.flag if value else "--no-" + self.flag[2:]
-        return f"{self.flag} {value:g}" if isinstance(value, float) else f"{self.flag} {value}"
-
-
-_KINDS = {"int": "int", "float": "float", "str": "str", "bool": "bool", "str | None": "path"}
-_EXPECTED = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false",
-             "path": "a path (a string) or null"}
-
-
-_WRONG_TYPE = object()
-
-
-def _check_type(option: Option, value: Any) -> Any:
-    """The value converted to the option's type (an integer where a number is expected becomes a float), or
-    `_WRONG_TYPE`."""
-    kind, is_bool = option.kind, isinstance(value, bool)
-    if kind == "bool":
-        ok = is_bool
-    elif kind == "int":
-        ok = isinstance(value, int) and not is_bool
-    elif kind == "float":
-        ok = isinstance(value, int | float) and not is_bool
-        value = float(value) if ok else value
-    elif kind == "str":
-        ok = isinstance(value, str)
-    else:
-        ok = value is None or isinstance(value, str)
-    return value if ok else _WRONG_TYPE
-
-
-def _type_name(value: Any) -> str:
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
-
-
-# -- a configuration ---------------------------------------------------------------------------------------------
-@functools.cache
-def _options(config_class: type) -> dict[str, Option]:
-    """key -> Option of a Settings class, in group order (built once per class)."""
-    result = {}
-    for group, group_class in config_class.group_classes().items():
-        for f in dataclasses.fields(group_class):
-            key = f.metadata["key"] or f.name
-            result[key] = Option(group, f.name, key, _KINDS[str(f.type)], f.default, f.metadata["help"],
-                                 f.metadata["choices"], f.metadata["rule"], f.metadata["applies"])
-    return result
-
-
-S = TypeVar("S", bound="Settings")
-
-
-class Settings:
-    """A configuration made of option groups (each a dataclass of `option` fields). Subclasses are dataclasses whose
-    fields are the groups, and add their cross-option rules in `_resolve`."""
-
-    group_titles: ClassVar[dict[str, str]] = {}  # argparse group titles that differ from the group names
-    # Options whose default changed after runs were saved without them: the value such a saved configuration meant.
-    saved_defaults: ClassVar[dict[str, Any]] = {}
-
-    @property
-    def name(self) -> str:
-        """What a fresh run folder is named after (runs/<date>-<time>-<name>)."""
-        raise NotImplementedError
-
-    @classmethod
-    def group_classes(cls) -> dict[str, type]:
-        return {f.name: f.default_factory for f in dataclasses.fields(cls)}  # type: ignore[misc]
-
-    @classmethod
-    def options(cls) -> dict[str, Option]:
-        """key -> Option, in group order."""
-        return _options(cls)
-
-    # reading ---------------------------------------------------------------------------------------------------
-    @classmethod
-    def typed_values(cls, values: Mapping[str, Any], source: str | None = None) -> dict[str, Any]:
-        """Flat {key: value} from flat or grouped `values` (file names may use dashes), each value of its option's
-        type; unknown keys and wrong types are a ConfigError naming the key and what it expects."""
-        options, groups = cls.options(), cls.group_classes()
-        flat: dict[str, Any] = {}
-        problems = []
-        prefix = f"{source}: " if source else ""
-
-        def take(name: str, value: Any, section: str | None) -> None:
-            key = name.replace("-", "_")
-            option = options.get(key)
-            where = f"[{section}] " if section else ""
-            if option is None:
-                close = difflib.get_close_matches(key, options, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                problems.append(f"{prefix}unknown key {where}{name!r}{hint}")
-            elif section is not None and option.group != section:
-                problems.append(f"{prefix}key {name!r} belongs in [{option.group}], not [{section}]")
-            elif key in flat:
-                problems.append(f"{prefix}key {name!r} is given twice")
-            else:
-                typed = _check_type(option, value)
-                if typed is _WRONG_TYPE:
-                    problems.append(f"{prefix}key {where}{name!r} ({option.flag}) must be {_EXPECTED[option.kind]}"
-                                    f", not {value!r} ({_type_name(value)})")
-                else:
-                    flat[key] = typed
-
-        for name, value in values.items():
-            section = name.replace("-", "_")
-            if section in groups and isinstance(value, Mapping):
-                for inner, inner_value in value.items():
-                    take(inner, inner_value, section)
-            else:
-                take(name, value, None)
-        if problems:
-            raise ConfigError(problems)
-        return flat
-
-    @classmethod
-    def parse(cls: type[S], values: Mapping[str, Any], given: Collection[str] | None = None) -> tuple[S, list[str]]:
-        """The checked configuration from flat or grouped `values` (defaults for the rest), and notes for the user
-        about what was adjusted. `given`: the keys the user set (default: all of `values`). An option given a value
-        other than its default must apply to the configuration (no flag is silently ignored); a default the user did
-        not set may be adjusted to fit (with a note) where a value they set is an error."""
-        flat = cls.typed_values(values)
-        given = set(flat) if given is None else {key.replace("-", "_") for key in given}
-        options = cls.options()
-        groups = {name: group_class(**{options[key].field: value for key, value in flat.items()
-                                       if options[key].group == name})
-                  for name, group_class in cls.group_classes().items()}
-        config = cls(**groups)
-        problems = []
-        for key, option in options.items():
-            value = config.get(key)
-            if option.choices is not None and value not in option.choices:
-                problems.append(f"{option.shown(value)}: must be one of {', '.join(option.choices)}")
-            elif option.rule is not None and value is not None and not option.rule.test(value):
-                problems.append(f"{option.shown(value)} {option.rule.text}")
-        if problems:
-            raise ConfigError(problems)
-        notes: list[str] = []
-        problems = list(config._resolve(given, notes))
-        for key in sorted(given, key=list(options).index):
-            option = options[key]
-            reason = option.applies(config) if option.applies is not None else None
-            if reason is not None and config.get(key) != option.default:
-                problems.append(f"{option.flag} does not apply {reason}")
-        if problems:
-            raise ConfigError(problems)
-        return config, notes
-
-    @classmethod
-    def saved(cls, values: Mapping[str, Any]) -> dict[str, Any]:
-        """A saved configuration (a checkpoint's, cv.json's) as it was meant: options it predates take the value they
-        had then (`saved_defaults`), not today's default. Flat or grouped, as `typed_values` reads it."""
-        keys = {name for name, value in values.items() if not isinstance(value, Mapping)} | {
-            name for value in values.values() if isinstance(value, Mapping) for name in value}
-        present = {key.replace("-", "_") for key in keys}
-        return {**{key: value for key, value in cls.saved_defaults.items() if key not in present}, **values}
-
-    @classmethod
-    def from_dict(cls: type[S], values: Mapping[str, Any], given: Collection[str] | None = None) -> S:
-        return cls.parse(values, given)[0]
-
-    def _resolve(self, given: set[str], notes: list[str]) -> Iterator[str]:
-        """Cross-option rules: yield a problem per broken rule; adjust defaults the user did not set (with a note)."""
-        return iter(())
-
-    # writing ---------------------------------------------------------------------------------------------------
-    def get(self, key: str) -> Any:
-        option = self.options()[key]
-        return getattr(getattr(self, option.group), option.field)
-
-    def set(self, key: str, value: Any) -> None:
-        option = self.options()[key]
-        setattr(getattr(self, option.group), option.field, value)
-
-    def flat(self) -> dict[str, Any]:
-        """Every option, {key: value}: what a checkpoint stores to rebuild the run exactly."""
-        return {key: self.get(key) for key in self.options()}
-
-    def applicable(self) -> dict[str, dict[str, Any]]:
-        """{group: {key: value}} of the options that apply to this configuration and are set (not None), without the
-        output folder (a run's config.json sits in it): config.json, and a valid --config file."""
-        result: dict[str, dict[str, Any]] = {}
-        for key, option in self.options().items():
-            value = self.get(key)
-            if key == "out" or value is None or (option.applies is not None and option.applies(self) is not None):
-                continue
-            result.setdefault(option.group, {})[key] = value
-        return result
-
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The values of a JSON or TOML (.toml) config file, as written (checked by `Settings.typed_values`)."""
-    file = Path(path)
-    if not file.is_file():
-        raise ConfigError([f"config file {path} does not exist" if not file.exists() else
-                           f"config file {path} is not a file"])
-    try:
-        text = file.read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([f"config file {path} cannot be read ({error})"]) from None
-    try:
-        if file.suffix == ".toml":
-            import tomllib
-
-            values = tomllib.loads(text)
-        else:
-            values = json.loads(text)
-    except ValueError as error:  # json.JSONDecodeError and tomllib.TOMLDecodeError
-        raise ConfigError([f"config file {path}: {error}"]) from None
-    if not isinstance(values, dict):
-        raise ConfigError([f"config file {path} must hold a table of settings, not {_type_name(values)}"])
-    return values
+MIXER = ("mlp-mixer",)  # the model of the tabular options (categories embedded, numerical embeddings, feature tokens)
+CONV_MODELS = ("convnext", "hybrid", "resnext")  # the models of stages of conv blocks
+MIXERS_OF_BLOCKS = ("mlp-mixer", "hybrid")  # the models with Mixer blocks
 
 
 # -- shared options (written once, used by training and pretraining) --------------------------------------------
@@ -416,17 +131,6 @@ def _padding_note(patch_size: int, notes: list[str]) -> None:
 
 
 # -- the classifier (`train.py`, `train.py train`) ---------------------------------------------------------------
-def _model_takes(name: str) -> Applies:
-    """Applies when the chosen model's constructor has a parameter `name`."""
-    def applies(config: Any) -> str | None:
-        model = config.model.name
-        if name in inspect.signature(MODELS[model]).parameters:
-            return None
-        takers = [other for other, cls in MODELS.items() if name in inspect.signature(cls).parameters]
-        return f"to --model {model} (only to --model {', '.join(takers)})"
-    return applies
-
-
 def _scheduler_in(*names: str) -> Applies:
     def applies(config: Any) -> str | None:
         scheduler = config.schedule.scheduler
@@ -456,25 +160,19 @@ def _binary_task(config: Any) -> str | None:
     return None if task == "binary" else f"to --task {task} (it predicts the most probable class: no threshold)"
 
 
-def _tabular(name: str) -> Applies:
-    """Applies to a model that takes `name` (the mlp-mixer), unless a pretrained model is used: the MAE's encoder and
-    the VAE work on the plain patch Mixer's inputs."""
-    takes = _model_takes(name)
-
-    def applies(config: Any) -> str | None:
-        if config.pretraining.init_from_mae is not None:
-            return "with --init-from-mae (the MAE's encoder is a patch Mixer on raw features)"
-        if config.pretraining.latent_noise > 0:
-            return "with --latent-noise (the VAE augments the plain patch Mixer's raw features)"
-        return takes(config)
-    return applies
+def _without_pretrained(config: Any) -> str | None:
+    """The tabular options do not go with a pretrained model: the MAE's encoder and the VAE work on the plain patch
+    Mixer's inputs."""
+    if config.pretraining.init_from_mae is not None:
+        return "with --init-from-mae (the MAE's encoder is a patch Mixer on raw features)"
+    if config.pretraining.latent_noise > 0:
+        return "with --latent-noise (the VAE augments the plain patch Mixer's raw features)"
+    return None
 
 
 def _with_numeric_embedding(name: str) -> Applies:
-    tabular = _tabular("numeric_embedding")
-
     def applies(config: Any) -> str | None:
-        reason = tabular(config)
+        reason = _without_pretrained(config)
         embedding = config.model.numeric_embedding
         if reason is None and embedding != name:
             reason = f"to --numeric-embedding {embedding} (only to --numeric-embedding {name})"
@@ -485,15 +183,20 @@ def _with_numeric_embedding(name: str) -> Applies:
 def _numeric_embedding_applies(config: Any) -> str | None:
     """An embedding applies to the mlp-mixer without a pretrained model; "none" (the plain scalar, what `auto` gives
     the others) applies everywhere."""
-    return None if config.model.numeric_embedding == "none" else _tabular("numeric_embedding")(config)
+    if config.model.numeric_embedding == "none":
+        return None
+    model = config.model.name
+    return _without_pretrained(config) or (None if model in MIXER else
+                                           f"to --model {model} (only to --model {', '.join(MIXER)})")
+
+
+def _token_mlp(config: Any) -> str | None:
+    mixer = config.model.token_mixer
+    return None if mixer == "mlp" else f"to --token-mixer {mixer} (only to the token MLP, --token-mixer mlp)"
 
 
 def _patches(config: Any) -> str | None:
     return "with --tokens feature (one token per feature)" if config.model.tokens == "feature" else None
-
-
-def _stem_applies(config: Any) -> str | None:
-    return _model_takes("stem")(config) or _patches(config)
 
 
 def _with_mae(config: Any) -> str | None:
@@ -525,13 +228,18 @@ class ModelOptions:
     patch_size: int = _patch_size(3, " (convolutional models: the stem's stride; not with --tokens feature)",
                                   applies=_patches)
     token_mixer: str = option("mlp", "token mixing of the mlp-mixer: mlp | lambda (LambdaLayer1D, Bello 2021)",
-                              choices=TOKEN_MIXERS, applies=_model_takes("token_mixer"))
+                              choices=tuple(TOKEN_MIXERS), models=MIXER)
+    token_expansion: float = option(4.0, "hidden units of the token MLP per token (42 feature tokens are 3x the 14 "
+                                         "patches: 1 keeps them affordable)", rule=above(0),
+                                    models=MIXERS_OF_BLOCKS, applies=_token_mlp)
+    channel_expansion: float = option(0.5, "hidden units of the channel MLP per channel", rule=above(0),
+                                      models=MIXERS_OF_BLOCKS)
     stem: str = option("linear", "embedding of the mlp-mixer: linear (patches) | inception (InceptionBlock1D, then "
-                                 "patches)", choices=STEMS, applies=_stem_applies)
+                                 "patches)", choices=tuple(STEMS), models=MIXER, applies=_patches)
     tokens: str = option("patch", "tokens of the mlp-mixer: patch (--patch-size features per token, one shared "
                                   "Linear) | feature (one token per feature with its own weights: FT-Transformer's "
                                   "feature tokenizer; 42 tokens, so each block costs more)", choices=TOKENS,
-                         applies=_tabular("tokens"))
+                         models=MIXER, applies=_without_pretrained)
     numeric_embedding: str = option("auto", "numerical features into the mlp-mixer as: none (the scalar) | ple "
                                             "(piecewise-linear encoding over quantile bins of the training rows) | "
                                             "periodic (PLR: sin/cos of learned frequencies, per-feature Linear, "
@@ -540,27 +248,28 @@ class ModelOptions:
                                             "--categorical numeric the category codes are embedded as numbers too",
                                     choices=("auto", *NUMERIC_EMBEDDINGS), applies=_numeric_embedding_applies)
     ple_bins: int = option(16, "ple: quantile bins per feature (duplicate edges merged: a feature with few distinct "
-                               "values gets fewer)", rule=at_least(2), applies=_with_numeric_embedding("ple"))
+                               "values gets fewer)", rule=at_least(2), models=MIXER,
+                           applies=_with_numeric_embedding("ple"))
     periodic_frequencies: int = option(48, "periodic: learned frequencies per feature (k)", rule=at_least(1),
-                                       applies=_with_numeric_embedding("periodic"))
+                                       models=MIXER, applies=_with_numeric_embedding("periodic"))
     periodic_dim: int = option(24, "periodic: size of each feature's embedding", rule=at_least(1),
-                               applies=_with_numeric_embedding("periodic"))
+                               models=MIXER, applies=_with_numeric_embedding("periodic"))
     periodic_sigma: float = option(0.01, "periodic: std of the frequencies' initialisation (sigma: the paper tunes it "
                                          "per dataset; 0.01 is its official package's default, smaller values the "
                                          "safer side)", rule=above(0),
-                                   applies=_with_numeric_embedding("periodic"))
+                                   models=MIXER, applies=_with_numeric_embedding("periodic"))
     ensemble_size: int = option(1, "TabM-mini ensemble of k members sharing the mlp-mixer (each its own scaling of "
                                    "the tokens and its own head; loss: the members' mean, prediction: their mean "
                                    "probability); 1: off. Costs about k times the time per step",
-                                rule=at_least(1), applies=_tabular("ensemble_size"))
-    block: str = option("convnext", "conv block of --model hybrid", choices=CONV_BLOCKS,
-                        applies=_model_takes("block"))
+                                rule=at_least(1), models=MIXER, applies=_without_pretrained)
+    block: str = option("convnext", "conv block of --model hybrid", choices=tuple(CONV_BLOCKS),
+                        models=("hybrid",))
     kernel_size: int = option(0, "conv kernel size (0: the model's default)", rule=at_least(0),
-                              applies=_model_takes("kernel_size"))
+                              models=CONV_MODELS)
     num_stages: int = option(2, "stages of the conv models (each halves the length and doubles the channels)",
-                             rule=at_least(1), applies=_model_takes("num_stages"))
+                             rule=at_least(1), models=CONV_MODELS)
     mixers_per_stage: int = option(1, "Mixer blocks after the conv blocks of each stage", rule=at_least(0),
-                                   applies=_model_takes("mixers_per_stage"))
+                                   models=("hybrid",))
 
 
 @dataclasses.dataclass
@@ -620,6 +329,26 @@ class RegularisationOptions:
     label_smoothing: float = option(0.0, "label smoothing e of the training loss: binary targets y (1 - e) + e / 2, "
                                          "multiclass as PyTorch's cross_entropy(label_smoothing=e); the holdout and "
                                          "test losses and metrics are not smoothed (0: off)", rule=in_range(0, 1))
+
+
+def _with_ema(config: Any) -> str | None:
+    return None if config.averaging.ema > 0 else "without --ema (> 0)"
+
+
+@dataclasses.dataclass
+class AveragingOptions:
+    """Averages of the weights along the run, evaluated each epoch on the holdout (and test, reported) beside the
+    weights themselves; model selection picks the best of all of them by the same rule."""
+
+    ema: float = option(0.0, "decay of an exponential moving average of the weights, updated after every optimiser "
+                             "step with timm's warm-up (see --ema-warmup); e.g. 0.999 (0: off)",
+                        rule=in_range(0, 1))
+    ema_warmup: bool = option(True, "warm the EMA decay up with the step count t: min(--ema, 1 - (1 + t)^(-2/3)), "
+                                    "so a short run is not dominated by its first weights (timm's ModelEmaV3)",
+                              applies=_with_ema)
+    swa_epochs: int = option(0, "stochastic weight averaging: the equal average of the weights at the end of each of "
+                                "the last K epochs (Izmailov et al. 2018), under the run's own schedule (0: off)",
+                             rule=at_least(0))
 
 
 @dataclasses.dataclass
@@ -692,11 +421,14 @@ class TrainConfig(Settings):
     optimisation: OptimisationOptions = dataclasses.field(default_factory=OptimisationOptions)
     schedule: ScheduleOptions = dataclasses.field(default_factory=ScheduleOptions)
     regularisation: RegularisationOptions = dataclasses.field(default_factory=RegularisationOptions)
+    averaging: AveragingOptions = dataclasses.field(default_factory=AveragingOptions)
     sam: SAMOptions = dataclasses.field(default_factory=SAMOptions)
     pretraining: PretrainedOptions = dataclasses.field(default_factory=PretrainedOptions)
     run: TrainRunOptions = dataclasses.field(default_factory=TrainRunOptions)
 
-    group_titles: ClassVar[dict[str, str]] = {"sam": "SAM and noisy updates", "pretraining": "pretrained models"}
+    group_titles: ClassVar[dict[str, str]] = {"sam": "SAM and noisy updates", "pretraining": "pretrained models",
+                                              "averaging": "weight averaging"}
+    model_key: ClassVar[str | None] = "model"
     saved_defaults: ClassVar[dict[str, Any]] = {"numeric_embedding": "none"}  # runs before --numeric-embedding
 
     @property
@@ -714,7 +446,7 @@ class TrainConfig(Settings):
         if pretrained.latent_noise > 0 and pretrained.latent_model is None:
             yield f"--latent-noise {pretrained.latent_noise:g} needs --latent-model (a `pretrain-vae` checkpoint)"
         uses_pretrained = pretrained.init_from_mae is not None or pretrained.latent_noise > 0
-        embeds = "categories" in inspect.signature(MODELS[self.model.name]).parameters
+        embeds = self.model.name in MIXER
         if self.data.categorical == "auto":
             self.data.categorical = "embed" if embeds and not uses_pretrained else "numeric"
         elif self.data.categorical == "embed" and not embeds:
@@ -723,10 +455,12 @@ class TrainConfig(Settings):
             yield ("--init-from-mae and --latent-noise work on numeric categorical columns (the pretrained models do "
                    "not embed them); use --categorical numeric")
         if self.model.numeric_embedding == "auto":
-            tabular = "numeric_embedding" in inspect.signature(MODELS[self.model.name]).parameters
-            self.model.numeric_embedding = "periodic" if tabular and not uses_pretrained else "none"
+            self.model.numeric_embedding = "periodic" if embeds and not uses_pretrained else "none"
         if self.model.name == "mlp-mixer" and self.model.tokens == "patch":
             _padding_note(self.model.patch_size, notes)
+        if self.averaging.swa_epochs > self.schedule.epochs:
+            yield (f"--swa-epochs {self.averaging.swa_epochs} must not be above --epochs {self.schedule.epochs} (it "
+                   "averages the last epochs of the run)")
         if self.run.cv and self.run.fold > self.run.cv:
             yield f"--fold {self.run.fold} must not be above --cv {self.run.cv} (the folds are 1..{self.run.cv})"
 

@@ -3,8 +3,9 @@ pretrained models alike -- and the rules every run shares: which parameters get 
 learning-rate schedules.
 
 What differs between runs is passed in: `make_batch` turns row indices into a batch (the classifier augments there),
-`batch_loss` gives a batch's loss (cross-entropy, MAE's masked reconstruction, the VAE's negative ELBO), `evaluate`
-gives the metrics recorded after each epoch, and `end_of_epoch` saves what the run saves.
+`batch_loss` gives a batch's loss (cross-entropy, MAE's masked reconstruction, the VAE's negative ELBO), `after_step`
+and `after_epoch` follow the weights (the classifier's weight averages), `evaluate` gives the metrics recorded after
+each epoch, and `end_of_epoch` saves what the run saves.
 """
 
 from __future__ import annotations
@@ -46,7 +47,11 @@ def parameter_groups(model: nn.Module, weight_decay: float) -> list[dict[str, An
             {"params": [p for name, p in named if not decays(name, p, embedding_weights)], "weight_decay": 0.0}]
 
 
-def make_optimizer(name: str, groups: list[dict[str, Any]], lr: float) -> optim.Optimizer:
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "cosine", "sharp-cosine", "warm-restarts")
+
+
+def optimizer_by_name(name: str, groups: list[dict[str, Any]], lr: float) -> optim.Optimizer:
     """adam | adamw | sgd (Nesterov momentum 0.9) over parameter groups."""
     if name == "adam":
         return optim.Adam(groups, lr=lr)
@@ -57,8 +62,8 @@ def make_optimizer(name: str, groups: list[dict[str, Any]], lr: float) -> optim.
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def make_schedule(optimizer: optim.Optimizer, scheduler: str, epochs: int, warmup_epochs: float, eta_min: float,
-                  t0: float = 10.0, t_mult: float = 1.0) -> Any:
+def schedule_by_name(optimizer: optim.Optimizer, scheduler: str, epochs: int, warmup_epochs: float, eta_min: float,
+                     t0: float = 10.0, t_mult: float = 1.0) -> Any:
     """A learning-rate schedule over (fractional) epochs, stepped after every optimiser step: a linear warm-up of
     `warmup_epochs`, then `scheduler` (none | cosine | sharp-cosine | warm-restarts) over the epochs left."""
     after_warmup = epochs - warmup_epochs
@@ -157,8 +162,9 @@ class TrainingLoop:
     `order_rng`; an optimiser step takes `batch_size` x `accum_steps` rows as `accum_steps` batches, each
     forward and backward on its own (gradients add up), then clips the global gradient norm, steps the optimiser
     (with a closure that recomputes the gradients when `needs_closure`, as SAM does) and moves the schedule to the
-    fractional epoch. After each epoch a record {"epoch", "lr", "train": {"loss", parts}, evaluate()...,
-    "updates" (with a monitor), "seconds"} joins `history` and goes to `end_of_epoch`.
+    fractional epoch, then calls `after_step()`. After each epoch `after_epoch(epoch)` is called and a record
+    {"epoch", "lr", "train": {"loss", parts}, evaluate()..., "updates" (with a monitor), "seconds"} joins `history`
+    and goes to `end_of_epoch`.
 
     `state()` / `restore()` carry what makes a resumed run continue bit for bit: the optimiser's and the
     schedule's state, and every random stream (the global generator, the order, and `generators`)."""
@@ -167,12 +173,14 @@ class TrainingLoop:
                  make_batch: MakeBatch, batch_loss: BatchLoss, batch_size: int, order_rng: np.random.Generator,
                  accum_steps: int = 1, clip_grad_norm: float = 0.0, needs_closure: bool = False,
                  monitor: UpdateMonitor | None = None, evaluate: Callable[[], dict[str, Any]] = dict,
+                 after_step: Callable[[], None] | None = None, after_epoch: Callable[[int], None] | None = None,
                  generators: dict[str, np.random.Generator] | None = None, log: Callable[[str], None] = print):
         self.model, self.optimizer, self.schedule = model, optimizer, schedule
         self.num_rows, self.make_batch, self.batch_loss = num_rows, make_batch, batch_loss
         self.batch_size, self.accum_steps, self.clip_grad_norm = batch_size, accum_steps, clip_grad_norm
         self.order_rng, self.needs_closure, self.monitor = order_rng, needs_closure, monitor
         self.evaluate, self.generators, self.log = evaluate, generators or {}, log
+        self.after_step, self.after_epoch = after_step, after_epoch
         self.steps_per_epoch = math.ceil(num_rows / (batch_size * accum_steps))
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
@@ -235,6 +243,8 @@ class TrainingLoop:
             self.monitor.record()
         if self.schedule is not None:
             self.schedule.step(self.epoch + (step + 1) / steps)
+        if self.after_step is not None:
+            self.after_step()
         return result
 
     def gradient_pass(self, batches: list[Any], rows: int, step: int) -> tuple[float, dict[str, float]]:
@@ -250,7 +260,7 @@ class TrainingLoop:
             for name, value in loss.parts.items():
                 parts[name] = parts.get(name, 0.0) + value
         if self.clip_grad_norm:
-            optim.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad_norm)
         return total, parts
 
     def closure(self, batches: list[Any], rows: int, step: int) -> float:
@@ -265,6 +275,8 @@ class TrainingLoop:
             start = time.perf_counter()
             train = self.train_epoch(epochs)
             self.epoch += 1
+            if self.after_epoch is not None:
+                self.after_epoch(self.epoch)
             record: dict[str, Any] = {"epoch": self.epoch, "lr": self.optimizer.param_groups[0]["lr"],
                                       "train": train, **self.evaluate()}
             if self.monitor is not None:

@@ -1,8 +1,8 @@
 """Self-supervised pretraining on the training rows of UNSW-NB15 (labels unused; the test and unlabelled files never
 read) -- a Mixer masked autoencoder (He et al. 2022, arXiv:2111.06377) or a tabular VAE (Kingma & Welling 2014,
-arXiv:1312.6114) -- on the same training loop as the classifier (`mixer.loop`), and the hooks that let the
-classifier use the result: initialise it from the MAE encoder (optionally frozen), or augment its training rows in
-the VAE's latent space.
+arXiv:1312.6114) -- on the same training loop as the classifier (`mixer.loop`). The classifier uses the results
+through their checkpoints (`mixer.training`: initialise it from the MAE encoder, or augment its training rows in the
+VAE's latent space).
 
 A run writes to its folder (as a classifier run does: a new runs/<date>-<time>-mae unless --out names one):
 `config.json`, `metrics.jsonl` (train and holdout loss per epoch), the plot, and the checkpoint (`mae.npz` or
@@ -23,14 +23,14 @@ import tinygrad_np as tg
 from tinygrad_np import nn
 
 from . import data as unsw
-from .checkpoint import MAE, VAE, load_weights, make_checkpoint, read_checkpoint, save_checkpoint
-from .config import ConfigError, MAEPretrainConfig, PretrainConfig, TrainConfig, VAEPretrainConfig
-from .errors import UsageError
-from .loop import StepLoss, TrainingLoop, make_optimizer, make_schedule, parameter_groups
+from .checkpoint import MAE, VAE, load_model, make_checkpoint, save_checkpoint
+from .config import MAEPretrainConfig, PretrainConfig, VAEPretrainConfig
+from .loop import StepLoss, TrainingLoop, optimizer_by_name, parameter_groups, schedule_by_name
 from .models.mae import MixerMAE
-from .models.vae import LatentAugmenter, TabularVAE
+from .models.vae import TabularVAE
 from .report import plot_history
 from .run import Run, RunFolder
+from .settings import ConfigError
 
 BatchLoss = Callable[[nn.Module, np.ndarray, np.random.Generator], tuple[Any, dict[str, float]]]
 
@@ -61,10 +61,10 @@ class Pretrainer(Run):
         except ValueError as error:  # the model's constructor refuses the options it was given
             raise ConfigError([str(error)]) from error
         optimisation, schedule = config.optimisation, config.schedule
-        optimizer = make_optimizer("adamw", parameter_groups(self.model, optimisation.weight_decay), optimisation.lr)
+        optimizer = optimizer_by_name("adamw", parameter_groups(self.model, optimisation.weight_decay), optimisation.lr)
         self.rng = np.random.default_rng(config.run.seed)  # the row order, and the masks / noise of training
         self.loop = TrainingLoop(
-            self.model, optimizer, make_schedule(optimizer, "cosine", schedule.epochs, schedule.warmup_epochs,
+            self.model, optimizer, schedule_by_name(optimizer, "cosine", schedule.epochs, schedule.warmup_epochs,
                                                  schedule.eta_min),
             num_rows=len(train), make_batch=lambda rows: train[rows], batch_loss=self._batch_loss,
             batch_size=optimisation.batch_size, order_rng=self.rng, clip_grad_norm=optimisation.clip_grad_norm,
@@ -206,81 +206,12 @@ def pretrain_vae(config: VAEPretrainConfig, log: Callable[[str], None] = print) 
     return VAEPretrainer(config, log).fit()
 
 
-# -- using the pretrained models ---------------------------------------------------------------------------------
-def _rebuilt(model_class: type[nn.Module], config: dict[str, Any]) -> Any:
-    """`model_class(**config)` with the global generator's state put back afterwards: the weights are about to be
-    overwritten, and a classifier run loading this model must keep the same dropout stream as without it."""
-    state = tg.get_rng_state()
-    try:
-        return model_class(**config)
-    finally:
-        tg.set_rng_state(state)
-
-
-def _load(path: str | Path, model_class: type, kind: str) -> tuple[Any, dict[str, Any]]:
-    checkpoint = read_checkpoint(path, kind)
-    model = _rebuilt(model_class, checkpoint["model_config"])
-    load_weights(model, checkpoint["model"], path)
-    return model, checkpoint
-
-
+# -- loading them ---------------------------------------------------------------------------------------------
 def load_mae(path: str | Path) -> tuple[MixerMAE, dict[str, Any]]:
     """The MixerMAE of a `pretrain-mae` checkpoint, and the checkpoint."""
-    return _load(path, MixerMAE, MAE)
+    return load_model(path, MAE, MixerMAE)
 
 
 def load_vae(path: str | Path) -> tuple[TabularVAE, dict[str, Any]]:
     """The TabularVAE of a `pretrain-vae` checkpoint, and the checkpoint."""
-    return _load(path, TabularVAE, VAE)
-
-
-def _check_preprocessing(source: str, checkpoint: dict[str, Any], config: TrainConfig, data: unsw.UNSWData,
-                         log: Callable[[str], None]) -> None:
-    saved = checkpoint["preprocessing"]["preprocessor"]
-    if saved["mode"] != config.data.preprocess:
-        raise UsageError(f"{source} was pretrained on --preprocess {saved['mode']} rows, this run uses "
-                         f"{config.data.preprocess}; pass --preprocess {saved['mode']}")
-    if saved != data.preprocessor.to_dict():
-        log(f"warning: {source} was pretrained with preprocessing fitted on other rows (a different --holdout or "
-            "--seed?); its holdout may overlap this run's")
-
-
-def load_mae_encoder(model: nn.Module, config: TrainConfig, data: unsw.UNSWData,
-                     log: Callable[[str], None] = print) -> list[str]:
-    """Load the MAE encoder of `config.pretraining.init_from_mae` into the classifier `model`
-    (`MixerMAE.classifier_state`) and, with `freeze_encoder`, freeze the loaded parameters (requires_grad off, so the
-    optimiser and the backward pass leave them out). Returns the loaded names."""
-    source = config.pretraining.init_from_mae
-    mae, checkpoint = load_mae(source)
-    expected = {"dim": mae.dim, "depth": mae.depth, "patch_size": mae.patch_size}
-    wrong = [f"--{name.replace('_', '-')} {value}" for name, value in expected.items()
-             if getattr(config.model, name) != value]
-    if wrong:
-        raise UsageError(f"{source} holds the encoder of a {mae.dim}-dim, depth-{mae.depth}, patch-{mae.patch_size} "
-                         f"Mixer; pass {' '.join(wrong)}")
-    _check_preprocessing(source, checkpoint, config, data, log)
-    state = mae.classifier_state()
-    unexpected = model.load_state_dict(state, strict=False)[1]
-    if unexpected:
-        raise UsageError(f"{source}: the classifier has no {', '.join(unexpected)}; fine-tune the plain MLP-Mixer "
-                         "(default token mixer and stem)")
-    parameters = dict(model.named_parameters())
-    if config.pretraining.freeze_encoder:
-        for name in state:
-            parameters[name].requires_grad = False
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    log(f"initialised {len(state)} tensors from the {mae.encoder_tokens!r}-token MAE encoder {source}"
-        + ("; they are frozen" if config.pretraining.freeze_encoder else "") + f"; {trainable:,} parameters train")
-    return list(state)
-
-
-def make_latent_augmenter(config: TrainConfig, data: unsw.UNSWData,
-                          log: Callable[[str], None] = print) -> LatentAugmenter:
-    """The classifier's latent-noise augmentation from `latent_model`, scale `latent_noise`, with its own generator
-    seeded from the run's seed (the run's other random streams are untouched)."""
-    pretrained = config.pretraining
-    vae, checkpoint = load_vae(pretrained.latent_model)
-    _check_preprocessing(pretrained.latent_model, checkpoint, config, data, log)
-    log(f"latent augmentation: VAE {pretrained.latent_model} (latent dim {vae.latent_dim}), noise scale "
-        f"{pretrained.latent_noise}, half of each batch replaced by decoded rows")
-    return LatentAugmenter(vae, pretrained.latent_noise, np.random.default_rng([config.run.seed, 2]))
+    return load_model(path, VAE, TabularVAE)

@@ -65,16 +65,24 @@ class EpochTable:
         self.epoch_width = max(len("epoch"), 2 * len(str(epochs)) + 1)
 
     def header(self) -> str:
-        splits = " | ".join(f"{split:<{8 * len(names) - 1}}" for split, names in self.columns.items())
+        splits = " | ".join(f"{split.split('.')[0]:<{8 * len(names) - 1}}" for split, names in self.columns.items())
         names = " | ".join(" ".join(f"{SHORT_NAMES.get(name, name):>7}" for name in names)
                            for names in self.columns.values())
         return (f"{'':>{self.epoch_width}}  {splits}".rstrip() + "\n"
                 f"{'epoch':>{self.epoch_width}}  {names} | {'lr':>8} {'time':>6}")
 
     def row(self, record: dict[str, Any], epochs: int, selected: bool = False) -> str:
+        """A split may be a dotted path ("ema.holdout": record["ema"]["holdout"]); one the record lacks is blank."""
         epoch = f"{record['epoch']}/{epochs}"
-        values = " | ".join(" ".join(f"{_cell(record[split][name]):>7}" for name in names)
-                            for split, names in self.columns.items())
+
+        def metrics(split: str) -> dict[str, Any]:
+            found: Any = record
+            for key in split.split("."):
+                found = found.get(key, {})
+            return found
+
+        values = " | ".join(" ".join(f"{_cell(metrics(split)[name]) if name in metrics(split) else '':>7}"
+                                     for name in names) for split, names in self.columns.items())
         return (f"{epoch:>{self.epoch_width}}  {values} | {record['lr']:8.2e} {record['seconds']:5.1f}s"
                 + (" *" if selected else ""))
 

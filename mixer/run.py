@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from .checkpoint import CheckpointError, atomic_write, current_record, load_checkpoint, load_weights, read_checkpoint
-from .config import Settings
 from .errors import UsageError, UserError, WriteError, unwritable_reason
 from .lock import LOCK_NAME, FolderInUse, FolderLock, describe, in_use_message
 from .loop import TrainingDiverged, TrainingLoop
 from .report import EpochTable
+from .settings import Settings
 from .signals import critical, signal_of
 
 RUNS_DIR = Path("runs")

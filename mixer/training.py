@@ -1,10 +1,12 @@
 """The classifier: its model, loss and metrics, and `Trainer`, the run that trains it -- holdout model selection,
 best and last checkpoints, plots, predictions -- on the one training loop (`mixer.loop`) that pretraining uses too.
+A pretrained model reaches it through its checkpoint only: the MAE's encoder initialises the classifier, the VAE
+augments its training rows.
 """
 
 from __future__ import annotations
 
-import inspect
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -17,19 +19,23 @@ import tinygrad_np.nn.functional as F
 from tinygrad_np import Tensor, nn, optim
 
 from . import data as unsw
+from .averaging import SWA, ModelEma, WeightAverage
 from .checkpoint import (
     CLASSIFIER,
+    MAE,
+    VAE,
     CheckpointError,
     atomic_write,
     load_checkpoint,
+    load_model,
     load_weights,
     make_checkpoint,
     read_checkpoint,
     save_checkpoint,
 )
-from .config import ConfigError, TrainConfig
-from .loop import StepLoss, TrainingLoop, UpdateMonitor, make_schedule, parameter_groups
-from .loop import make_optimizer as build_optimizer
+from .config import TrainConfig
+from .errors import UsageError
+from .loop import StepLoss, TrainingLoop, UpdateMonitor, optimizer_by_name, parameter_groups, schedule_by_name
 from .metrics import (
     best_threshold,
     binary_metrics,
@@ -38,9 +44,19 @@ from .metrics import (
     multiclass_metrics,
     reliability_curve,
 )
-from .models import MODELS, build_model
-from .models.tabular import fit_ple_edges
-from .pretrain import load_mae_encoder, make_latent_augmenter
+from .models import (
+    CONV_BLOCKS,
+    MODELS,
+    STEMS,
+    TOKEN_MIXERS,
+    HybridMixer,
+    LatentAugmenter,
+    MixerMAE,
+    MLPMixer1D,
+    TabularVAE,
+)
+from .models.tabular import NumericEmbeddingLayer, PeriodicEmbedding, PiecewiseLinearEncoding, fit_ple_edges
+from .prior import class_prior
 from .report import (
     THRESHOLD_METRICS,
     format_confusion,
@@ -51,14 +67,11 @@ from .report import (
     plot_reliability,
 )
 from .run import Run, RunFolder
+from .settings import ConfigError
 
-__all__ = ["Trainer", "category_sizes", "checkpoint_threshold", "evaluate", "format_metrics", "load_trained",
-           "loss_fn", "make_model", "make_optimizer", "make_scheduler", "numeric_positions", "predict_proba",
-           "predicted_classes", "split_metrics", "write_predictions"]
-
-MODEL_OPTIONS = ("block", "kernel_size", "num_stages", "mixers_per_stage", "token_mixer", "stem", "tokens",
-                 "numeric_embedding", "ple_bins", "periodic_frequencies", "periodic_dim", "periodic_sigma",
-                 "ensemble_size")
+__all__ = ["Trainer", "category_sizes", "checkpoint_threshold", "evaluate", "format_metrics", "load_mae_encoder",
+           "load_trained", "loss_fn", "make_latent_augmenter", "make_model", "make_optimizer", "make_scheduler",
+           "numeric_positions", "predict_proba", "predicted_classes", "split_metrics", "write_predictions"]
 
 
 # -- building blocks ---------------------------------------------------------------------------------------------
@@ -77,24 +90,42 @@ def numeric_positions(config: TrainConfig) -> list[int]:
 
 def make_model(config: TrainConfig, num_classes: int, categories: dict[int, int] | None = None,
                ple_edges: np.ndarray | None = None) -> nn.Module:
-    """The configured model, with the options its constructor takes (kernel_size 0: the model's own default; the
-    configuration has already refused options that do not apply). With --categorical embed, `categories`
-    ({position: number of codes}, see `category_sizes`) is required. With --numeric-embedding ple, `ple_edges` are
-    the bin edges fitted on the training rows (`fit_ple_edges` of the `numeric_positions` columns); without them
-    the model's edges stay unset until a checkpoint's state dict is loaded (its forward pass refuses to run before)."""
+    """The configured model: the model options of the configuration (`TrainConfig.model_options`; it has already
+    refused those that do not apply) as layers and arguments. With --categorical embed, `categories` ({position:
+    number of codes}, see `category_sizes`) is required. With --numeric-embedding ple, `ple_edges` are the bin edges
+    fitted on the training rows (`fit_ple_edges` of the `numeric_positions` columns); without them the model's edges
+    stay unset until a checkpoint's state dict is loaded (its forward pass refuses to run before)."""
     model = config.model
-    accepted = inspect.signature(MODELS[model.name]).parameters
-    options: dict[str, Any] = {name: getattr(model, name) for name in MODEL_OPTIONS
-                               if name in accepted and not (name == "kernel_size" and model.kernel_size == 0)}
-    if config.data.categorical == "embed":
-        if categories is None:
+    common: dict[str, Any] = {"dim": model.dim, "depth": model.depth, "patch_size": model.patch_size,
+                              "dropout": config.regularisation.dropout, "drop_path": config.regularisation.drop_path,
+                              "num_classes": 1 if num_classes == 2 else num_classes}
+    if model.name == "mlp-mixer":
+        if config.data.categorical == "embed" and categories is None:
             raise ValueError("--categorical embed: make_model needs the category sizes of the data (category_sizes)")
-        options["categories"] = categories
-    if ple_edges is not None:
-        options["ple_edges"] = ple_edges
-    return build_model(model.name, **options, dim=model.dim, depth=model.depth, patch_size=model.patch_size,
-                       dropout=config.regularisation.dropout, drop_path=config.regularisation.drop_path,
-                       num_classes=1 if num_classes == 2 else num_classes)
+        return MLPMixer1D(**common, token_expansion=model.token_expansion, channel_expansion=model.channel_expansion,
+                          token_mixer=TOKEN_MIXERS[model.token_mixer], stem=STEMS[model.stem],
+                          categories=categories if config.data.categorical == "embed" else None,
+                          tokens=model.tokens, numeric_embedding=numeric_embedding_layer(config, ple_edges),
+                          ensemble_size=model.ensemble_size)
+    kernel = {"kernel_size": model.kernel_size} if model.kernel_size else {}  # 0: the model's own default
+    if model.name == "hybrid":
+        block = CONV_BLOCKS[model.block]
+        return HybridMixer(**common, num_stages=model.num_stages, mixers_per_stage=model.mixers_per_stage,
+                           token_expansion=model.token_expansion, channel_expansion=model.channel_expansion,
+                           block=functools.partial(block, **kernel) if kernel else block)
+    return MODELS[model.name](**common, num_stages=model.num_stages, **kernel)  # convnext, resnext
+
+
+def numeric_embedding_layer(config: TrainConfig, ple_edges: np.ndarray | None = None) -> NumericEmbeddingLayer | None:
+    """The numerical embedding of --numeric-embedding with its options, as the mlp-mixer takes it (None: the
+    values themselves)."""
+    model = config.model
+    if model.numeric_embedding == "ple":
+        return functools.partial(PiecewiseLinearEncoding, n_bins=model.ple_bins, edges=ple_edges)
+    if model.numeric_embedding == "periodic":
+        return functools.partial(PeriodicEmbedding, frequencies=model.periodic_frequencies, dim=model.periodic_dim,
+                                 sigma=model.periodic_sigma)
+    return None
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int = 1) -> optim.Optimizer:
@@ -102,7 +133,7 @@ def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int =
     parameters left out). With --sam it is wrapped in SAM / ASAM / SparseSAM (its step then needs a closure), with
     --noise-scale in NoisyOptimizer; `steps_per_epoch` turns the epoch-based settings into steps."""
     settings, sam = config.optimisation, config.sam
-    optimizer = build_optimizer(settings.optimizer, parameter_groups(model, settings.weight_decay), settings.lr)
+    optimizer = optimizer_by_name(settings.optimizer, parameter_groups(model, settings.weight_decay), settings.lr)
     params = [p for p in model.parameters() if p.requires_grad]
     total_steps = config.schedule.epochs * steps_per_epoch
     if sam.variant in ("sam", "asam"):
@@ -123,8 +154,8 @@ def make_optimizer(config: TrainConfig, model: nn.Module, steps_per_epoch: int =
 def make_scheduler(config: TrainConfig, optimizer: optim.Optimizer) -> Any:
     """The configured learning-rate schedule over (fractional) epochs, stepped after every optimiser step."""
     schedule = config.schedule
-    return make_schedule(optimizer, schedule.scheduler, schedule.epochs, schedule.warmup_epochs, schedule.eta_min,
-                         schedule.t0, schedule.t_mult)
+    return schedule_by_name(optimizer, schedule.scheduler, schedule.epochs, schedule.warmup_epochs,
+                            schedule.eta_min, schedule.t0, schedule.t_mult)
 
 
 def loss_fn(logits: Tensor, labels: np.ndarray, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
@@ -216,6 +247,60 @@ def checkpoint_threshold(checkpoint: dict[str, Any]) -> tuple[float, str]:
     return 0.5, "the checkpoint holds no threshold chosen on a holdout"
 
 
+# -- pretrained models -------------------------------------------------------------------------------------------
+def _check_preprocessing(source: str, checkpoint: dict[str, Any], config: TrainConfig, data: unsw.UNSWData,
+                         log: Callable[[str], None]) -> None:
+    saved = checkpoint["preprocessing"]["preprocessor"]
+    if saved["mode"] != config.data.preprocess:
+        raise UsageError(f"{source} was pretrained on --preprocess {saved['mode']} rows, this run uses "
+                         f"{config.data.preprocess}; pass --preprocess {saved['mode']}")
+    if saved != data.preprocessor.to_dict():
+        log(f"warning: {source} was pretrained with preprocessing fitted on other rows (a different --holdout or "
+            "--seed?); its holdout may overlap this run's")
+
+
+def load_mae_encoder(model: nn.Module, config: TrainConfig, data: unsw.UNSWData,
+                     log: Callable[[str], None] = print) -> list[str]:
+    """Load the MAE encoder of `config.pretraining.init_from_mae` into the classifier `model`
+    (`MixerMAE.classifier_state`) and, with `freeze_encoder`, freeze the loaded parameters (requires_grad off, so the
+    optimiser and the backward pass leave them out). Returns the loaded names."""
+    source = config.pretraining.init_from_mae
+    mae, checkpoint = load_model(source, MAE, MixerMAE)
+    expected = {"dim": mae.dim, "depth": mae.depth, "patch_size": mae.patch_size,
+                "token_expansion": mae.token_expansion, "channel_expansion": mae.channel_expansion}
+    wrong = [f"--{name.replace('_', '-')} {value:g}" for name, value in expected.items()
+             if getattr(config.model, name) != value]
+    if wrong:
+        raise UsageError(f"{source} holds the encoder of a {mae.dim}-dim, depth-{mae.depth}, patch-{mae.patch_size} "
+                         f"Mixer; pass {' '.join(wrong)}")
+    _check_preprocessing(source, checkpoint, config, data, log)
+    state = mae.classifier_state()
+    unexpected = model.load_state_dict(state, strict=False)[1]
+    if unexpected:
+        raise UsageError(f"{source}: the classifier has no {', '.join(unexpected)}; fine-tune the plain MLP-Mixer "
+                         "(default token mixer and stem)")
+    parameters = dict(model.named_parameters())
+    if config.pretraining.freeze_encoder:
+        for name in state:
+            parameters[name].requires_grad = False
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    log(f"initialised {len(state)} tensors from the {mae.encoder_tokens!r}-token MAE encoder {source}"
+        + ("; they are frozen" if config.pretraining.freeze_encoder else "") + f"; {trainable:,} parameters train")
+    return list(state)
+
+
+def make_latent_augmenter(config: TrainConfig, data: unsw.UNSWData,
+                          log: Callable[[str], None] = print) -> LatentAugmenter:
+    """The classifier's latent-noise augmentation from `latent_model`, scale `latent_noise`, with its own generator
+    seeded from the run's seed (the run's other random streams are untouched)."""
+    pretrained = config.pretraining
+    vae, checkpoint = load_model(pretrained.latent_model, VAE, TabularVAE)
+    _check_preprocessing(pretrained.latent_model, checkpoint, config, data, log)
+    log(f"latent augmentation: VAE {pretrained.latent_model} (latent dim {vae.latent_dim}), noise scale "
+        f"{pretrained.latent_noise}, half of each batch replaced by decoded rows")
+    return LatentAugmenter(vae, pretrained.latent_noise, np.random.default_rng([config.run.seed, 2]))
+
+
 # -- the run -----------------------------------------------------------------------------------------------------
 class Trainer(Run):
     """One classifier run: data, model, optimiser and schedule from a config, trained epoch by epoch; after each
@@ -265,11 +350,26 @@ class Trainer(Run):
         steps_per_epoch = math.ceil(len(self.data.train.labels) / (settings.batch_size * settings.accum_steps))
         self.optimizer = make_optimizer(config, self.model, steps_per_epoch)
         self.scheduler = make_scheduler(config, self.optimizer)
+        averaging = config.averaging
+        self.averages: dict[str, WeightAverage] = {}
+        if averaging.ema:
+            self.averages["ema"] = ModelEma(self.model, averaging.ema, averaging.ema_warmup)
+        if averaging.swa_epochs:
+            self.averages["swa"] = SWA(self.model)
+        # a model of the same shape that the averages are copied into to be evaluated and saved; built with the
+        # global generator put back, so that the run's random streams are those of a run without averages
+        self.averaged_model = None
+        if self.averages:
+            state = tg.get_rng_state()
+            self.averaged_model = make_model(config, len(self.data.class_names), self.categories, ple_edges)
+            tg.set_rng_state(state)
         self.loop = TrainingLoop(
             self.model, self.optimizer, self.scheduler, num_rows=len(self.data.train.labels),
             make_batch=self._batch, batch_loss=self._batch_loss, batch_size=settings.batch_size,
             order_rng=order_rng, accum_steps=settings.accum_steps, clip_grad_norm=settings.clip_grad_norm,
             needs_closure=config.sam.variant != "none", monitor=UpdateMonitor(self.model), evaluate=self._evaluate,
+            after_step=self.averages["ema"].update if "ema" in self.averages else None,
+            after_epoch=self._swa_update if "swa" in self.averages else None,
             generators={"latent": self.augmenter.rng} if self.augmenter is not None else None, log=log)
         self.best_score = -math.inf
 
@@ -287,9 +387,22 @@ class Trainer(Run):
         return StepLoss(loss / step_rows, loss.item(), {})
 
     def _evaluate(self) -> dict[str, Any]:
-        splits = {"holdout": self.data.holdout, "test": self.data.test}
-        return {name: evaluate(self.model, split, self.config.run.eval_batch_size)
-                for name, split in splits.items() if split is not None}
+        """The holdout's and the test file's metrics of the weights, and under "ema" / "swa" those of each weight
+        average that has started."""
+        splits = {name: split for name, split in (("holdout", self.data.holdout), ("test", self.data.test))
+                  if split is not None}
+        batch_size = self.config.run.eval_batch_size
+        record: dict[str, Any] = {name: evaluate(self.model, split, batch_size) for name, split in splits.items()}
+        for name, average in self.averages.items():
+            if average.updates:
+                model = average.copy_to(self.averaged_model)
+                record[name] = {split_name: evaluate(model, split, batch_size) for split_name, split in splits.items()}
+        return record
+
+    def _swa_update(self, epoch: int) -> None:
+        """SWA averages the weights at the end of each of the last --swa-epochs epochs."""
+        if epoch > self.epochs - self.config.averaging.swa_epochs:
+            self.averages["swa"].update()
 
     def train_epoch(self) -> dict[str, float]:
         """One epoch of the loop (for tests and notebooks; `fit` runs them all)."""
@@ -298,13 +411,25 @@ class Trainer(Run):
     # what a run saves --------------------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """The checkpoint of the run as it is now."""
+        averages = {"averages": {name: average.state_dict() for name, average in self.averages.items()}} \
+            if self.averages else {}
         return make_checkpoint(CLASSIFIER, config=self.config.flat(), model=self.model,
                                preprocessing=unsw.data_state(self.data), epoch=self.loop.epoch,
                                history=self.loop.history, **self.loop.state(),
-                               class_names=list(self.data.class_names), best_score=self.best_score)
+                               class_names=list(self.data.class_names), best_score=self.best_score,
+                               class_prior=class_prior(self.data.train.labels, len(self.data.class_names)).tolist(),
+                               **averages)
 
     def restore_extra(self, checkpoint: dict[str, Any]) -> None:
         self.best_score = checkpoint["best_score"]
+        for name, average in self.averages.items():
+            average.load_state_dict(checkpoint["averages"][name])
+        swa = self.averages.get("swa")
+        if swa is not None and swa.updates and checkpoint["epoch"] - swa.updates < self.epochs - \
+                self.config.averaging.swa_epochs:
+            swa.updates = 0  # the extended run's last epochs start later: its average starts again
+            self.notes.append(f"the run is extended to {self.epochs} epochs: SWA averages epochs "
+                              f"{self.epochs - self.config.averaging.swa_epochs + 1}-{self.epochs}, and starts again")
         saved = checkpoint.get("preprocessing")
         if saved is not None and saved != unsw.data_state(self.data):
             self.notes.append("the preprocessing fitted on the data now differs from the one saved with the "
@@ -338,18 +463,59 @@ class Trainer(Run):
     def selection_rule(self) -> str:
         if self.data.holdout is None:
             return "the lowest training loss (no holdout)"
-        return "the best holdout " + ("ROC-AUC" if self.data.task == "binary" else "accuracy")
+        among = f" of the weights and their {' and '.join(name.upper() for name in self.averages)}" \
+            if self.averages else ""
+        return "the best holdout " + ("ROC-AUC" if self.data.task == "binary" else "accuracy") + among
+
+    def averages_summary(self) -> dict[str, dict[str, Any]]:
+        """For the weights and each weight average: the epoch of its best holdout score and that score (what model
+        selection compared), from the run's history."""
+        summary: dict[str, dict[str, Any]] = {}
+        metric = "roc_auc" if self.data.task == "binary" else "accuracy"
+        for record in self.loop.history:
+            for name, score in self.candidates(record).items():
+                if name not in summary or score > summary[name]["score"]:
+                    summary[name] = {"epoch": record["epoch"], "score": score}
+        return {name: {"epoch": entry["epoch"], f"holdout_{metric}": entry["score"]} if self.data.holdout is not None
+                else {"epoch": entry["epoch"], "train_loss": -entry["score"]} for name, entry in summary.items()}
+
+    def candidates(self, record: dict[str, Any]) -> dict[str, float]:
+        """The selection score of each set of weights an epoch record measured: the weights ("raw"), then each weight
+        average with metrics ("ema", "swa"; only with a holdout: without one the score is the training loss, which
+        only the raw weights have)."""
+        scores = {"raw": self.selection_score(record)}
+        if self.data.holdout is not None:
+            scores.update({name: self.selection_score(record[name]) for name in self.averages if name in record})
+        return scores
 
     def save(self, record: dict[str, Any]) -> bool:
-        score = self.selection_score(record)
+        candidates = self.candidates(record)
+        weights = max(candidates, key=candidates.__getitem__)  # the first of equal scores: the raw weights first
+        score = candidates[weights]
         selected = score > self.best_score or not (self.folder.path / "best.npz").exists()
         if selected:
             self.best_score = max(score, self.best_score)
         state = self.state()
-        if selected:
-            save_checkpoint(self.folder.path / "best.npz", state)
+        if selected and weights == "raw":
+            save_checkpoint(self.folder.path / "best.npz", {**state, **self._weights_entry("raw")})
+        elif selected:  # an average: its weights, and no training state (it cannot be resumed)
+            model = self.averages[weights].copy_to(self.averaged_model)
+            kept = {key: value for key, value in state.items() if key not in ("optimizer", "scheduler", "rng",
+                                                                                 "averages")}
+            save_checkpoint(self.folder.path / "best.npz", {**kept, "model": model.state_dict(),
+                                                           **self._weights_entry(weights)})
         save_checkpoint(self.folder.path / "last.npz", state)  # last: a resume continues from here
         return selected
+
+    def _weights_entry(self, weights: str) -> dict[str, str]:
+        """best.npz says which weights it holds when the run averages weights."""
+        return {"selected_weights": weights} if self.averages else {}
+
+    def weights_description(self, weights: str) -> str:
+        averaging = self.config.averaging
+        return {"raw": "the weights themselves", "ema": f"the EMA of the weights, decay {averaging.ema:g}",
+                "swa": f"the SWA of the weights over the last {averaging.swa_epochs} epoch"
+                       + ("s" if averaging.swa_epochs > 1 else "")}[weights]
 
     # start and end -----------------------------------------------------------------------------------------------
     def describe(self) -> list[str]:
@@ -360,7 +526,10 @@ class Trainer(Run):
         if data.unlabelled is not None:
             rows.append(f"unlabelled {len(data.unlabelled.ids):,}")
         trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        return [f"model: {self.config.model.name} ({type(self.model).__name__}), {trainable:,} trainable parameters",
+        averages = [self.weights_description(name).removeprefix("the ") for name in self.averages]
+        averaged = f"; beside the weights, {' and '.join(averages)}" if averages else ""
+        return [f"model: {self.config.model.name} ({type(self.model).__name__}), {trainable:,} trainable parameters"
+                + averaged,
                 f"data: {data.data_dir} ({', '.join(rows)} rows; test is {Path(data.test.source).name}, reported "
                 "only)", f"output: {self.folder.path}"]
 
@@ -370,7 +539,10 @@ class Trainer(Run):
 
     def columns(self) -> dict[str, list[str]]:
         metrics = ["loss", "accuracy", "roc_auc"]
-        return {"train": ["loss"], "holdout": metrics if self.data.holdout is not None else [], "test": metrics}
+        score = "roc_auc" if self.data.task == "binary" else "accuracy"
+        averaged = {f"{name}.holdout": [score] for name in self.averages} if self.data.holdout is not None else {}
+        return {"train": ["loss"], "holdout": metrics if self.data.holdout is not None else [], "test": metrics,
+                **averaged}
 
     def choose_threshold(self, holdout_probabilities: np.ndarray | None) -> tuple[float, str]:
         """The decision threshold of the selected binary model, from its holdout probabilities only (the test file
@@ -399,6 +571,9 @@ class Trainer(Run):
         splits = {name: split for name, split in (("holdout", data.holdout), ("test", data.test)) if split is not None}
         probabilities = {name: predict_proba(model, split.features, batch_size) for name, split in splits.items()}
         result: dict[str, Any] = {"selected_epoch": epoch, "selected_by": self.selection_rule()}
+        if self.averages:
+            result["selected_weights"] = best.get("selected_weights", "raw")
+            result["weights_compared"] = self.averages_summary()
         threshold, curves = 0.5, {}
         if data.task == "binary":
             threshold, rule = self.choose_threshold(probabilities.get("holdout"))
@@ -428,7 +603,8 @@ class Trainer(Run):
                if data.task == "binary" else {})}
         test_name, rows = Path(data.test.source).name, len(data.test.labels)
         at = "" if data.task != "binary" else " at threshold 0.5"
-        self.log(f"selected epoch {epoch} of {self.epochs} ({self.selection_rule()}); on test ({test_name}, "
+        which = f", {self.weights_description(result['selected_weights'])}" if self.averages else ""
+        self.log(f"selected epoch {epoch} of {self.epochs}{which} ({self.selection_rule()}); on test ({test_name}, "
                  f"{rows:,} rows){at}: " + format_metrics(result["test"]))
         if data.task == "binary":
             self.log(f"decision threshold {threshold:.4f} ({result['threshold_rule']}), stored in best.npz:")

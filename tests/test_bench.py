@@ -84,3 +84,24 @@ def test_the_matmul_floor_covers_every_linear(bench, batch):
     _, flops = bench.floor_step(calls, np.random.default_rng(0))
     assert flops == sum(2.0 * math.prod(x_shape) * w_shape[0] * (3 if needs_x else 2)
                         for x_shape, w_shape, _, needs_x in calls)
+
+
+def test_bench_configs_times_the_step_train_py_takes(monkeypatch):
+    """bench/bench_configs.py: a configuration's step is train.py's (its model, parameters and tokens), and the table
+    divides by the default's time. No timing is asserted."""
+    before = os.environ.get("OPENBLAS_THREAD_TIMEOUT")
+    spec = importlib.util.spec_from_file_location("bench_configs", BENCH.parent / "bench_configs.py")
+    configs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(configs)
+    if before is None:
+        os.environ.pop("OPENBLAS_THREAD_TIMEOUT", None)
+    monkeypatch.setattr(configs, "ROUNDS", 1)
+    monkeypatch.setattr(configs, "ROUND_SECONDS", 1e-3)
+    monkeypatch.setattr(configs, "WARMUP_STEPS", 1)
+    patches = configs.measure({"dim": 8, "depth": 1})
+    features = configs.measure({"dim": 8, "depth": 1, "tokens": "feature", "token_expansion": 1.0})
+    assert (patches["tokens"], features["tokens"]) == (14, 42) and patches["seconds"] > 0
+    assert features["options"]["token_expansion"] == 1.0 and patches["parameters"] != features["parameters"]
+    configs.CONFIGURATIONS_USED.update({"default": {}, "mine": {"tokens": "feature"}})
+    text = configs.table({"default": {**patches, "seconds": 0.2}, "mine": {**features, "seconds": 0.3}}, True)
+    assert text.splitlines()[3].startswith("| mine | --tokens feature | 42 |") and text.endswith("| 300.0 | 1.50 |")

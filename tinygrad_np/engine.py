@@ -616,6 +616,8 @@ class Tensor:
 
     # -- comparisons and logic (no gradient; bool results) --------------------------------------------------------
     def _compare(self, other: Any, compare: np.ufunc) -> Tensor:
+        if not isinstance(other, (Tensor, np.ndarray, np.generic, int, float, bool, list, tuple)):
+            return NotImplemented  # let the other object compare (pytest.approx, a custom scalar type)
         return Tensor._wrap(compare(self._data, other._data if isinstance(other, Tensor) else other))
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]

@@ -21,11 +21,13 @@ layout; Mixer blocks keep them tokens-first (length, batch, channels). A stage t
 the Mixer layout, and the next stage once back.
 
 Default stage depths, when only a total `depth` is given, put more blocks in the early stages
-(`split_depth`).
+(`split_depth`). The conv block of a stage is a layer factory (`ConvBlockLayer`), as timm passes layers: a block
+class, or `functools.partial` of one with its options bound.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -35,14 +37,9 @@ from tinygrad_np import Tensor, nn
 
 from .mlp_mixer import MixerBlock
 
-ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"gelu": F.gelu, "relu": F.relu}
-BLOCKS = ("convnext", "resnext", "resnet")
-
-
-def activation_function(name: str) -> Callable[[Tensor], Tensor]:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+Activation = Callable[[Tensor], Tensor]
+ConvBlockLayer = Callable[..., nn.Module]
+"""(dim, drop_path=rate) -> a residual block mapping (batch, dim, length) to the same shape."""
 
 
 def check_odd_kernel(block: str, kernel_size: int) -> None:
@@ -92,7 +89,7 @@ class ResNeXtBlock1D(nn.Module):
     """
 
     def __init__(self, dim: int, kernel_size: int = 3, expansion: float = 1.0, groups: int | None = None,
-                 activation: str = "gelu", drop_path: float = 0.0):
+                 act_layer: Activation = F.gelu, drop_path: float = 0.0):
         check_odd_kernel("ResNeXtBlock1D", kernel_size)
         super().__init__()
         width = max(1, int(dim * expansion))
@@ -100,7 +97,7 @@ class ResNeXtBlock1D(nn.Module):
         if width % groups:
             raise ValueError(f"ResNeXtBlock1D: groups={groups} must divide the bottleneck width {width} "
                              f"(dim={dim} * expansion={expansion})")
-        self.act = activation_function(activation)
+        self.act = act_layer
         self.reduce = nn.Conv1d(dim, width, 1)
         self.norm1 = nn.ChannelsFirstLayerNorm(width)
         self.conv = nn.Conv1d(width, width, kernel_size, padding=kernel_size // 2, groups=groups)
@@ -120,10 +117,10 @@ class ResNetBlock1D(nn.Module):
     block (He et al. 2016, arXiv:1512.03385) with two convs of kernel_size and channels-first
     LayerNorm in place of BatchNorm."""
 
-    def __init__(self, dim: int, kernel_size: int = 3, activation: str = "gelu", drop_path: float = 0.0):
+    def __init__(self, dim: int, kernel_size: int = 3, act_layer: Activation = F.gelu, drop_path: float = 0.0):
         check_odd_kernel("ResNetBlock1D", kernel_size)
         super().__init__()
-        self.act = activation_function(activation)
+        self.act = act_layer
         self.conv1 = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2)
         self.norm1 = nn.ChannelsFirstLayerNorm(dim)
         self.conv2 = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2)
@@ -135,17 +132,8 @@ class ResNetBlock1D(nn.Module):
         return self.act(x + self.drop_path(self.norm2(self.conv2(h))))
 
 
-def conv_block(block: str, dim: int, kernel_size: int | None, expansion: float | None,
-               drop_path: float) -> nn.Module:
-    """A conv block by name, with that block's default kernel size (7 ConvNeXt, 3 the others) and
-    expansion (4 ConvNeXt, 1 ResNeXt) where None is given."""
-    if block == "convnext":
-        return ConvNeXtBlock1D(dim, kernel_size or 7, 4 if expansion is None else expansion, drop_path=drop_path)
-    if block == "resnext":
-        return ResNeXtBlock1D(dim, kernel_size or 3, 1.0 if expansion is None else expansion, drop_path=drop_path)
-    if block == "resnet":
-        return ResNetBlock1D(dim, kernel_size or 3, drop_path=drop_path)
-    raise ValueError(f"unknown conv block {block!r}; choose one of {', '.join(BLOCKS)}")
+CONV_BLOCKS: dict[str, ConvBlockLayer] = {"convnext": ConvNeXtBlock1D, "resnext": ResNeXtBlock1D,
+                                          "resnet": ResNetBlock1D}
 
 
 def split_depth(depth: int, num_stages: int, minimum: int = 1) -> tuple[int, ...]:
@@ -201,14 +189,14 @@ class StagedConvNet1D(nn.Module):
     at the ends (measured on a rule over features 5, 6 and 30, 400 Adam steps, dim 16: held-out
     accuracy ConvNeXt1D 0.52 without / with a std-0.02 embedding, 0.87 with std 1; ResNeXt1D 0.51
     without, 0.76-0.78 with).
-    Stage i has dim * 2**i channels, conv_depths[i] conv blocks of type `block` and then
+    Stage i has dim * 2**i channels, conv_depths[i] conv blocks `block(stage_dim, drop_path=rate)` and then
     mixer_depths[i] Mixer blocks. Drop-path rises linearly from 0 to `drop_path` over all blocks;
     `dropout` acts inside Mixer blocks and before the head.
     """
 
     def __init__(self, *, seq_len: int, in_channels: int, dim: int, conv_depths: Sequence[int],
-                 mixer_depths: Sequence[int], block: str, kernel_size: int | None, expansion: float | None,
-                 token_expansion: float, channel_expansion: float, patch_size: int, stem_kernel: int,
+                 mixer_depths: Sequence[int], block: ConvBlockLayer, token_expansion: float,
+                 channel_expansion: float, patch_size: int, stem_kernel: int,
                  position_embedding: bool, dropout: float, drop_path: float, num_classes: int):
         name = type(self).__name__
         if seq_len < 1 or in_channels < 1 or dim < 1 or patch_size < 1 or num_classes < 1:
@@ -218,8 +206,6 @@ class StagedConvNet1D(nn.Module):
         if len(conv_depths) != len(mixer_depths) or not conv_depths or min(conv_depths) < 0 or min(mixer_depths) < 0:
             raise ValueError(f"{name}: conv_depths {tuple(conv_depths)} and mixer_depths {tuple(mixer_depths)} must "
                              "be non-empty, of equal length and >= 0")
-        if block not in BLOCKS:
-            raise ValueError(f"{name}: unknown block {block!r}; choose one of {', '.join(BLOCKS)}")
         check_odd_kernel(f"{name} stem", stem_kernel)
         super().__init__()
         self.seq_len, self.in_channels = seq_len, in_channels
@@ -236,9 +222,9 @@ class StagedConvNet1D(nn.Module):
             stage_dim = dim * 2**i
             if i > 0:
                 length = (length - 1) // 2 + 1
-            convs = [conv_block(block, stage_dim, kernel_size, expansion, next(rates)) for _ in range(n_conv)]
-            mixers = [MixerBlock(length, stage_dim, max(1, int(length * token_expansion)),
-                                 max(1, int(stage_dim * channel_expansion)), dropout, next(rates))
+            convs = [block(stage_dim, drop_path=next(rates)) for _ in range(n_conv)]
+            mixers = [MixerBlock(num_tokens=length, dim=stage_dim, token_expansion=token_expansion,
+                                 channel_expansion=channel_expansion, dropout=dropout, drop_path=next(rates))
                       for _ in range(n_mixer)]
             self.stages.append(Stage1D(in_dim, stage_dim, i > 0, convs, mixers))
             in_dim = stage_dim
@@ -299,8 +285,9 @@ class ConvNeXt1D(StagedConvNet1D):
                  dropout: float = 0.0, drop_path: float = 0.0, num_classes: int = 1):
         conv_depths = stage_depths("ConvNeXt1D", depth, depths, num_stages, 1)
         super().__init__(seq_len=seq_len, in_channels=in_channels, dim=dim, conv_depths=conv_depths,
-                         mixer_depths=(0,) * len(conv_depths), block="convnext", kernel_size=kernel_size,
-                         expansion=expansion, token_expansion=0.0, channel_expansion=0.0, patch_size=patch_size,
+                         mixer_depths=(0,) * len(conv_depths),
+                         block=functools.partial(ConvNeXtBlock1D, kernel_size=kernel_size, expansion=expansion),
+                         token_expansion=0.0, channel_expansion=0.0, patch_size=patch_size,
                          stem_kernel=stem_kernel, position_embedding=position_embedding, dropout=dropout,
                          drop_path=drop_path, num_classes=num_classes)
 
@@ -319,8 +306,9 @@ class ResNeXt1D(StagedConvNet1D):
                  dropout: float = 0.0, drop_path: float = 0.0, num_classes: int = 1):
         conv_depths = stage_depths("ResNeXt1D", depth, depths, num_stages, 1)
         super().__init__(seq_len=seq_len, in_channels=in_channels, dim=dim, conv_depths=conv_depths,
-                         mixer_depths=(0,) * len(conv_depths), block="resnext", kernel_size=kernel_size,
-                         expansion=expansion, token_expansion=0.0, channel_expansion=0.0, patch_size=patch_size,
+                         mixer_depths=(0,) * len(conv_depths),
+                         block=functools.partial(ResNeXtBlock1D, kernel_size=kernel_size, expansion=expansion),
+                         token_expansion=0.0, channel_expansion=0.0, patch_size=patch_size,
                          stem_kernel=stem_kernel, position_embedding=position_embedding, dropout=dropout,
                          drop_path=drop_path, num_classes=num_classes)
 
@@ -334,24 +322,23 @@ class HybridMixer(StagedConvNet1D):
     depths: blocks per stage, conv and Mixer together; the last `mixers_per_stage` of each stage are
         Mixer blocks, the rest (at least one) conv blocks. None splits `depth` over `num_stages`,
         front-loaded (4 over 2 -> (2, 2): conv, Mixer | conv, Mixer; 6 -> (4, 2)).
-    block: the conv block, "convnext" | "resnext" | "resnet"; kernel_size and expansion default to
-        the block's own (7 and 4 for ConvNeXt, 3 and 1 for ResNeXt, 3 for ResNet).
+    block: the conv block, a `ConvBlockLayer` (`CONV_BLOCKS` by name: ConvNeXtBlock1D, ResNeXtBlock1D or
+        ResNetBlock1D; `functools.partial(ConvNeXtBlock1D, kernel_size=5)` for other options than the block's own).
     token_expansion, channel_expansion: the Mixer blocks' MLP widths, as in MLPMixer1D.
     patch_size: the stem's stride (1: all seq_len positions become tokens; 3: 14 tokens of 42).
     """
 
     def __init__(self, seq_len: int = 42, in_channels: int = 1, dim: int = 64, depth: int = 4,
                  depths: Sequence[int] | None = None, num_stages: int = 2, mixers_per_stage: int = 1,
-                 block: str = "convnext", kernel_size: int | None = None, expansion: float | None = None,
-                 token_expansion: float = 4.0, channel_expansion: float = 0.5, patch_size: int = 1,
-                 stem_kernel: int = 3, position_embedding: bool = True, dropout: float = 0.0,
-                 drop_path: float = 0.0, num_classes: int = 1):
+                 block: ConvBlockLayer = ConvNeXtBlock1D, token_expansion: float = 4.0,
+                 channel_expansion: float = 0.5, patch_size: int = 1, stem_kernel: int = 3,
+                 position_embedding: bool = True, dropout: float = 0.0, drop_path: float = 0.0, num_classes: int = 1):
         if mixers_per_stage < 0:
             raise ValueError(f"HybridMixer: mixers_per_stage must be >= 0, got {mixers_per_stage}")
         totals = stage_depths("HybridMixer", depth, depths, num_stages, mixers_per_stage + 1)
         super().__init__(seq_len=seq_len, in_channels=in_channels, dim=dim,
                          conv_depths=[n - mixers_per_stage for n in totals],
-                         mixer_depths=(mixers_per_stage,) * len(totals), block=block, kernel_size=kernel_size,
-                         expansion=expansion, token_expansion=token_expansion, channel_expansion=channel_expansion,
+                         mixer_depths=(mixers_per_stage,) * len(totals), block=block,
+                         token_expansion=token_expansion, channel_expansion=channel_expansion,
                          patch_size=patch_size, stem_kernel=stem_kernel, position_embedding=position_embedding,
                          dropout=dropout, drop_path=drop_path, num_classes=num_classes)

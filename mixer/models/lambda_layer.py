@@ -22,6 +22,7 @@ so that position lambdas start on the scale of the content lambda, a softmax-wei
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -108,3 +109,12 @@ class LambdaLayer1D(nn.Module):
     def extra_repr(self) -> str:
         context = f"num_positions={self.num_positions}" if self.r is None else f"r={self.r}"
         return f"dim={self.dim}, dim_k={self.dim_k}, heads={self.heads}, dim_u={self.dim_u}, {context}"
+
+
+def lambda_token_mixer(dim_k: int = 16, heads: int = 4, dim_u: int = 1,
+                       radius: int | None = None) -> Callable[[int, int], nn.Module]:
+    """A Mixer block's token mixer (`MixerBlock(token_mixer=...)`): (num_tokens, dim) -> LambdaLayer1D(dim, dim_k,
+    heads, dim_u, radius) over those tokens, tokens-first; global (`radius` None) or local."""
+    def lambda_layer(num_tokens: int, dim: int) -> nn.Module:
+        return LambdaLayer1D(dim, dim_k, heads, dim_u, radius, num_positions=num_tokens)
+    return lambda_layer

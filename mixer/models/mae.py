@@ -129,8 +129,8 @@ class MixerMAE(nn.Module):
     token. Loss: the mean squared error on the removed patches only, against per-patch normalised targets when
     `norm_pix_loss` (MAE's option; unbiased variance, as in MAE's code).
 
-    The encoder's parameter names (`proj`, `blocks`, `norm`) are those of `MLPMixer1D`, so its weights load into a
-    classifier by name.
+    The encoder's parts are those of `MLPMixer1D` (`proj`, the classifier's `embed.proj`; `blocks`; `norm`), so its
+    weights load into a classifier by name (`classifier_state`).
     """
 
     def __init__(self, seq_len: int = 42, patch_size: int = 3, dim: int = 64, depth: int = 4, decoder_dim: int = 32,
@@ -169,8 +169,8 @@ class MixerMAE(nn.Module):
         self.decoder_pred = nn.Linear(decoder_dim, patch_size)
 
     def _block(self, num_tokens: int, dim: int) -> MixerBlock:
-        return MixerBlock(num_tokens, dim, max(1, int(num_tokens * self.token_expansion)),
-                          max(1, int(dim * self.channel_expansion)))
+        return MixerBlock(num_tokens=num_tokens, dim=dim, token_expansion=self.token_expansion,
+                          channel_expansion=self.channel_expansion)
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments, to rebuild this model from a checkpoint."""
@@ -252,13 +252,15 @@ class MixerMAE(nn.Module):
         return encoded.mean(dim=0).reshape(windows, batch, dim).mean(dim=0)
 
     def classifier_state(self) -> dict[str, np.ndarray]:
-        """The encoder weights that carry over to an `MLPMixer1D`, under its names (see the module docstring)."""
+        """The encoder weights that carry over to an `MLPMixer1D`, under its names (see the module docstring): the
+        patch embedding (`embed.proj` there), the blocks and the final norm."""
         def carried(name: str) -> bool:
             if not name.startswith(("proj.", "blocks.", "norm.")):
                 return False
             return self.encoder_tokens == "all" or ".token_mixing." not in name
 
-        return {name: array for name, array in self.state_dict().items() if carried(name)}
+        return {("embed." + name if name.startswith("proj.") else name): array
+                for name, array in self.state_dict().items() if carried(name)}
 
     def classifier(self, num_classes: int = 1, dropout: float = 0.0, drop_path: float = 0.0) -> MLPMixer1D:
         """An `MLPMixer1D` of the same shape initialised from this encoder (`classifier_state`); the head, and in

@@ -97,3 +97,14 @@ def test_unbatched_conv_inputs_are_accepted_as_pytorch(nd):
 
         theirs = getattr(torch.nn.functional, f"conv{nd}d")(torch.tensor(x.numpy()), torch.tensor(w.numpy()), padding=1)
         np.testing.assert_allclose(conv(x, w, padding=1).numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_clip_grad_norm_refuses_a_non_finite_norm_when_asked_and_returns_a_tensor():
+    w = tg.zeros(3, requires_grad=True)
+    w.grad = tg.tensor([float("nan"), 1.0, 1.0])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_([w], 1.0, error_if_nonfinite=True)
+    w.grad = tg.tensor([3.0, 4.0, 0.0])
+    norm = nn.utils.clip_grad_norm_(w, 1.0, foreach=True)  # one tensor, as PyTorch takes it
+    assert isinstance(norm, tg.Tensor) and norm.item() == pytest.approx(5.0)
+    np.testing.assert_allclose(w.grad.numpy(), [0.6, 0.8, 0.0], rtol=1e-5)

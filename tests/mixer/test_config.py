@@ -1,9 +1,12 @@
 """The configuration: every option once (type, default, help, choices, rule, when it applies), checked as a whole,
 with errors that name the flags and the rule, and config.json holding only what applies."""
 
+import numpy as np
 import pytest
 
+import tinygrad_np as tg
 from mixer.config import ConfigError, MAEPretrainConfig, TrainConfig, VAEPretrainConfig
+from mixer.training import make_model
 
 
 def test_every_option_has_help_a_group_and_a_unique_flag():
@@ -13,7 +16,8 @@ def test_every_option_has_help_a_group_and_a_unique_flag():
         for option in options.values():
             assert option.help.strip() and option.group in config_class.group_classes(), option.key
     groups = {option.group for option in TrainConfig.options().values()}
-    assert groups == {"model", "data", "optimisation", "schedule", "regularisation", "sam", "pretraining", "run"}
+    assert groups == {"model", "data", "optimisation", "schedule", "regularisation", "averaging", "sam",
+                      "pretraining", "run"}
 
 
 def test_all_problems_are_reported_at_once_each_naming_its_flag():
@@ -70,9 +74,9 @@ def test_options_that_do_not_apply_are_refused_when_set_and_left_out_of_config_j
     assert set(applied["sam"]) == {"sam", "sam_rho", "sam_sparsity", "sam_update_freq", "sam_num_samples",
                                    "noise_scale", "noise_schedule", "noise_power", "noise_reference_epochs"}
     plain = TrainConfig.from_dict({"scheduler": "none"}).applicable()
-    assert set(plain["model"]) == {"model", "dim", "depth", "patch_size", "token_mixer", "stem", "tokens",
-                                   "numeric_embedding", "periodic_frequencies", "periodic_dim", "periodic_sigma",
-                                   "ensemble_size"}
+    assert set(plain["model"]) == {"model", "dim", "depth", "patch_size", "token_mixer", "token_expansion",
+                                   "channel_expansion", "stem", "tokens", "numeric_embedding", "periodic_frequencies",
+                                   "periodic_dim", "periodic_sigma", "ensemble_size"}
     assert "eta_min" not in plain["schedule"] and "init_from_mae" not in plain.get("pretraining", {})
 
 
@@ -81,3 +85,34 @@ def test_the_flat_form_round_trips_through_a_checkpoint():
     again = TrainConfig.from_dict(config.flat())  # every option, non-applicable ones at their defaults
     assert again == config
     assert TrainConfig.from_dict(config.applicable()) == config
+
+
+# Each model option set to another value than its default (with what it needs beside it).
+OTHER_VALUES = {"token_mixer": {"token_mixer": "lambda"}, "token_expansion": {"token_expansion": 2.0},
+                "channel_expansion": {"channel_expansion": 1.0}, "stem": {"stem": "inception"},
+                "tokens": {"tokens": "feature"}, "ple_bins": {"numeric_embedding": "ple", "ple_bins": 4},
+                "periodic_frequencies": {"periodic_frequencies": 4}, "periodic_dim": {"periodic_dim": 4},
+                "periodic_sigma": {"periodic_sigma": 0.5}, "ensemble_size": {"ensemble_size": 2},
+                "block": {"block": "resnet"}, "kernel_size": {"kernel_size": 5}, "num_stages": {"num_stages": 1},
+                "mixers_per_stage": {"mixers_per_stage": 2, "depth": 6}}
+
+
+@pytest.mark.parametrize("model", ["mlp-mixer", "convnext", "hybrid", "resnext"])
+def test_the_options_a_model_owns_reach_it_and_no_other_option_applies(model):
+    """The option table is the one source of which options belong to which model (`models=`): each of them changes
+    the model make_model builds, and each model option of the other models is refused."""
+    def built(values):
+        config = TrainConfig.from_dict({"model": model, "dim": 8, "depth": 4, "categorical": "numeric", **values})
+        tg.manual_seed(0)
+        state = make_model(config, 2, ple_edges=np.tile(np.linspace(-1, 1, 5, dtype=np.float32), (42, 1)))
+        return {name: array for name, array in state.state_dict().items()}
+
+    owned = TrainConfig.model_options(model)
+    assert owned and set(owned) <= set(OTHER_VALUES)
+    base = built({})
+    for key in owned:
+        other = built(OTHER_VALUES[key])
+        assert other.keys() != base.keys() or any(not np.array_equal(other[name], base[name]) for name in base), key
+    for key in sorted(set(OTHER_VALUES) - set(owned)):
+        with pytest.raises(ConfigError, match=f"does not apply to --model {model}"):
+            TrainConfig.from_dict({"model": model, **OTHER_VALUES[key]})

@@ -1,11 +1,23 @@
-"""LambdaLayer1D against an einsum reference and gradient checks, InceptionBlock1D, and the Mixer's
-token_mixer="lambda" / stem="inception" options -- with the defaults unchanged."""
+"""LambdaLayer1D against an einsum reference and gradient checks, InceptionBlock1D, and the Mixer with a lambda
+token mixer or an inception stem -- with the defaults unchanged."""
+
+import functools
 
 import numpy as np
 import pytest
 
 import tinygrad_np as tg
-from mixer.models import InceptionBlock1D, LambdaLayer1D, MixerBlock, MLPMixer1D, build_model
+from mixer.models import (
+    STEMS,
+    TOKEN_MIXERS,
+    InceptionBlock1D,
+    LambdaLayer1D,
+    MixerBlock,
+    MLPMixer1D,
+    build_model,
+    lambda_token_mixer,
+    mlp_token_mixer,
+)
 from tinygrad_np import Tensor, gradcheck
 
 
@@ -98,10 +110,9 @@ def test_inception_block_shapes_branches_and_gradients():
         wide(np.zeros((1, 2, 9), np.float32))
 
 
-@pytest.mark.parametrize("options", [dict(token_mixer="lambda", lambda_heads=2, lambda_dim_k=2),
-                                     dict(token_mixer="lambda", lambda_heads=2, lambda_dim_k=2, lambda_radius=1,
-                                          lambda_dim_u=2),
-                                     dict(stem="inception", stem_channels=4)])
+@pytest.mark.parametrize("options", [dict(token_mixer=lambda_token_mixer(heads=2, dim_k=2)),
+                                     dict(token_mixer=lambda_token_mixer(heads=2, dim_k=2, radius=1, dim_u=2)),
+                                     dict(stem=functools.partial(InceptionBlock1D, out_channels=4))])
 def test_mixer_gradients_with_a_lambda_token_mixer_or_an_inception_stem(options):
     tg.manual_seed(3)
     model = MLPMixer1D(seq_len=7, dim=4, depth=2, patch_size=2, num_classes=2, **options).to(np.float64).eval()
@@ -111,17 +122,18 @@ def test_mixer_gradients_with_a_lambda_token_mixer_or_an_inception_stem(options)
     gradcheck(lambda x, *params: model(x), x, *model.parameters())
 
 
-def test_lambda_mixer_block_and_build_model():
-    block = MixerBlock(num_tokens=6, dim=8, token_hidden=12, channel_hidden=4, token_mixer="lambda", lambda_heads=2)
+def test_lambda_mixer_block_and_the_registry_of_choices():
+    block = MixerBlock(num_tokens=6, dim=8, channel_expansion=0.5, token_mixer=lambda_token_mixer(heads=2))
     assert isinstance(block.token_mixing, LambdaLayer1D) and block.token_mixing.num_positions == 6
+    assert block.token_mixing.heads == 2 and block.channel_mixing.fc1.out_features == 4
     assert block(Tensor(np.zeros((6, 3, 8)))).shape == (6, 3, 8)
-    model = build_model("mlp-mixer", dim=8, depth=1, patch_size=3, token_mixer="lambda", stem="inception")
+    model = build_model("mlp-mixer", dim=8, depth=1, patch_size=3, token_mixer=TOKEN_MIXERS["lambda"],
+                        stem=STEMS["inception"])
     assert model(np.zeros((2, 42), np.float32)).shape == (2, 1)
-    assert model.proj.in_features == 3 * 16
-    with pytest.raises(ValueError, match="token_mixer"):
-        MLPMixer1D(dim=8, depth=1, token_mixer="attention")
-    with pytest.raises(ValueError, match="stem"):
-        MLPMixer1D(dim=8, depth=1, stem="conv")
+    assert model.embed.proj.in_features == 3 * 16  # the inception stem's 16 channels per feature
+    assert isinstance(model.embed.stem, InceptionBlock1D)
+    assert all(isinstance(b.token_mixing, LambdaLayer1D) for b in model.blocks)
+    assert TOKEN_MIXERS["mlp"] is None and STEMS["linear"] is None  # the defaults: the token MLP, linear patches
 
 
 # Recorded from the code before token_mixer/stem existed: tg.manual_seed(123), MLPMixer1D(seq_len=10,
@@ -132,12 +144,12 @@ BLOCK_PARAMETERS = ["token_norm.weight", "token_norm.bias", "token_mixing.fc1.we
                     "token_mixing.fc2.weight", "token_mixing.fc2.bias", "channel_norm.weight", "channel_norm.bias",
                     "channel_mixing.fc1.weight", "channel_mixing.fc1.bias", "channel_mixing.fc2.weight",
                     "channel_mixing.fc2.bias"]
-DEFAULT_PARAMETERS = ["proj.weight", "proj.bias",
+DEFAULT_PARAMETERS = ["embed.proj.weight", "embed.proj.bias",
                       *[f"blocks.{i}.{name}" for i in range(2) for name in BLOCK_PARAMETERS],
                       "norm.weight", "norm.bias", "head.weight", "head.bias"]
 
 
-@pytest.mark.parametrize("options", [{}, dict(token_mixer="mlp", stem="linear")])
+@pytest.mark.parametrize("options", [{}, dict(token_mixer=mlp_token_mixer(), stem=None)])
 def test_the_default_mlp_and_linear_paths_are_unchanged(options):
     tg.manual_seed(123)
     model = MLPMixer1D(seq_len=10, dim=8, depth=2, patch_size=3, num_classes=2, **options).to(np.float64).eval()

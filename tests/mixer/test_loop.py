@@ -10,8 +10,8 @@ import pytest
 
 import tinygrad_np as tg
 import tinygrad_np.nn.functional as F
-from mixer.loop import StepLoss, TrainingDiverged, TrainingLoop, make_optimizer, parameter_groups
-from mixer.models import MLPMixer1D, build_model
+from mixer.loop import StepLoss, TrainingDiverged, TrainingLoop, optimizer_by_name, parameter_groups
+from mixer.models import CONV_BLOCKS, STEMS, TOKEN_MIXERS, MLPMixer1D, build_model
 from mixer.models.mae import MixerMAE
 from mixer.models.vae import TabularVAE
 from tinygrad_np import nn, optim
@@ -24,10 +24,10 @@ def models():
     tg.manual_seed(0)
     return {
         "mlp-mixer": MLPMixer1D(seq_len=42, dim=8, depth=1, patch_size=3, categories={1: 5, 2: 4, 3: 3}),
-        "lambda+inception": MLPMixer1D(seq_len=42, dim=8, depth=1, patch_size=3, token_mixer="lambda",
-                                       stem="inception"),
+        "lambda+inception": MLPMixer1D(seq_len=42, dim=8, depth=1, patch_size=3, token_mixer=TOKEN_MIXERS["lambda"],
+                                       stem=STEMS["inception"]),
         "convnext": build_model("convnext", dim=8, depth=2, patch_size=3),
-        "hybrid": build_model("hybrid", dim=8, depth=4, patch_size=3, block="resnet"),
+        "hybrid": build_model("hybrid", dim=8, depth=4, patch_size=3, block=CONV_BLOCKS["resnet"]),
         "resnext": build_model("resnext", dim=8, depth=2, patch_size=3),
         "mae": MixerMAE(seq_len=42, patch_size=3, dim=8, depth=1, decoder_dim=4),
         "mae-all": MixerMAE(seq_len=42, patch_size=3, dim=8, depth=1, decoder_dim=4, encoder_tokens="all"),
@@ -56,9 +56,9 @@ def test_weight_decay_falls_on_the_linear_and_conv_weights_only(name):
 
 def test_frozen_parameters_are_left_out_of_the_groups():
     model = models()["mlp-mixer"]
-    model.proj.weight.requires_grad = False
+    model.embed.proj.weight.requires_grad = False
     grouped = {id(p) for group in parameter_groups(model, 0.1) for p in group["params"]}
-    assert id(model.proj.weight) not in grouped and id(model.proj.bias) in grouped
+    assert id(model.embed.proj.weight) not in grouped and id(model.embed.proj.bias) in grouped
 
 
 # -- the loop ----------------------------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def make_loop(batch_size=8, accum_steps=1, optimizer="adam", seed=0, calls=None,
         loss = ((model(features)[:, 0] - target) ** 2).sum()
         return StepLoss(loss / step_rows, loss.item(), {"rows": float(len(features))})
 
-    opt = make_optimizer(optimizer, parameter_groups(model, 0.0), 0.05)
+    opt = optimizer_by_name(optimizer, parameter_groups(model, 0.0), 0.05)
     return TrainingLoop(model, opt, None, num_rows=len(x), make_batch=lambda rows: (x[rows], y[rows]),
                         batch_loss=batch_loss, batch_size=batch_size, accum_steps=accum_steps,
                         order_rng=np.random.default_rng(seed), **options)
@@ -182,6 +182,10 @@ def test_mixer_modules_import_each_other_without_a_cycle_and_arrows_point_one_wa
     graph = {name: {target for target in imports_of(path, "mixer") if target in files and target != name}
              for name, path in files.items()}
     assert graph["mixer.pretrain"] and "mixer.training" not in graph["mixer.pretrain"]
+    assert "mixer.pretrain" not in graph["mixer.training"]  # the classifier knows no pretext task: checkpoints only
+    for name, targets in graph.items():  # the models know nothing of runs, options or checkpoints
+        if name.startswith("mixer.models"):
+            assert all(target.startswith("mixer.models") for target in targets), (name, targets)
     state: dict[str, str] = {}
 
     def visit(node, trail):

@@ -138,7 +138,7 @@ def test_features_are_unmasked_and_the_classifier_starts_from_the_encoder(encode
     if encoder_tokens == "all":
         assert set(state) == set(own) - {"head.weight", "head.bias"}
         np.testing.assert_allclose(classifier.norm(classifier.blocks[1](classifier.blocks[0](
-            classifier.proj(classifier.patchify(Tensor(x)))))).mean(axis=0).numpy(), features, rtol=1e-5, atol=1e-6)
+            classifier.embed(Tensor(x))))).mean(axis=0).numpy(), features, rtol=1e-5, atol=1e-6)
     else:
         assert set(state) == set(own) - {"head.weight", "head.bias"} - token_mixing
 

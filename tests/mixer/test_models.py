@@ -62,7 +62,7 @@ def test_shapes_padding_and_errors():
         build_model("resnet", dim=8)
     multi = MLPMixer1D(in_channels=2, dim=8, depth=1, patch_size=3, num_classes=10)
     assert multi(np.zeros((5, 42, 2), np.float32)).shape == (5, 10)
-    assert multi.proj.in_features == 6
+    assert multi.embed.proj.in_features == 6
 
 
 def test_drop_path_rises_linearly_and_token_mixing_is_over_tokens():
@@ -73,13 +73,17 @@ def test_drop_path_rises_linearly_and_token_mixing_is_over_tokens():
 
 
 def test_token_t_holds_features_3t_to_3t_plus_2():
-    """Changing feature 7 changes only token 2 (features 6, 7, 8) after patchify."""
+    """Changing feature 7 changes only token 2 (features 6, 7, 8), as its middle value."""
     model = MLPMixer1D(dim=4, depth=1, patch_size=3)
     x = np.zeros((1, 42), np.float32)
-    base = model.patchify(Tensor(x.copy())).numpy()
+
+    def patches(rows):
+        return model.embed.patches(Tensor(rows.T[:, :, None])).numpy()  # from the features' rows (42, batch, 1)
+
+    base, tokens = patches(x.copy()), model.embed(Tensor(x.copy())).numpy()
     x[0, 7] = 1
-    changed = np.argwhere(model.patchify(Tensor(x)).numpy() != base)
-    assert changed.tolist() == [[2, 0, 1]]
+    assert np.argwhere(patches(x) != base).tolist() == [[2, 0, 1]]
+    assert np.unique(np.argwhere(model.embed(Tensor(x)).numpy() != tokens)[:, 0]).tolist() == [2]
 
 
 def test_training_steps_do_not_grow_memory_or_live_tensors():
@@ -147,10 +151,8 @@ def test_categorical_embeddings_add_each_code_vector_to_its_token():
     weight = model.category_embedding.weight.numpy()
     np.testing.assert_array_equal(weight[[0, 4, 7]], 0.0)  # each column's unknown code starts at zero
     weight[:] = np.random.default_rng(5).normal(size=weight.shape)
-    h = np.zeros((model.num_tokens, 6, 4))
-    codes = model.category_codes(Tensor(x, dtype=np.float64))
-    got = model.embed_categories(Tensor(h, dtype=np.float64), codes).numpy()
-    expected = h.copy()
+    got = model.category_embedding(Tensor(x, dtype=np.float64)).numpy()
+    expected = np.zeros((model.num_tokens, 6, 4))
     offsets = {1: 0, 2: 4, 6: 7}
     for row in range(6):
         for position, offset in offsets.items():
@@ -179,5 +181,25 @@ def test_bad_category_codes_are_named(position, value, match):
     x[2, position] = value
     with pytest.raises(ValueError, match=f"row 2, {match}"):
         model(x)
-    with pytest.raises(ValueError, match="categories"):
+    with pytest.raises(ValueError, match=r"categorical positions must lie in \[0, 10\), got \(12,\)"):
         MLPMixer1D(seq_len=10, dim=4, depth=1, categories={12: 3})
+    with pytest.raises(ValueError, match="code counts >= 1"):
+        MLPMixer1D(seq_len=10, dim=4, depth=1, categories={2: 0})
+
+
+def test_checkpoints_of_the_names_before_the_embedding_module_still_load():
+    """Before `embed` held the tokenisation, its tensors were proj.*, stem.* and numeric_embedding.*: load_weights
+    reads such a state dict into today's model (`MLPMixer1D.upgrade_state_dict`), and nothing else is renamed."""
+    from mixer.checkpoint import load_weights
+    from mixer.models import STEMS
+
+    tg.manual_seed(2)
+    model = MLPMixer1D(seq_len=10, dim=4, depth=1, patch_size=3, categories=CATEGORIES, stem=STEMS["inception"])
+    saved = {name.removeprefix("embed."): array for name, array in model.state_dict().items()}
+    assert {"proj.weight", "stem.branch1.weight", "category_embedding.weight", "blocks.0.token_norm.weight"} <= \
+        set(saved)
+    fresh = MLPMixer1D(seq_len=10, dim=4, depth=1, patch_size=3, categories=CATEGORIES, stem=STEMS["inception"])
+    load_weights(fresh, saved, "old.npz")
+    for name, array in model.state_dict().items():
+        np.testing.assert_array_equal(fresh.state_dict()[name], array, err_msg=name)
+    assert MLPMixer1D.upgrade_state_dict(model.state_dict()).keys() == model.state_dict().keys()

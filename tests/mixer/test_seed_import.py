@@ -99,7 +99,7 @@ def test_training_continues_from_the_imported_adam_state(tmp_path):
 @pytest.mark.parametrize("shape, message", [
     ({"dim": 18, "depth": 2, "patch_size": 3},
      r"parameter 0 does not fit: 'Linear_weight_140649403305200' in the file has shape \(16, 3\), "
-     r"proj.weight here expects \(18, 3\)"),
+     r"embed.proj.weight here expects \(18, 3\)"),
     ({"dim": 16, "depth": 2, "patch_size": 4}, r"parameter 0 .*\(16, 3\).*proj.weight here expects \(16, 4\)"),
     ({"dim": 16, "depth": 1, "patch_size": 3},
      r"parameter 16 does not fit: 'Linear_weight_140649403302416' .* \(56, 14\), head.weight here expects \(1, 16\)"),

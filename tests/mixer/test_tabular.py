@@ -2,6 +2,7 @@
 ensemble -- gradients, references written out as loops, the configuration rules, and short runs that save, reload,
 evaluate and resume."""
 
+import functools
 import json
 
 import numpy as np
@@ -15,7 +16,7 @@ from mixer import data as unsw
 from mixer.checkpoint import load_checkpoint
 from mixer.cli import main
 from mixer.config import ConfigError, TrainConfig
-from mixer.models import MLPMixer1D
+from mixer.models import STEMS, MLPMixer1D
 from mixer.models.tabular import (
     FeatureTokenizer,
     PeriodicEmbedding,
@@ -160,21 +161,31 @@ def test_periodic_embedding_formula_and_gradients():
 
 
 # -- the Mixer with the options ------------------------------------------------------------------------------------
-def tiny_mixer(seed=1, categories=CATEGORIES, **options):
+def tiny_mixer(seed=1, categories=CATEGORIES, numeric_embedding=None, **options):
+    """MLPMixer1D(seq_len=10, dim=6, depth=1, patch_size=3) in float64; numeric_embedding "ple" (4 bins fitted on 50
+    rows), "periodic" (2 frequencies, dim 3, sigma 0.3) or None."""
     tg.manual_seed(seed)
-    if options.get("numeric_embedding") == "ple":
-        options.setdefault("ple_edges", fit_ple_edges(rows(50, seed=9)[:, NUMERIC if categories else slice(None)], 4))
-        options.setdefault("ple_bins", 4)
-    return double(MLPMixer1D(seq_len=10, dim=6, depth=1, patch_size=3, categories=categories, **options))
+    if numeric_embedding == "ple":
+        edges = fit_ple_edges(rows(50, seed=9)[:, NUMERIC if categories else slice(None)], 4)
+        numeric_embedding = functools.partial(PiecewiseLinearEncoding, n_bins=4, edges=edges)
+    elif numeric_embedding == "periodic":
+        numeric_embedding = functools.partial(PeriodicEmbedding, frequencies=2, dim=3, sigma=0.3)
+    return double(MLPMixer1D(seq_len=10, dim=6, depth=1, patch_size=3, categories=categories,
+                             numeric_embedding=numeric_embedding, **options))
+
+
+def tokens(model, x):
+    """The tokens the blocks get: the embedding's, plus the category vectors."""
+    h = model.embed(x)
+    return h if model.category_embedding is None else h + model.category_embedding(x)
 
 
 @pytest.mark.parametrize("options", [
-    dict(tokens="feature"), dict(numeric_embedding="ple"), dict(numeric_embedding="periodic", periodic_frequencies=2,
-                                                                periodic_dim=3, periodic_sigma=0.3),
+    dict(tokens="feature"), dict(numeric_embedding="ple"), dict(numeric_embedding="periodic"),
     dict(tokens="feature", numeric_embedding="ple", ensemble_size=2), dict(ensemble_size=3, num_classes=3)])
 def test_gradients_through_the_whole_model_with_each_option(options):
     model = tiny_mixer(**options).eval()
-    if model.categories:
+    if model.category_embedding is not None:
         model.category_embedding.weight.numpy()[:] = np.random.default_rng(2).normal(size=(12, 6))
     x = Tensor(rows(4), dtype=np.float64)
     gradcheck(lambda *params: model(x).sum(), *model.parameters())
@@ -182,29 +193,31 @@ def test_gradients_through_the_whole_model_with_each_option(options):
 
 def test_feature_tokens_are_bias_plus_value_times_weight_or_bias_plus_category_vector():
     model = tiny_mixer(tokens="feature")
-    assert model.num_tokens == 10 and model.proj.weight.shape == (7, 1, 6) and model.proj.bias.shape == (10, 6)
+    proj = model.embed.proj
+    assert model.num_tokens == 10 and proj.weight.shape == (7, 1, 6) and proj.bias.shape == (10, 6)
     weight = model.category_embedding.weight.numpy()
     weight[:] = np.random.default_rng(5).normal(size=weight.shape)
     x = rows(3, seed=4)
-    tokens = model.embed(Tensor(x, dtype=np.float64)).numpy()
+    got = tokens(model, Tensor(x, dtype=np.float64)).numpy()
     offsets = {1: 0, 2: 4, 6: 7}
     for j in range(10):
         for b in range(3):
             if j in offsets:
-                expected = model.proj.bias.numpy()[j] + weight[offsets[j] + int(x[b, j])]
+                expected = proj.bias.numpy()[j] + weight[offsets[j] + int(x[b, j])]
             else:
-                expected = model.proj.bias.numpy()[j] + x[b, j] * model.proj.weight.numpy()[NUMERIC.index(j), 0]
-            np.testing.assert_allclose(tokens[j, b], expected, rtol=1e-12, atol=1e-12)
+                expected = proj.bias.numpy()[j] + x[b, j] * proj.weight.numpy()[NUMERIC.index(j), 0]
+            np.testing.assert_allclose(got[j, b], expected, rtol=1e-12, atol=1e-12)
 
 
 def test_embedded_features_fill_the_patches_as_channels():
     """With patches, a token is the shared Linear of its features' embeddings side by side (zeros for a categorical
     feature), plus the category vectors."""
     model = tiny_mixer(numeric_embedding="ple")
-    assert model.num_tokens == 4 and model.proj.weight.shape == (6, 12)  # 3 features x 4 bins per patch
+    proj = model.embed.proj
+    assert model.num_tokens == 4 and proj.weight.shape == (6, 12)  # 3 features x 4 bins per patch
     x = rows(2, seed=6)
-    tokens = model.embed(Tensor(x, dtype=np.float64)).numpy()
-    encoded = model.numeric_embedding(Tensor(x[:, NUMERIC].T, dtype=np.float64)).numpy()  # (7, batch, 4)
+    got = tokens(model, Tensor(x, dtype=np.float64)).numpy()
+    encoded = model.embed.numeric_embedding(Tensor(x[:, NUMERIC].T, dtype=np.float64)).numpy()  # (7, batch, 4)
     weight = model.category_embedding.weight.numpy()
     offsets = {1: 0, 2: 4, 6: 7}
     for t in range(4):
@@ -213,11 +226,11 @@ def test_embedded_features_fill_the_patches_as_channels():
             for k in range(3):
                 if 3 * t + k in NUMERIC:
                     patch[k] = encoded[NUMERIC.index(3 * t + k), b]
-            expected = model.proj.weight.numpy() @ patch.ravel() + model.proj.bias.numpy()
+            expected = proj.weight.numpy() @ patch.ravel() + proj.bias.numpy()
             for position, offset in offsets.items():
                 if position // 3 == t:
                     expected = expected + weight[offset + int(x[b, position])]
-            np.testing.assert_allclose(tokens[t, b], expected, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(got[t, b], expected, rtol=1e-12, atol=1e-12)
 
 
 def test_each_ensemble_member_is_the_shared_model_with_its_scaling_and_its_head():
@@ -233,8 +246,8 @@ def test_each_ensemble_member_is_the_shared_model_with_its_scaling_and_its_head(
         state = {name: value for name, value in ensemble.state_dict().items()
                  if not name.startswith(("head", "member_scales"))}
         scale = ensemble.member_scales.numpy()[i]
-        state["proj.weight"] = state["proj.weight"] * scale[:, None]
-        state["proj.bias"] = state["proj.bias"] * scale
+        state["embed.proj.weight"] = state["embed.proj.weight"] * scale[:, None]
+        state["embed.proj.bias"] = state["embed.proj.bias"] * scale
         state["head.weight"] = ensemble.head.weight.numpy()[i].T
         state["head.bias"] = ensemble.head.bias.numpy()[i]
         single.load_state_dict(state)
@@ -279,7 +292,7 @@ def test_constructor_refuses_what_does_not_fit():
     with pytest.raises(ValueError, match="need scalar features"):
         MLPMixer1D(in_channels=2, tokens="feature")
     with pytest.raises(ValueError, match="no stem"):
-        MLPMixer1D(tokens="feature", stem="inception")
+        MLPMixer1D(tokens="feature", stem=STEMS["inception"])
     assert MLPMixer1D(dim=8, depth=1, ensemble_size=2)(np.zeros((3, 42), np.float32)).shape == (3, 2, 1)
 
 
@@ -354,7 +367,7 @@ def test_numeric_positions_leave_out_embedded_categories_only():
 def test_make_model_without_edges_builds_an_unset_ple_that_refuses_to_run():
     model = make_model(TrainConfig.from_dict({"numeric_embedding": "ple", "dim": 8, "depth": 1}), 2,
                        {1: 5, 2: 4, 3: 3})
-    assert model.numeric_embedding.edges.shape == (39, 17)
+    assert model.embed.numeric_embedding.edges.shape == (39, 17)
     with pytest.raises(RuntimeError, match="not set"):
         model(np.zeros((2, 42), np.float32))
 
@@ -391,7 +404,7 @@ def test_ple_edges_are_fitted_on_the_training_rows_only(small_data, tmp_path):
     data = trainer.data
     assert len(data.train.labels) + len(data.holdout.labels) == 600
     columns = [p for p in range(42) if p not in unsw.CATEGORICAL_POSITIONS]
-    edges = trainer.model.numeric_embedding.edges.numpy()
+    edges = trainer.model.embed.numeric_embedding.edges.numpy()
     np.testing.assert_array_equal(edges, fit_ple_edges(data.train.features[:, columns], 8))
     with_holdout = np.concatenate([data.train.features, data.holdout.features])[:, columns]
     assert not np.array_equal(edges, fit_ple_edges(with_holdout, 8))
@@ -443,6 +456,6 @@ def test_resume_continues_a_tabular_ensemble_bit_for_bit(small_data, tmp_path):
         cut.fit()
     assert main(["train", "--resume", str(tmp_path / "cut" / "last.npz"), "--out", str(tmp_path / "resumed")]) == 0
     full, resumed = load_checkpoint(tmp_path / "full" / "last.npz"), load_checkpoint(tmp_path / "resumed" / "last.npz")
-    assert "numeric_embedding.edges" in full["model"] and full["epoch"] == resumed["epoch"] == 2
+    assert "embed.numeric_embedding.edges" in full["model"] and full["epoch"] == resumed["epoch"] == 2
     for name, array in full["model"].items():
         np.testing.assert_array_equal(resumed["model"][name], array, err_msg=name)

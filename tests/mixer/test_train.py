@@ -54,7 +54,7 @@ def test_short_run_learns_and_writes_everything(small_data, tmp_path):
     assert result["test"]["accuracy"] > majority
     assert {"accuracy", "precision", "recall", "f1", "roc_auc", "loss"} <= set(history[0]["test"])
     assert "valid" not in history[0] and "valid" not in result  # testing1 is the test file, named so
-    assert "holdout" in history[0] and set(history[0]["updates"]) >= {"proj", "head", "blocks.1.token_mixing.fc2"}
+    assert "holdout" in history[0] and set(history[0]["updates"]) >= {"embed.proj", "head", "blocks.1.token_mixing.fc2"}
     # the console: where the data came from and where the results went, short aligned epoch lines
     assert f"data: {small_data.resolve()}" in printed[1] and printed[2] == f"output: {out}"
     epoch_lines = [line for line in printed if line.lstrip().startswith(("1/4", "2/4", "3/4", "4/4"))]

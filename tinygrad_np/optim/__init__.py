@@ -1,10 +1,10 @@
-"""Optimisers, gradient clipping and learning-rate schedules (PyTorch's `torch.optim` names)."""
+"""Optimisers and learning-rate schedules (PyTorch's `torch.optim` names); gradient clipping is `nn.utils`'s."""
 
 from . import lr_scheduler
 from .adaptive import Adadelta, Adagrad, RMSprop
 from .noise import NoisyOptimizer
-from .optimizer import SGD, Adam, AdamW, Optimizer, clip_grad_norm_, clip_grad_value_
+from .optimizer import SGD, Adam, AdamW, Optimizer
 from .sam import SAM, OptimizerWrapper, SparseSAM
 
 __all__ = ["SAM", "SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "NoisyOptimizer", "Optimizer", "OptimizerWrapper",
-           "RMSprop", "SparseSAM", "clip_grad_norm_", "clip_grad_value_", "lr_scheduler"]
+           "RMSprop", "SparseSAM", "lr_scheduler"]
