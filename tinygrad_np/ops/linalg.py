@@ -40,7 +40,7 @@ def column_sums(a: np.ndarray) -> np.ndarray:
 
 class Matmul(Function):
     """a @ b for operands of 2 or more dimensions with broadcast batch axes (1-D is promoted by
-    `functional.matmul`). (..., n, k) @ (k, m) runs as one (N, k) @ (k, m) GEMM, and so does
+    `Tensor.matmul`). (..., n, k) @ (k, m) runs as one (N, k) @ (k, m) GEMM, and so does
     its weight gradient."""
 
     def forward(self, a, b):

@@ -69,9 +69,9 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class SharpCosineLR(CosineAnnealingLR):
-    """The original project's "sharpened" cosine: the whole cosine decay happens in the first
-    `fraction` of `total_steps` (it used 15% of the 98 epochs left after a 2-epoch warm-up), and
-    the lr then stays at eta_min. Put it after `LinearWarmup` for the original's schedule."""
+    """A "sharpened" cosine: the whole cosine decay happens in the first `fraction` of `total_steps`, and the lr
+    then stays at eta_min (the schedule of the numpy MLP-Mixer this project replaces: 15% of the 98 epochs after a
+    2-epoch `LinearWarmup`; `train.py --scheduler sharp-cosine`)."""
 
     def __init__(self, optimizer: Optimizer, total_steps: float, fraction: float = 0.15, eta_min: float = 0.0):
         _positive("SharpCosineLR", total_steps=total_steps, fraction=fraction)

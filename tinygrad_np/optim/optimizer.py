@@ -281,8 +281,8 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) as torch.optim.Adam computes it, weight decay as L2 added to the
-    gradient (the original project's choice); optional AMSGrad.
+    """Adam (Kingma & Ba 2015) as torch.optim.Adam computes it: weight decay as L2 added to the gradient (AdamW
+    decouples it); optional AMSGrad.
 
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
     p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
