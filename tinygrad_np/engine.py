@@ -176,7 +176,7 @@ def _parents(node: Tensor | Node) -> tuple[Any, ...]:
 
 # The ops subclass Function (above), and the Tensor methods (below) apply them.
 from .ops import elementwise as ew  # noqa: E402
-from .ops import linalg, movement, reduce  # noqa: E402
+from .ops import fused, linalg, movement, reduce  # noqa: E402
 
 DEFAULT_FLOAT = np.dtype(np.float32)
 DEFAULT_INT = np.dtype(np.int64)
@@ -749,7 +749,7 @@ class Tensor:
         """GELU(x) = x * Phi(x) with the exact normal CDF (one fused op), or with approximate="tanh" the tanh
         formula 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
         if approximate == "none":
-            return ew.Gelu.apply(self._floating())
+            return fused.Gelu.apply(self._floating())
         if approximate == "tanh":
             x = self._floating()
             return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)).tanh())
@@ -757,7 +757,7 @@ class Tensor:
 
     def softplus(self) -> Tensor:
         """log(1 + exp(x)), without overflow."""
-        return ew.Softplus.apply(self._floating())
+        return fused.Softplus.apply(self._floating())
 
     def softsign(self) -> Tensor:
         """x / (1 + |x|): squashes to (-1, 1) like tanh, with polynomial tails."""

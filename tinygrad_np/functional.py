@@ -14,7 +14,7 @@ import numpy as np
 
 from .engine import MaxMin, Tensor, _dim_index, _dims, _pair
 from .ops import conv as conv_ops
-from .ops import linalg, movement, nn
+from .ops import fused, movement, nn
 from .random import default_generator
 
 Dim = int | tuple[int, ...] | None
@@ -176,7 +176,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, *, dim: in
     extension: mixes the first dim in one GEMM without a transposed copy). weight is (out_features, in_features)."""
     params = (weight,) if bias is None else (weight, bias)
     x, _ = _pair(input, weight) if isinstance(input, Tensor) else (Tensor(input, dtype=weight.dtype), None)
-    return linalg.Linear.apply(x, *params, axis=dim)
+    return fused.Linear.apply(x, *params, axis=dim)
 
 
 # -- shape and selection --------------------------------------------------------------------------------------------
@@ -366,7 +366,7 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Ten
             raise ValueError(f"layer_norm: {name} of shape {p.shape} does not fit normalized_shape {shape}")
     x = input if len(shape) == 1 else input.reshape(*input.shape[:input.ndim - len(shape)], -1)
     params = [p if len(shape) == 1 else p.reshape(-1) for p in (weight, bias) if p is not None]
-    out = nn.LayerNorm.apply(x, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None)
+    out = fused.LayerNorm.apply(x, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None)
     return out if len(shape) == 1 else out.reshape(input.shape)
 
 

@@ -1,4 +1,5 @@
-"""Element-wise ops. Binary ops broadcast; `Tensor.backward` un-broadcasts their gradients."""
+"""Element-wise ops. Binary ops broadcast; `Tensor.backward` un-broadcasts their gradients. The fused element-wise
+ops (GELU, softplus) live in `fused.py`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import numpy as np
 from scipy import special
 
 from ..engine import Function
-from .kernels import gelu_backward, gelu_forward
 
 
 class Add(Function):
@@ -204,28 +204,6 @@ class Erf(Function):
         return grad * (2 / math.sqrt(math.pi)) * np.exp(-self.x * self.x)
 
 
-class Gelu(Function):
-    """Exact GELU, x * Phi(x) with Phi the normal CDF (not the tanh approximation).
-
-    The forward also computes the slope Phi(x) + x phi(x) that the backward multiplies by, sharing one exp with
-    the CDF, unless no input needs a gradient (eval, `no_grad`). See `kernels.gelu_forward` for how float32 is
-    computed fast; `Gelu.composed` is the same function written as a learner would, from engine ops."""
-
-    def forward(self, x):
-        out, self.slope = gelu_forward(x, with_slope=self.needs_input_grad[0])
-        return out
-
-    def backward(self, grad):
-        return gelu_backward(grad, self.slope)
-
-    @staticmethod
-    def composed(x):
-        """The textbook GELU, x * (1 + erf(x / sqrt 2)) / 2, built from the engine's Erf, Mul and Add ops: autograd
-        derives its backward from theirs. Same function as the fused op (tests/engine/test_kernels.py checks it); slower,
-        because every op is a pass over memory with its own saved arrays."""
-        return x * 0.5 * (1 + Erf.apply(x * (1 / math.sqrt(2))))
-
-
 class Tanh(Function):
     def forward(self, x):
         self.out = np.tanh(x)
@@ -242,17 +220,6 @@ class Sigmoid(Function):
 
     def backward(self, grad):
         return grad * self.out * (1 - self.out)
-
-
-class Softplus(Function):
-    """log(1 + exp(x)), computed without overflow; its derivative is sigmoid(x)."""
-
-    def forward(self, x):
-        self.x = x
-        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
-
-    def backward(self, grad):
-        return grad * special.expit(self.x)
 
 
 class Cast(Function):
