@@ -29,6 +29,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +37,8 @@ from pathlib import Path
 MIN_PARALLEL = 1 << 17  # elements below which a second thread costs more than it saves
 _threads: int | None = None  # None: not decided yet (the default is worked out at first use)
 _pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_fork_handler_registered = False
 
 
 def default_num_threads() -> int:
@@ -89,24 +92,40 @@ def get_num_threads() -> int:
 
 def _shutdown() -> None:
     global _pool
-    if _pool is not None:
-        _pool.shutdown(wait=True)
-        _pool = None
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True)
+
+
+def _started_pool() -> ThreadPoolExecutor:
+    """The pool, started if it was not (at most once, whatever the threads calling)."""
+    global _pool, _fork_handler_registered
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(get_num_threads() - 1, thread_name_prefix="tinygrad_np")
+            if not _fork_handler_registered and hasattr(os, "register_at_fork"):
+                os.register_at_fork(after_in_child=_forget_pool)  # a forked child has none of the pool's threads
+                _fork_handler_registered = True
+        return _pool
+
+
+def _forget_pool() -> None:
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
 
 
 def spread(work: Callable[[int, int], None], size: int, unit: int, elements_per_unit: int = 1) -> None:
     """Run `work(start, stop)` over [0, size), cut into one piece per thread at multiples of `unit`; the first
     piece on the calling thread while the pool runs the rest. Small work (below MIN_PARALLEL elements, or less
     than two units) runs here in one piece, without starting the pool."""
-    global _pool
     threads = get_num_threads()
     if threads == 1 or size * elements_per_unit < MIN_PARALLEL or size < 2 * unit:
         work(0, size)
         return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="tinygrad_np")
+    pool = _started_pool()
     per_thread = -(-size // (threads * unit)) * unit
-    futures = [_pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(per_thread, size, per_thread)]
+    futures = [pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(per_thread, size, per_thread)]
     try:
         work(0, min(per_thread, size))
     finally:

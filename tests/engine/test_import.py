@@ -115,3 +115,21 @@ def test_set_kernels_checks_its_mode():
 
     with pytest.raises(ValueError, match="mode must be one of"):
         tg.set_kernels("fast")
+
+
+FORK = textwrap.dedent("""
+    import os, numpy as np, tinygrad_np as tg
+    tg.set_num_threads(2)
+    x = np.ones((600, 700), np.float32)
+    tg.tensor(x).gelu()  # the pool runs in the parent
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if float(tg.tensor(x).gelu()[0, 0]) > 0.84 else 1)  # the child needs a pool of its own
+    print(os.waitpid(pid, 0)[1])
+""")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
+def test_a_forked_child_runs_kernels_on_a_pool_of_its_own():
+    assert subprocess.run([sys.executable, "-c", FORK], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TINYGRAD_NP_KERNELS": "numpy"}).stdout.strip() == "0"
