@@ -9,6 +9,7 @@ floor", side by side in one run, with peak memory and the compiled kernels' comp
     python bench/bench_step.py --json results.jsonl
     python bench/bench_step.py --profile b     # time per op class, ops per step, Python per op, CPU time per step
     python bench/bench_step.py --profile c --kernels numpy   # the same on the numpy path
+    python bench/bench_step.py --threads 1     # every engine and BLAS on one thread (steadier on a busy machine)
 
 Configs: (a) dim 198, depth 10, patch 3, batch 32; (b) dim 48, depth 10, patch 1, batch 64; (c) dim 198,
 depth 10, patch 3, batch 1024; eval: 4,000 rows at (a) in chunks of 4,096, no gradient.
@@ -721,11 +722,14 @@ def machine_line() -> str:
             f"autograd {version('autograd')}, mygrad {version('mygrad')}")
 
 
+CHILD_ENVIRONMENT: dict[str, str] = {}  # added to every child's environment (--threads)
+
+
 def in_fresh_process(*args: str, env: dict[str, str] | None = None) -> dict:
     """The JSON record a child run of this script prints (with `env` added to its environment); a failed child
     gives {"error": its last stderr line}."""
     result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **CHILD_ENVIRONMENT, **(env or {})})
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode or not lines:
         message = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -742,6 +746,10 @@ def main() -> None:
     parser.add_argument("--json", help="also append the JSON records to this file")
     parser.add_argument("--markdown", action="store_true", help="print only the README's table and its header line")
     parser.add_argument("--profile", choices=list(CONFIGS), help="only print where ours' step spends its time")
+    parser.add_argument("--threads", type=int, help="run every engine, and numpy's BLAS, on this many threads "
+                        "(OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS in each child; default: each "
+                        "library's own default). On a machine busy with other jobs, BLAS on 2 threads can stall "
+                        "for tens of milliseconds waiting for a descheduled thread: --threads 1 compares steadily")
     parser.add_argument("--kernels", choices=["auto", "numpy", "compiled"], default="auto",
                         help="the kernel path --profile uses (default: compiled when numba is installed)")
     parser.add_argument("--child", nargs=2, metavar=("CONFIG", "ENGINE"), help=argparse.SUPPRESS)
@@ -766,7 +774,10 @@ def main() -> None:
         print(json.dumps(record), flush=True)
         return
 
-    header = machine_line()
+    if args.threads:
+        CHILD_ENVIRONMENT.update({name: str(args.threads)
+                                  for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+    header = machine_line() + (f"; every engine on {args.threads} thread(s)" if args.threads else "")
     say = (lambda *a, **k: None) if args.markdown else print
     say(f"# {header}", flush=True)
     configs = args.configs or [*CONFIGS, "eval", *([] if args.quick else ["memory"])]

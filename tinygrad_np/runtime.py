@@ -16,11 +16,10 @@ Memory. `enable_memory_reuse()` keeps freed memory for reuse instead of handing 
 glibc serves each allocation above 128 KiB-32 MiB with a fresh `mmap` and unmaps it on free, so every large
 activation or gradient array of a training step costs one page fault per 4 KiB page the first time it is written
 (the kernel zeroes each page). A training step allocates the same arrays every time, so heap reuse removes that
-cost (bench/bench_step.py measures it). The heap is never trimmed either: a finite threshold lets glibc hand back
-everything above it when a step's activations are freed, and the next step faults it in again (at (c), 17,500 page
-faults and a second of system time per step with a 1 GiB threshold; none without). PyTorch's CPU caching allocator
-does the same job. The cost: the process keeps its peak memory until it exits, which is why it is an explicit call
-(`train.py` and the benchmarks make it).
+cost (bench/bench_step.py measures it). The heap is never trimmed either: with any finite threshold glibc hands
+back the memory above it when a step's activations are freed, and the next step faults it in again. PyTorch's CPU
+caching allocator does the same job. The cost: the process keeps its peak memory until it exits, which is why it
+is an explicit call (`train.py` and the benchmarks make it).
 """
 
 from __future__ import annotations

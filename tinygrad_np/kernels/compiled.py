@@ -31,7 +31,7 @@ from numba.extending import intrinsic
 
 from ..runtime import spread
 from . import numpy_path
-from .numpy_path import NEG_TAIL, SCALE32, SHIFT32, column_sums, softplus  # noqa: F401  (shared with numpy's path)
+from .numpy_path import NEG_TAIL, SCALE32, SHIFT32  # the GELU tail polynomial, shared with the numpy kernel
 
 SUM_FLAGS = {"reassoc", "nsz"}  # for row sums only (see the module's docstring)
 ELEMENT_UNIT = 1024  # element-wise work is cut at multiples of this many elements (whole cache lines)
