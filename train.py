@@ -15,6 +15,5 @@ import tinygrad_np  # noqa: E402
 from mixer.cli import main  # noqa: E402
 
 if __name__ == "__main__":
-    tinygrad_np.set_num_threads(os.cpu_count() or 1)  # the engine's speed settings, explicit (none at import)
-    tinygrad_np.enable_memory_reuse()
+    tinygrad_np.enable_memory_reuse()  # the engine's one explicit speed setting (threads: PyTorch's default)
     sys.exit(main())

@@ -1,24 +1,28 @@
 """Time one MLP-Mixer training step (forward, BCE-with-logits, backward, Adam step) and one evaluation pass:
-ours, PyTorch eager, HIPS autograd, MyGrad and the "matmul floor", side by side in one run, with peak memory.
+ours on each kernel path (numpy, and compiled with numba), PyTorch eager, HIPS autograd, MyGrad and the "matmul
+floor", side by side in one run, with peak memory and the compiled kernels' compile time.
 
     python bench/bench_step.py                 # configs (a), (b), (c), eval and memory; about 8 minutes
     python bench/bench_step.py --quick         # fewer repeats, no memory rows; about 2-3 minutes
     python bench/bench_step.py --configs a b   # some of: a b c eval memory
     python bench/bench_step.py --markdown      # the table as the README prints it
     python bench/bench_step.py --json results.jsonl
-    python bench/bench_step.py --profile b     # time per op class, ops per step, Python per op
+    python bench/bench_step.py --profile b     # time per op class, ops per step, Python per op, CPU time per step
+    python bench/bench_step.py --profile c --kernels numpy   # the same on the numpy path
+    python bench/bench_step.py --threads 1     # every engine and BLAS on one thread (steadier on a busy machine)
 
 Configs: (a) dim 198, depth 10, patch 3, batch 32; (b) dim 48, depth 10, patch 1, batch 64; (c) dim 198,
 depth 10, patch 3, batch 1024; eval: 4,000 rows at (a) in chunks of 4,096, no gradient.
 
 Every engine runs the same step from the same weights (our model's, seed 0): exact erf GELU, LayerNorm eps 1e-5,
-mean BCE-with-logits, PyTorch's Adam (lr 1e-4, betas (0.9, 0.99), eps 1e-8). Each is checked against ours before
-it is timed: its logits (of the batch's first 64 rows, or of the 4,000 eval rows) within LOGIT_ATOL (the tanh GELU
-would fail this), its first loss and its loss after one Adam step (gradients and update together) within
-LOSS_RTOL; the gaps are in its JSON record.
-Written as each library's users write it:
+mean BCE-with-logits, PyTorch's Adam (lr 1e-4, betas (0.9, 0.99), eps 1e-8). Each is checked against ours (the numpy
+path) before it is timed: its logits (of the batch's first 64 rows, or of the 4,000 eval rows) within LOGIT_ATOL
+(the tanh GELU would fail this), its first loss and its loss after one Adam step (gradients and update together)
+within LOSS_RTOL; the gaps are in its JSON record. Written as each library's users write it:
 
-- PyTorch: nn.Module, torch.optim.Adam (CPU build, all cores).
+- Ours: `set_kernels("numpy")` or `set_kernels("compiled")`, the default thread count (PyTorch's) and
+  `enable_memory_reuse()`, as train.py runs.
+- PyTorch: nn.Module, torch.optim.Adam (CPU build, its default thread count).
 - HIPS autograd: a pure function of a dict of arrays in autograd.numpy with autograd.scipy.special.erf, and
   value_and_grad; the Adam update is torch's, in numpy (autograd's own `adam` drives a whole loop of flattened
   parameters, so it cannot time one step).
@@ -30,18 +34,19 @@ The matmul floor is the same GEMMs as one of our steps (every Linear's forward p
 products, shapes recorded from a real forward pass) run alone with numpy into preallocated outputs: no step is
 faster than that without faster GEMMs.
 
-Each (config, engine) runs in a fresh process, so no engine inherits another's heap; all share the process
-settings made here (OPENBLAS_THREAD_TIMEOUT, and the engine's explicit speed settings: threads and heap reuse),
-which can only help the others. A measurement is the median over rounds of the per-round median step time; a
-round is as many steps as fill ROUND_SECONDS (at least one), and there are as many rounds as fit BUDGET_SECONDS
-(within MIN_ROUNDS..ROUNDS). With --quick, a step that alone exceeds the budget is timed once (the second step of
-the check), and eval is timed on its first, cold call (10-30% slower than warm for PyTorch and MyGrad): a rough
-view; the full run is the one to quote. Min/median/max and the checks go to --json lines.
-Memory: peak RSS (VmHWM) of one training epoch of 20,000 rows at (c), ours and PyTorch, each in a fresh process,
-with its rise over the RSS at the start of the epoch (PyTorch's process holds ~300 MiB more of libraries, so the
-rise is the ratio shown); and ours' RSS and live tensors after 10 and after 100 steps at (a) (a leak of one
-step's graph would add megabytes per step).
-"""
+Each (config, engine) runs in a fresh process, so no engine inherits another's heap; all share the process settings
+made here (OPENBLAS_THREAD_TIMEOUT, and the engine's explicit speed setting: heap reuse), which can only help the
+others. The compile time is that of the compiled path's first training step and first evaluation pass over a second
+one (numba's import, and each kernel compiled or loaded from numba's disk cache), in a fresh process with an empty
+cache (cold), then in another with the cache it left (cached). A measurement is the median over rounds of the
+per-round median step time; a round is as many steps as fill ROUND_SECONDS (at least one), and there are as many rounds
+as fit BUDGET_SECONDS (within MIN_ROUNDS..ROUNDS). With --quick, a step that alone exceeds the budget is timed once
+(the second step of the check), and eval is timed on its first, cold call (10-30% slower than warm for PyTorch and
+MyGrad): a rough view; the full run is the one to quote. Min/median/max and the checks go to --json lines. Memory:
+peak RSS (VmHWM) of one training epoch of 20,000 rows at (c), ours and PyTorch, each in a fresh process, with its
+rise over the RSS at the start of the epoch (PyTorch's process holds ~300 MiB more of libraries, so the rise is the
+ratio shown); and ours' RSS and live tensors after 10 and after 100 steps at (a) (a leak of one step's graph would
+add megabytes per step)."""
 
 from __future__ import annotations
 
@@ -54,6 +59,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -81,8 +87,9 @@ CONFIGS = {  # name: (dim, depth, patch_size, batch)
 }
 CONFIG_TITLES = {"a": "(a) dim 198, depth 10, patch 3, batch 32", "b": "(b) dim 48, depth 10, patch 1, batch 64",
                  "c": "(c) dim 198, depth 10, patch 3, batch 1024", "eval": "eval, 4,000 rows at (a)"}
-ENGINES = ("ours", "torch", "autograd", "mygrad", "floor")
-PACKAGES = {"torch": "torch", "autograd": "autograd", "mygrad": "mygrad"}
+ENGINES = ("ours_numpy", "ours_compiled", "torch", "autograd", "mygrad", "floor")
+OURS = {"ours_numpy": "numpy", "ours_compiled": "compiled"}  # engine: kernel path
+PACKAGES = {"ours_compiled": "numba", "torch": "torch", "autograd": "autograd", "mygrad": "mygrad"}
 SEQ_LEN, EVAL_ROWS, EVAL_CHUNK, EPOCH_ROWS = 42, 4000, 4096, 20000
 LR, BETAS, EPS, LN_EPS = 1e-4, (0.9, 0.99), 1e-8, 1e-5
 LOSS_RTOL = 1e-5  # float32 losses of the same step from the same weights: a few 1e-7 relative apart
@@ -93,9 +100,10 @@ ROUNDS, MIN_ROUNDS, ROUND_SECONDS = {False: 5, True: 3}, {False: 3, True: 1}, {F
 MAX_STEPS, BUDGET_SECONDS = {False: 30, True: 10}, {False: 15.0, True: 1.5}
 
 
-def use_engine_speed_settings() -> None:
-    """The engine's speed settings, explicit calls as train.py makes them (importing the engine changes nothing)."""
-    tg.set_num_threads(os.cpu_count() or 1)
+def use_engine_speed_settings(kernels: str = "auto") -> None:
+    """The engine's explicit speed setting as train.py makes it (importing the engine changes nothing), and the
+    kernel path; the thread count is the default, PyTorch's."""
+    tg.set_kernels(kernels)
     tg.enable_memory_reuse()
 
 
@@ -268,7 +276,6 @@ def torch_model(config: str, weights: dict[str, np.ndarray], torch):
 def import_torch():
     import torch
 
-    torch.set_num_threads(os.cpu_count() or 1)
     return torch
 
 
@@ -415,7 +422,7 @@ def mygrad_engine(config: str, weights: dict[str, np.ndarray], x: np.ndarray, y:
 def build_engine(engine: str, config: str, x: np.ndarray, y: np.ndarray) -> Engine:
     """`engine` at `config` from our seed-0 weights, training on (x, y)."""
     model = our_model(config)
-    if engine == "ours":
+    if engine in OURS:
         return ours_engine(model, x, y)
     builders = {"torch": torch_engine, "autograd": autograd_engine, "mygrad": mygrad_engine}
     return builders[engine](config, weights_of(model), x, y)
@@ -446,13 +453,23 @@ def measure(config: str, engine: str, quick: bool, reference: Path) -> dict:
         start = time.perf_counter()
         losses.append(step())
         run, estimate = step, time.perf_counter() - start
-    if engine == "ours":
+    if engine == "ours_numpy":
         np.savez(reference, logits=first_logits.astype(np.float64), losses=np.array(losses))
         check = {}
     else:
         with np.load(reference) as ours:
             check = check_same(engine, first_logits, losses, ours)
     return {**record, "losses": losses, **check, **timed(run, estimate, quick)}
+
+
+def compile_time(config: str = "a") -> dict:
+    """The compiled path's first training step and first evaluation pass, each less a second one: numba's import
+    and every kernel's compile (or load from numba's cache, NUMBA_CACHE_DIR as the parent set it)."""
+    x, y = make_batch(CONFIGS[config][3])
+    logits, step = build_engine("ours_compiled", config, x, y)
+    first_step, second_step = time_once(step), time_once(step)
+    first_eval, second_eval = time_once(lambda: logits(x)), time_once(lambda: logits(x))
+    return {"config": config, "what": "compile", "seconds": first_step - second_step + first_eval - second_eval}
 
 
 def vm_mib(field: str) -> float:
@@ -516,17 +533,21 @@ def leak_check(config: str = "a", steps: int = 100) -> dict:
 
 
 # -- where the time goes ------------------------------------------------------------------------------
-def profile_ops(config: str) -> None:
-    """Print where ours' step spends its time at `config`: op bodies per class (forward and backward), the
-    optimiser, and the engine's Python around the ops, per op; then the same at batch 1, where numpy's arithmetic
-    is negligible."""
-    use_engine_speed_settings()
-    print(f"# profile of ours at {CONFIG_TITLES[config]}; {machine_line()}")
+def profile_ops(config: str, kernels: str = "auto") -> None:
+    """Print where ours' step spends its time at `config` on the kernel path `kernels`: CPU time per step (user and
+    system, all threads) and page faults, op bodies per class (forward and backward), the optimiser, and the engine's
+    Python around the ops, per op; then the same at batch 1, where numpy's arithmetic is negligible."""
+    use_engine_speed_settings(kernels)
+    print(f"# profile of ours ({tg.get_kernels()} kernels, {tg.get_num_threads()} threads) at "
+          f"{CONFIG_TITLES[config]}; {machine_line()}")
     full, single = profile_at(config, CONFIGS[config][3]), profile_at(config, 1)
     total = full["instrumented_step_s"]
     print(f"\nstep {full['step_s'] * 1e3:.2f} ms (median, not instrumented), {total * 1e3:.2f} ms instrumented "
           f"(mean; the timer costs {full['timer_cost_us_per_call']:.2f} us per call, subtracted below); "
           f"{full['forward_ops']} ops per step, {full['backward_ops']} backward calls")
+    print(f"CPU time per step (not instrumented, all threads): user {full['user_s'] * 1e3:.0f} ms, system "
+          f"{full['system_s'] * 1e3:.0f} ms, {full['minor_faults']:.0f} minor page faults; "
+          f"{full['context_switches']:.0f} context switches")
     print("\n| op | calls per step | forward (ms) | backward (ms) | share of the step |\n|---|---|---|---|---|")
     rows = sorted(full["ops"].items(), key=lambda item: -(item[1]["forward_s"] + item[1]["backward_s"]))
     for name, op in rows:
@@ -644,7 +665,14 @@ def profile_at(config: str, batch: int) -> dict:
 
     step()
     steps = max(5, min(50, round(2.0 / max(1e-9, time_once(step)))))
-    step_s = statistics.median(time_once(step) for _ in range(steps))
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    times = [time_once(step) for _ in range(steps)]
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    step_s = statistics.median(times)
+    usage = {"user_s": (after.ru_utime - before.ru_utime) / steps,
+             "system_s": (after.ru_stime - before.ru_stime) / steps,
+             "minor_faults": (after.ru_minflt - before.ru_minflt) / steps,
+             "context_switches": (after.ru_nvcsw + after.ru_nivcsw - before.ru_nvcsw - before.ru_nivcsw) / steps}
     timer = OpTimer()
     with timer:
         step()
@@ -660,7 +688,7 @@ def profile_at(config: str, batch: int) -> dict:
     bodies = sum(op["forward_s"] + op["backward_s"] for op in ops.values())
     optimiser = optimiser_time[0] / steps
     timer_cost = (timer.inside_cost + timer.outside_cost) * (calls["forward"] + calls["backward"])
-    return {"batch": batch, "step_s": step_s, "instrumented_step_s": total, "ops": ops, "bodies_s": bodies,
+    return {"batch": batch, "step_s": step_s, **usage, "instrumented_step_s": total, "ops": ops, "bodies_s": bodies,
             "optimiser_s": optimiser, "python_s": total - timer_cost - bodies - optimiser,
             "forward_ops": round(calls["forward"]), "backward_ops": round(calls["backward"]),
             "timer_cost_us_per_call": (timer.inside_cost + timer.outside_cost) * 1e6}
@@ -690,13 +718,18 @@ def cpu_model() -> str:
 def machine_line() -> str:
     return (f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {cpu_model()}, {os.cpu_count()} cores "
             f"(shared with other jobs: timings are noisy, compare ratios within one run), Python "
-            f"{platform.python_version()}, numpy {np.__version__}, torch {version('torch')}, autograd "
-            f"{version('autograd')}, mygrad {version('mygrad')}")
+            f"{platform.python_version()}, numpy {np.__version__}, numba {version('numba')}, torch {version('torch')}, "
+            f"autograd {version('autograd')}, mygrad {version('mygrad')}")
 
 
-def in_fresh_process(*args: str) -> dict:
-    """The JSON record a child run of this script prints; a failed child gives {"error": its last stderr line}."""
-    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+CHILD_ENVIRONMENT: dict[str, str] = {}  # added to every child's environment (--threads)
+
+
+def in_fresh_process(*args: str, env: dict[str, str] | None = None) -> dict:
+    """The JSON record a child run of this script prints (with `env` added to its environment); a failed child
+    gives {"error": its last stderr line}."""
+    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                            env={**os.environ, **CHILD_ENVIRONMENT, **(env or {})})
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
     if result.returncode or not lines:
         message = (result.stderr.strip().splitlines() or ["no output"])[-1]
@@ -713,26 +746,38 @@ def main() -> None:
     parser.add_argument("--json", help="also append the JSON records to this file")
     parser.add_argument("--markdown", action="store_true", help="print only the README's table and its header line")
     parser.add_argument("--profile", choices=list(CONFIGS), help="only print where ours' step spends its time")
+    parser.add_argument("--threads", type=int, help="run every engine, and numpy's BLAS, on this many threads "
+                        "(OMP_NUM_THREADS, MKL_NUM_THREADS and OPENBLAS_NUM_THREADS in each child; default: each "
+                        "library's own default). On a machine busy with other jobs, BLAS on 2 threads can stall "
+                        "for tens of milliseconds waiting for a descheduled thread: --threads 1 compares steadily")
+    parser.add_argument("--kernels", choices=["auto", "numpy", "compiled"], default="auto",
+                        help="the kernel path --profile uses (default: compiled when numba is installed)")
     parser.add_argument("--child", nargs=2, metavar=("CONFIG", "ENGINE"), help=argparse.SUPPRESS)
     parser.add_argument("--reference", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", nargs=2, metavar=("ENGINE", "CONFIG"), help=argparse.SUPPRESS)
     parser.add_argument("--leak-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--compile-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile:
-        profile_ops(args.profile)
+        profile_ops(args.profile, args.kernels)
         return
-    if args.child or args.memory_child or args.leak_child:
-        use_engine_speed_settings()
+    if args.child or args.memory_child or args.leak_child or args.compile_child:
+        use_engine_speed_settings(OURS.get(args.child[1], "auto") if args.child else "auto")
         if args.child:
             record = measure(*args.child, args.quick, args.reference)
         elif args.memory_child:
             record = epoch_memory(*args.memory_child)
+        elif args.compile_child:
+            record = compile_time()
         else:
             record = leak_check()
         print(json.dumps(record), flush=True)
         return
 
-    header = machine_line()
+    if args.threads:
+        CHILD_ENVIRONMENT.update({name: str(args.threads)
+                                  for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+    header = machine_line() + (f"; every engine on {args.threads} thread(s)" if args.threads else "")
     say = (lambda *a, **k: None) if args.markdown else print
     say(f"# {header}", flush=True)
     configs = args.configs or [*CONFIGS, "eval", *([] if args.quick else ["memory"])]
@@ -750,10 +795,16 @@ def main() -> None:
                     record["error"] = "not installed"
                 else:
                     record.update(in_fresh_process("--child", config, engine, "--reference", reference, *quick))
-                if engine == "ours" and "error" in record:
-                    sys.exit(f"ours failed at {config}: {record['error']}")
+                if engine in OURS and record.get("error", "not installed") != "not installed":
+                    sys.exit(f"{engine} failed at {config}: {record['error']}")
                 records.append(record)
                 say(json.dumps(record), flush=True)
+    if installed("ours_compiled") and configs != ["memory"]:
+        with tempfile.TemporaryDirectory() as cache:
+            for state in ("cold", "cached"):
+                records.append({**in_fresh_process("--compile-child", env={"NUMBA_CACHE_DIR": cache}),
+                                "what": f"compile_{state}"})
+                say(json.dumps(records[-1]), flush=True)
     if "memory" in configs:
         for engine in ("ours", *([] if args.no_torch or not installed("torch") else ["torch"])):
             records.append({"config": "c", "what": f"{engine}_epoch_memory",
@@ -792,17 +843,23 @@ def print_table(records: list[dict]) -> None:
     def ratio(top: float | None, bottom: float | None) -> str:
         return f"{top / bottom:.2f}" if top and bottom else "-"
 
-    print("| config | ours (s) | torch (s) | autograd (s) | mygrad (s) | floor (s) | ours/torch | step/floor | "
-          "autograd/ours | mygrad/ours |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| config | ours, numpy (s) | ours, compiled (s) | torch (s) | autograd (s) | mygrad (s) | floor (s) | "
+          "numpy/torch | compiled/torch | compiled/floor | autograd/compiled | mygrad/compiled |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for config in [*CONFIGS, "eval"]:
-        if (config, "ours") not in by:
+        if (config, "ours_numpy") not in by:
             continue
-        ours = seconds(config, "ours")
+        fast = seconds(config, "ours_compiled")
         print(f"| {CONFIG_TITLES[config]} | " + " | ".join(cell(config, e) for e in ENGINES) + " | "
-              + " | ".join([ratio(ours, seconds(config, "torch")), ratio(ours, seconds(config, "floor")),
-                            ratio(seconds(config, "autograd"), ours), ratio(seconds(config, "mygrad"), ours)])
+              + " | ".join([ratio(seconds(config, "ours_numpy"), seconds(config, "torch")),
+                            ratio(fast, seconds(config, "torch")), ratio(fast, seconds(config, "floor")),
+                            ratio(seconds(config, "autograd"), fast), ratio(seconds(config, "mygrad"), fast)])
               + " |")
+    compile_cells = [f"{by[('a', w)]['seconds']:.2f} s" if "seconds" in by.get(("a", w), {}) else "-"
+                     for w in ("compile_cold", "compile_cached")]
+    if any(cell != "-" for cell in compile_cells):
+        print(f"| compile time of the compiled path's first step and eval at (a): cold, cached | - | "
+              f"{compile_cells[0]}, {compile_cells[1]} | - | - | - | - | - | - | - | - | - |")
     memory = {engine: by.get(("c", f"{engine}_epoch_memory"), {}) for engine in ("ours", "torch")}
     rise = {engine: record["peak_rss_mib"] - record["rss_before_mib"] for engine, record in memory.items()
             if "peak_rss_mib" in record}
@@ -812,14 +869,15 @@ def print_table(records: list[dict]) -> None:
                 return "failed" if "error" in memory[engine] else "-"
             return f"{memory[engine]['peak_rss_mib']:.0f} MiB (+{rise[engine]:.0f})"
 
-        print(f"| peak RSS of a training epoch at (c) (+ rise over its start; ratio of the rises) | {mib('ours')} | "
-              f"{mib('torch')} | - | - | - | {ratio(rise.get('ours'), rise.get('torch'))} | - | - | - |")
+        print(f"| peak RSS of a training epoch at (c) (+ rise over its start; ratio of the rises) | - | "
+              f"{mib('ours')} | {mib('torch')} | - | - | - | - | {ratio(rise.get('ours'), rise.get('torch'))} | "
+              "- | - | - |")
     leak = by.get(("a", "ours_leak_check"))
     if leak and "steps" in leak:
         steps = leak["steps"]
-        print(f"| RSS after step 10 / {steps} at (a), live tensors | {leak['rss_after_10_mib']:.0f} / "
+        print(f"| RSS after step 10 / {steps} at (a), live tensors | - | {leak['rss_after_10_mib']:.0f} / "
               f"{leak[f'rss_after_{steps}_mib']:.0f} MiB, {leak['live_tensors_after_10']} / "
-              f"{leak[f'live_tensors_after_{steps}']} | - | - | - | - | - | - | - | - |")
+              f"{leak[f'live_tensors_after_{steps}']} | - | - | - | - | - | - | - | - | - |")
 
 
 if __name__ == "__main__":

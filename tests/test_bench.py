@@ -35,7 +35,7 @@ def batch(bench):
 def ours(bench, batch):
     """Ours' logits of the batch before any step, first loss and loss after one Adam step: the reference every
     other engine is checked against."""
-    logits, step = bench.build_engine("ours", "tiny", *batch)
+    logits, step = bench.build_engine("ours_numpy", "tiny", *batch)
     return {"logits": logits(batch[0]).astype(np.float64), "losses": np.array([step(), step()])}
 
 
@@ -61,7 +61,7 @@ def test_the_check_catches_the_tanh_gelu(bench):
     LOSS_RTOL, but the logits by more than LOGIT_ATOL)."""
     x, y = bench.make_batch(bench.CONFIGS["a"][3])
     weights = bench.weights_of(bench.our_model("a"))
-    our_logits, _ = bench.build_engine("ours", "a", x, y)
+    our_logits, _ = bench.build_engine("ours_numpy", "a", x, y)
 
     def tanh_erf(u):  # erf(u) as the tanh GELU approximates it: GELU(x) ~ x/2 (1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))
         x = u * np.float32(math.sqrt(2))
@@ -105,3 +105,19 @@ def test_bench_configs_times_the_step_train_py_takes(monkeypatch):
     configs.CONFIGURATIONS_USED.update({"default": {}, "mine": {"tokens": "feature"}})
     text = configs.table({"default": {**patches, "seconds": 0.2}, "mine": {**features, "seconds": 0.3}}, True)
     assert text.splitlines()[3].startswith("| mine | --tokens feature | 42 |") and text.endswith("| 300.0 | 1.50 |")
+def test_the_table_shows_both_kernel_paths_their_ratios_and_the_compile_time(bench, capsys):
+    records = [{"config": "a", "what": "ours_numpy", "median": 0.3}, {"config": "a", "what": "ours_compiled",
+                                                                       "median": 0.1},
+               {"config": "a", "what": "torch", "median": 0.2}, {"config": "a", "what": "autograd", "median": 0.6},
+               {"config": "a", "what": "mygrad", "error": "not installed"},
+               {"config": "a", "what": "floor", "median": 0.05},
+               {"config": "a", "what": "compile_cold", "seconds": 4.0},
+               {"config": "a", "what": "compile_cached", "seconds": 0.25}]
+    bench.print_table(records)
+    lines = capsys.readouterr().out.splitlines()
+    assert "ours, numpy (s) | ours, compiled (s)" in lines[0]
+    cells = [cell.strip() for cell in lines[2].split("|")[1:-1]]
+    # numpy/torch, compiled/torch, compiled/floor, autograd/compiled, mygrad/compiled
+    assert cells[7:] == ["1.50", "0.50", "2.00", "6.00", "-"]
+    assert "4.00 s, 0.25 s" in lines[3]
+    assert all(line.count("|") == lines[0].count("|") for line in lines)

@@ -5,12 +5,14 @@ dtype names, `nn`, `optim`, `utils.data` (datasets and the DataLoader), and the 
 to the device questions (`device`, `cuda`, `backends`, `accelerator`, `amp`, `distributed`). What differs from
 PyTorch, and why, is listed in docs/pytorch.md.
 
-Importing it changes nothing outside it: no environment variables, no allocator settings, no threads. The speed
-settings are explicit calls: `set_num_threads(n)` and `enable_memory_reuse()` (train.py and the benchmarks make them).
+Importing it changes nothing outside it: no environment variables, no allocator settings, no threads, no numba. The
+fused kernels run compiled (numba, `pip install tinygrad-np[fast]`) when numba is installed, numpy otherwise;
+`set_kernels("numpy")` forces numpy. They run on as many threads as PyTorch would use (`set_num_threads(n)` to
+change it), started at the first kernel call that needs them; `enable_memory_reuse()` keeps freed memory for reuse
+(train.py and the benchmarks call it). docs/speed.md says more.
 """
 
 from . import accelerator, amp, backends, cuda, distributed, functional, losses, nn, onnx, optim, utils, viz
-from .allocator import enable_memory_reuse
 from .amp import autocast
 from .device import device
 from .dtypes import (
@@ -223,7 +225,14 @@ from .functional import all_ as all  # noqa: A004 - PyTorch's names
 from .functional import any_ as any  # noqa: A004
 from .functional import round_ as round  # noqa: A004
 from .gradcheck import GradcheckError, GradcheckReport, gradcheck
-from .ops.kernels import get_num_threads, set_num_threads
+from .kernels import get_kernels, set_kernels
+from .modes import (
+    compile,
+    get_float32_matmul_precision,
+    inference_mode,
+    is_inference_mode_enabled,
+    set_float32_matmul_precision,
+)
 from .random import (
     Generator,
     default_generator,
@@ -234,44 +243,36 @@ from .random import (
     seed,
     set_rng_state,
 )
-from .runtime import (
-    compile,
-    get_float32_matmul_precision,
-    inference_mode,
-    is_inference_mode_enabled,
-    set_float32_matmul_precision,
-)
+from .runtime import enable_memory_reuse, get_num_threads, set_num_threads
 from .serialization import load, save
 
 __version__ = "0.1.0"  # the package's version (pyproject.toml)
 
 __all__ = [
-    "abs", "accelerator", "adaptive_avg_pool1d", "adaptive_max_pool1d", "add", "allclose", "amax", "amin", "amp",
-    "arange", "argmax", "argmin", "argsort", "argwhere", "as_tensor", "autocast", "avg_pool1d", "backends",
-    "bfloat16", "bool", "broadcast_to", "cat", "celu", "chunk", "clamp", "clip", "compile", "concat", "concatenate",
-    "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d", "cos", "cuda",
-    "default_generator", "device", "diag", "diagonal", "distributed", "div", "double", "einsum", "empty",
-    "empty_like", "enable_grad", "enable_memory_reuse", "erf", "exp", "eye", "flatten", "flip", "fliplr", "flipud",
-    "float", "float16", "float32", "float64", "from_numpy", "full", "full_like", "Function", "functional", "gather",
-    "Generator", "get_float32_matmul_precision", "get_num_threads", "get_rng_state", "gradcheck", "GradcheckError",
-    "GradcheckReport", "half", "index_add", "index_fill", "index_select", "inference_mode", "initial_seed", "int",
-    "int16", "int32", "int64", "int8", "is_grad_enabled", "is_inference_mode_enabled", "is_tensor", "kthvalue",
-    "linspace", "load", "log", "log_softmax", "logsumexp", "long", "losses", "manual_seed", "masked_fill",
-    "masked_select", "matmul", "max", "max_pool1d", "max_pool2d", "max_pool3d", "maximum", "mean", "meshgrid",
-    "min", "minimum", "msort", "mul", "multinomial", "neg", "nn", "no_grad", "nonzero", "ones", "ones_like", "onnx",
-    "optim", "permute", "pow", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm",
-    "relu", "repeat_interleave", "reshape", "roll", "rsqrt", "save", "scatter", "scatter_add", "scatter_reduce",
-    "seed", "selu", "set_float32_matmul_precision", "set_grad_enabled", "set_num_threads", "set_rng_state", "short",
-    "sigmoid", "sin", "softmax", "sort", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "swapaxes",
-    "take_along_dim", "tanh", "Tensor", "tensor", "tile", "topk", "transpose", "tril", "triu", "uint8", "unbind",
-    "unsqueeze", "utils", "var", "viz", "where", "zeros", "zeros_like"
-]
-__all__ += [
-    "acos", "acosh", "all", "aminmax", "any", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2", "arctanh",
-    "asin", "asinh", "atan", "atan2", "atanh", "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or",
-    "bitwise_right_shift", "bitwise_xor", "bmm", "ceil", "copysign", "cosh", "cummax", "cummin", "cumprod", "cumsum",
-    "exp2", "expm1", "fix", "floor", "fmod", "frac", "hypot", "isclose", "isfinite", "isinf", "isnan", "isneginf",
-    "isposinf", "lerp", "log10", "log1p", "log2", "logaddexp", "logcumsumexp", "logical_and", "logical_not",
-    "logical_or", "logical_xor", "median", "mm", "mode", "narrow", "numel", "prod", "remainder", "round", "sign",
-    "sinh", "std_mean", "tan", "trunc", "unique", "var_mean",
+    "abs", "accelerator", "acos", "acosh", "adaptive_avg_pool1d", "adaptive_max_pool1d", "add", "all", "allclose",
+    "amax", "amin", "aminmax", "amp", "any", "arange", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
+    "arctan2", "arctanh", "argmax", "argmin", "argsort", "argwhere", "as_tensor", "asin", "asinh", "atan", "atan2",
+    "atanh", "autocast", "avg_pool1d", "backends", "bfloat16", "bitwise_and", "bitwise_left_shift", "bitwise_not",
+    "bitwise_or", "bitwise_right_shift", "bitwise_xor", "bmm", "bool", "broadcast_to", "cat", "ceil", "celu",
+    "chunk", "clamp", "clip", "compile", "concat", "concatenate", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+    "conv_transpose2d", "conv_transpose3d", "copysign", "cos", "cosh", "cuda", "cummax", "cummin", "cumprod",
+    "cumsum", "default_generator", "device", "diag", "diagonal", "distributed", "div", "double", "einsum", "empty",
+    "empty_like", "enable_grad", "enable_memory_reuse", "erf", "exp", "exp2", "expm1", "eye", "fix", "flatten",
+    "flip", "fliplr", "flipud", "float", "float16", "float32", "float64", "floor", "fmod", "frac", "from_numpy",
+    "full", "full_like", "Function", "functional", "gather", "Generator", "get_float32_matmul_precision",
+    "get_kernels", "get_num_threads", "get_rng_state", "gradcheck", "GradcheckError", "GradcheckReport", "half",
+    "hypot", "index_add", "index_fill", "index_select", "inference_mode", "initial_seed", "int", "int16", "int32",
+    "int64", "int8", "is_grad_enabled", "is_inference_mode_enabled", "is_tensor", "isclose", "isfinite", "isinf",
+    "isnan", "isneginf", "isposinf", "kthvalue", "lerp", "linspace", "load", "log", "log10", "log1p", "log2",
+    "log_softmax", "logaddexp", "logcumsumexp", "logical_and", "logical_not", "logical_or", "logical_xor",
+    "logsumexp", "long", "losses", "manual_seed", "masked_fill", "masked_select", "matmul", "max", "max_pool1d",
+    "max_pool2d", "max_pool3d", "maximum", "mean", "median", "meshgrid", "min", "minimum", "mm", "mode", "msort",
+    "mul", "multinomial", "narrow", "neg", "nn", "no_grad", "nonzero", "numel", "ones", "ones_like", "onnx",
+    "optim", "permute", "pow", "prod", "rand", "rand_like", "randint", "randint_like", "randn", "randn_like",
+    "randperm", "relu", "remainder", "repeat_interleave", "reshape", "roll", "round", "rsqrt", "save", "scatter",
+    "scatter_add", "scatter_reduce", "seed", "selu", "set_float32_matmul_precision", "set_grad_enabled",
+    "set_kernels", "set_num_threads", "set_rng_state", "short", "sigmoid", "sign", "sin", "sinh", "softmax", "sort",
+    "split", "sqrt", "squeeze", "stack", "std", "std_mean", "sub", "sum", "swapaxes", "take_along_dim", "tan",
+    "tanh", "Tensor", "tensor", "tile", "topk", "transpose", "tril", "triu", "trunc", "uint8", "unbind", "unique",
+    "unsqueeze", "utils", "var", "var_mean", "viz", "where", "zeros", "zeros_like",
 ]

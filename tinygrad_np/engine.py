@@ -146,7 +146,7 @@ def _parents(node: Tensor | Node) -> tuple[Any, ...]:
 
 # The ops subclass Function (above), and the Tensor methods (below) apply them.
 from .ops import elementwise as ew  # noqa: E402
-from .ops import indexing, linalg, movement, reduce, scan  # noqa: E402
+from .ops import fused, indexing, linalg, movement, reduce, scan  # noqa: E402
 
 
 class Tensor:
@@ -754,7 +754,7 @@ class Tensor:
         """GELU(x) = x * Phi(x) with the exact normal CDF (one fused op), or with approximate="tanh" the tanh
         formula 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."""
         if approximate == "none":
-            return ew.Gelu.apply(self._floating())
+            return fused.Gelu.apply(self._floating())
         if approximate == "tanh":
             x = self._floating()
             return 0.5 * x * (1 + (math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)).tanh())
@@ -762,7 +762,7 @@ class Tensor:
 
     def softplus(self, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
         """log(1 + exp(beta * x)) / beta, without overflow; x itself where beta * x > threshold (PyTorch's)."""
-        return ew.Softplus.apply(self._floating(), beta=beta, threshold=threshold)
+        return fused.Softplus.apply(self._floating(), beta=beta, threshold=threshold)
 
     def softsign(self) -> Tensor:
         """x / (1 + |x|): squashes to (-1, 1) like tanh, with polynomial tails."""

@@ -18,7 +18,7 @@ import numpy as np
 from .dtypes import _dim_index, _dims
 from .engine import MaxMin, Tensor, _pair, no_grad
 from .errors import ArgumentValueError, IndexOutOfRange, ShapeError, UnsupportedDtype
-from .ops import activation, linalg, movement, nn, resample
+from .ops import activation, fused, linalg, movement, nn, resample
 from .ops import conv as conv_ops
 from .random import default_generator
 
@@ -270,7 +270,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None, *, dim: in
     extension: mixes the first dim in one GEMM without a transposed copy). weight is (out_features, in_features)."""
     params = (weight,) if bias is None else (weight, bias)
     x, _ = _pair(input, weight) if isinstance(input, Tensor) else (Tensor(input, dtype=weight.dtype), None)
-    return linalg.Linear.apply(x, *params, axis=dim)
+    return fused.Linear.apply(x, *params, axis=dim)
 
 
 # -- shape and selection --------------------------------------------------------------------------------------------
@@ -707,7 +707,7 @@ def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Ten
             raise ShapeError(f"layer_norm: {name} of shape {p.shape} does not fit normalized_shape {shape}")
     x = input if len(shape) == 1 else input.reshape(*input.shape[:input.ndim - len(shape)], -1)
     params = [p if len(shape) == 1 else p.reshape(-1) for p in (weight, bias) if p is not None]
-    out = nn.LayerNorm.apply(x, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None)
+    out = fused.LayerNorm.apply(x, *params, eps=eps, has_weight=weight is not None, has_bias=bias is not None)
     return out if len(shape) == 1 else out.reshape(input.shape)
 
 

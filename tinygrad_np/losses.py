@@ -9,7 +9,7 @@ import numpy as np
 
 from .engine import Tensor, _pair
 from .errors import ArgumentValueError, IndexOutOfRange, ShapeError, UnsupportedDtype
-from .ops import nn
+from .ops import fused, nn
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -52,7 +52,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     positive term (e.g. n_negative / n_positive); `weight` each element. Targets may be soft (floats in [0, 1])."""
     op = "binary_cross_entropy_with_logits"
     input = input._floating()
-    loss = nn.BinaryCrossEntropyWithLogits.apply(input, _target(input, target, op),
+    loss = fused.BinaryCrossEntropyWithLogits.apply(input, _target(input, target, op),
                                                  weight=_constant(weight, input, "weight", op),
                                                  pos_weight=_constant(pos_weight, input, "pos_weight", op))
     return _reduce(loss, reduction, op)

@@ -1,9 +1,11 @@
-"""The fused float32 kernels (GELU, LayerNorm) against float64 references, at the float32 accuracy standard.
+"""The fused float32 kernels (GELU, LayerNorm, Linear's bias, Adam) against float64 references, at the float32
+accuracy standard, on both kernel paths (numpy and compiled: the `kernel_path` fixture runs each test on each).
 
 GELU: within 2e-6 absolute of the exact x Phi(x) for every float32 input (PyTorch's own float32 GELU is off by about
 1e-6), its slope Phi(x) + x phi(x) within 5e-6. LayerNorm: within 1.5x PyTorch's own float32 error (measured against
 float64 on the same inputs, quoted at each test). Each fused op also agrees with its textbook composition from
-engine ops (`Gelu.composed`, `LayerNorm.composed`), and float64 stays exact.
+engine ops (`Gelu.composed`, `LayerNorm.composed`), and float64 stays exact. Results do not depend on the number of
+threads (same bits), and a whole training step on the numpy path agrees with the compiled one.
 """
 
 import math
@@ -14,12 +16,15 @@ from scipy import special
 
 import tinygrad_np as tg
 import tinygrad_np.functional as F
-from tinygrad_np import Tensor
-from tinygrad_np.ops.elementwise import Gelu
-from tinygrad_np.ops.kernels import gelu_forward
-from tinygrad_np.ops.nn import LayerNorm
+from tinygrad_np import Tensor, kernels
+from tinygrad_np.ops.fused import Gelu, LayerNorm
 
 GELU_TOLERANCE, SLOPE_TOLERANCE = 2e-6, 5e-6
+
+
+def gelu_forward(x, with_slope=True):
+    """The float32 GELU kernel of the path in force."""
+    return kernels.for_dtype(np.dtype(np.float32)).gelu_forward(x, with_slope)
 
 
 def exact_gelu(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,10 +48,15 @@ def float32_inputs() -> np.ndarray:
     return np.concatenate([dense, consecutive, normal, wide, np.float32(special_values)])
 
 
-def test_gelu_float32_meets_the_standard_for_every_kind_of_input():
+@pytest.fixture(scope="module")
+def gelu_cases():
     x = float32_inputs()
+    return x, *exact_gelu(x)
+
+
+def test_gelu_float32_meets_the_standard_for_every_kind_of_input(kernel_path, gelu_cases):
+    x, value, exact_slope = gelu_cases
     out, slope = gelu_forward(x)
-    value, exact_slope = exact_gelu(x)
     assert out.dtype == slope.dtype == np.float32
     assert np.abs(out - value).max() <= GELU_TOLERANCE
     assert np.abs(slope - exact_slope).max() <= SLOPE_TOLERANCE
@@ -55,7 +65,7 @@ def test_gelu_float32_meets_the_standard_for_every_kind_of_input():
     np.testing.assert_array_equal(slope[far], x[far] > 0)
 
 
-def test_gelu_float32_limits_nan_and_eval_path():
+def test_gelu_float32_limits_nan_and_eval_path(kernel_path):
     x = np.float32([-np.inf, np.inf, np.nan, -0.0])
     out, slope = gelu_forward(x)
     np.testing.assert_array_equal(out[:2], [0.0, np.inf])
@@ -68,7 +78,7 @@ def test_gelu_float32_limits_nan_and_eval_path():
     np.testing.assert_array_equal(eval_out, gelu_forward(big)[0])
 
 
-def test_gelu_gradient_through_the_engine_float32():
+def test_gelu_gradient_through_the_engine_float32(kernel_path):
     rng = np.random.default_rng(1)
     x = (rng.standard_normal((64, 300)) * 3).astype(np.float32)
     upstream = rng.standard_normal(x.shape).astype(np.float32)
@@ -80,7 +90,7 @@ def test_gelu_gradient_through_the_engine_float32():
         np.testing.assert_array_equal(F.gelu(Tensor(x)).numpy(), F.gelu(t).numpy())
 
 
-def test_gelu_float64_is_exact():
+def test_gelu_float64_is_exact(kernel_path):
     x = np.concatenate([np.random.default_rng(2).normal(size=10_000) * 4, [-np.inf, np.inf, 0.0, -40.0, 40.0]])
     t = Tensor(x, dtype=np.float64, requires_grad=True)
     y = F.gelu(t)
@@ -92,7 +102,7 @@ def test_gelu_float64_is_exact():
 
 @pytest.mark.parametrize("dtype, value_tolerance, slope_tolerance",
                          [(np.float64, 1e-15, 1e-15), (np.float32, GELU_TOLERANCE, SLOPE_TOLERANCE)])
-def test_gelu_fused_agrees_with_composed(dtype, value_tolerance, slope_tolerance):
+def test_gelu_fused_agrees_with_composed(kernel_path, dtype, value_tolerance, slope_tolerance):
     x = np.random.default_rng(3).normal(size=(200, 500)) * 3
     outputs = []
     for op in (F.gelu, Gelu.composed):
@@ -137,7 +147,7 @@ def worst_relative_error(results, references):
 
 @pytest.mark.parametrize("dim", [7, 42, 48, 101, 198, 199])
 @pytest.mark.parametrize("affine", ["weight and bias", "weight", "bias", "none"])
-def test_layer_norm_float32_within_pytorch_error(dim, affine):
+def test_layer_norm_float32_within_pytorch_error(kernel_path, dim, affine):
     """PyTorch 2.13's float32 layer_norm, measured against float64 on these inputs (rows of 7-199 channels, mean 0
     or 10 sd, sd 1 or 100), is off by up to 1.7e-6 of the largest value in the output, the input gradient and the
     weight and bias gradients: the tolerance is 1.5 times that."""
@@ -151,7 +161,7 @@ def test_layer_norm_float32_within_pytorch_error(dim, affine):
         assert worst_relative_error(result, reference) <= 2.5e-6, (offset, spread)
 
 
-def test_layer_norm_float32_rows_far_from_zero():
+def test_layer_norm_float32_rows_far_from_zero(kernel_path):
     """Rows with a mean of 1000 sd lose digits to the float32 centring in any implementation: PyTorch's float32
     error there is up to 2.2e-4 of the largest value (measured as above); the tolerance is 1.5 times that."""
     for dim in (7, 48, 198):
@@ -162,14 +172,14 @@ def test_layer_norm_float32_rows_far_from_zero():
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-13), (np.float32, 2.5e-6)])
-def test_layer_norm_fused_agrees_with_composed(dtype, tolerance):
+def test_layer_norm_fused_agrees_with_composed(kernel_path, dtype, tolerance):
     x, weight, bias, upstream = layer_norm_case(300, 198, 3, 2, seed=4)
     fused = layer_norm_run(layer_norm, x, weight, bias, upstream, dtype)
     composed = layer_norm_run(LayerNorm.composed, x, weight, bias, upstream, dtype)
     assert worst_relative_error(fused, composed) <= tolerance
 
 
-def test_layer_norm_float64_matches_the_closed_forms():
+def test_layer_norm_float64_matches_the_closed_forms(kernel_path):
     x, weight, bias, upstream = layer_norm_case(50, 9, 2, 3, seed=5)
     out, grad_x, grad_weight, grad_bias = layer_norm_run(layer_norm, x, weight, bias, upstream, np.float64)
     rstd = 1 / np.sqrt(x.var(axis=1, keepdims=True) + 1e-5)
@@ -182,34 +192,41 @@ def test_layer_norm_float64_matches_the_closed_forms():
     np.testing.assert_allclose(grad_bias, upstream.sum(axis=0), rtol=1e-12)
 
 
-def test_layer_norm_eval_gives_the_same_bits():
+def test_layer_norm_eval_gives_the_same_bits(kernel_path):
     x, weight, bias, _ = (a.astype(np.float32) for a in layer_norm_case(700, 48, 0, 1, seed=6))
     training = layer_norm(Tensor(x, requires_grad=True), Tensor(weight), Tensor(bias)).numpy()
     with tg.no_grad():
         np.testing.assert_array_equal(layer_norm(Tensor(x), Tensor(weight), Tensor(bias)).numpy(), training)
 
 
-def test_kernels_give_the_same_bits_on_any_number_of_threads():
+def test_kernels_give_the_same_bits_on_any_number_of_threads(kernel_path):
+    """Work is cut at boundaries that do not depend on the number of threads (whole rows for LayerNorm's row sums,
+    fixed blocks of rows for its column sums, any element for GELU and the bias), so 1 and 2 threads give the
+    same bits for every output and gradient."""
     x, weight, bias, upstream = (a.astype(np.float32) for a in layer_norm_case(3000, 198, 0, 1, seed=7))
+    linear_weight = np.random.default_rng(8).standard_normal((150, 198)).astype(np.float32) * 0.1
+    linear_bias = np.random.default_rng(9).standard_normal(150).astype(np.float32)
 
     def run():
-        tensors = [Tensor(a, requires_grad=True) for a in (x, weight, bias)]
-        y = layer_norm(F.gelu(tensors[0]), tensors[1], tensors[2])
-        y.backward(upstream)
+        tensors = [Tensor(a, requires_grad=True) for a in (x, weight, bias, linear_weight, linear_bias)]
+        y = F.linear(layer_norm(F.gelu(tensors[0]), tensors[1], tensors[2]), tensors[3], tensors[4])
+        y.backward(upstream[:, :150])
         return [y.numpy()] + [t.grad for t in tensors]
 
-    single = run()
+    previous = tg.get_num_threads()
     try:
+        tg.set_num_threads(1)
+        single = run()
         tg.set_num_threads(2)
         pooled = run()
     finally:
-        tg.set_num_threads(1)
+        tg.set_num_threads(previous)
     for a, b in zip(single, pooled, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dim", [0, -1])
-def test_linear_bias_gradient_over_long_rows_meets_float32_accuracy(dim):
+def test_linear_bias_gradient_over_long_rows_meets_float32_accuracy(kernel_path, dim):
     """The bias gradient sums the output gradient over 100,000 rows or columns with BLAS matrix-vector products:
     within 1e-6 of the float64 sum, relative to its size (PyTorch's float32 sum: ~2e-7; numpy's: ~4e-6)."""
     rng = np.random.default_rng(0)
@@ -222,3 +239,76 @@ def test_linear_bias_gradient_over_long_rows_meets_float32_accuracy(dim):
     exact = grad.astype(np.float64).sum(axis=1 if dim == 0 else 0)
     assert bias.grad.dtype == np.float32
     assert np.abs(bias.grad - exact).max() <= 1e-6 * np.abs(exact).max()
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_linear_bias_add(kernel_path, axis):
+    """Linear's forward adds the bias in place into its GEMM's output: exactly x @ W^T + b (one rounding each)."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((5, 3000) if axis == 0 else (3000, 5)).astype(np.float32)
+    weight, bias = rng.standard_normal((7, 5)).astype(np.float32), rng.standard_normal(7).astype(np.float32)
+    out = F.linear(Tensor(x), Tensor(weight), Tensor(bias), dim=axis).numpy()
+    expected = weight @ x + bias[:, None] if axis == 0 else x @ weight.T + bias
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("options", [{"weight_decay": 0.0}, {"weight_decay": 0.1, "amsgrad": True},
+                                     {"weight_decay": 0.1, "decoupled": True}])
+def test_adam_float32_update_within_float32_of_float64(kernel_path, options):
+    """Adam's one-pass update (and the numpy one) against the same update in float64 from the same float32
+    state: five steps, each parameter within a few float32 roundings of the float64 result."""
+    options = dict(options)
+    optimizer = tg.optim.AdamW if options.pop("decoupled", False) else tg.optim.Adam
+    rng = np.random.default_rng(11)
+    start = rng.standard_normal(5000).astype(np.float32)
+    grads = [rng.standard_normal(5000).astype(np.float32) for _ in range(5)]
+    results = []
+    for dtype in (np.float32, np.float64):
+        p = tg.nn.Parameter(start, dtype=dtype)
+        opt = optimizer([p], lr=1e-2, betas=(0.9, 0.99), eps=1e-8, **options)
+        for g in grads:
+            p.grad = g.astype(dtype)
+            opt.step()
+        results.append(p.numpy())
+    single, double = results
+    assert single.dtype == np.float32
+    assert np.abs(single - double).max() <= 1e-6 * np.abs(double).max()
+
+
+def test_a_training_step_agrees_on_both_paths():
+    """A small Mixer-like model's forward, loss and backward on the numpy path and on the compiled one: logits and
+    every gradient within the float32 standard of each other (relative to each array's size). (Adam's update is
+    compared above: after one step its direction is sign(g), so a weight whose gradient is near 0 can move either
+    way by lr on either path.)"""
+    pytest.importorskip("numba")
+    import tinygrad_np.nn.functional as NF
+    from tinygrad_np import nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm, self.fc1, self.fc2 = nn.LayerNorm(48), nn.Linear(48, 96), nn.Linear(96, 48)
+            self.token_norm, self.token_fc = nn.LayerNorm(48), nn.Linear(14, 14, dim=0)
+
+        def forward(self, h):
+            h = h + self.token_fc(self.token_norm(h))
+            return h + self.fc2(NF.gelu(self.fc1(self.norm(h))))
+
+    x = np.random.default_rng(12).standard_normal((14, 64, 3)).astype(np.float32)
+    y = (np.random.default_rng(13).random(64) < 0.5).astype(np.float32)
+    results = []
+    previous = kernels._mode
+    try:
+        for path in ("numpy", "compiled"):
+            tg.set_kernels(path)
+            tg.manual_seed(0)
+            model = nn.Sequential(nn.Linear(3, 48), Block(), Block(), nn.LayerNorm(48))
+            head = nn.Linear(48, 1)
+            params = list(model.parameters()) + list(head.parameters())
+            logits = head(model(Tensor(x)).mean(0))[:, 0]
+            NF.binary_cross_entropy_with_logits(logits, Tensor(y)).backward()
+            results.append([logits.numpy()] + [np.array(p.grad) for p in params])
+    finally:
+        kernels._mode = previous
+    for a, b in zip(*results, strict=True):
+        assert np.abs(a - b).max() <= 2e-5 * max(np.abs(b).max(), 1e-3)

@@ -3,7 +3,7 @@ float32 matmul precision (`set_float32_matmul_precision`), and reads and writes 
 
 from __future__ import annotations
 
-from .. import runtime
+from .. import modes
 
 
 class _Matmul:
@@ -15,11 +15,11 @@ class _Matmul:
 
     @property
     def allow_tf32(self) -> bool:
-        return runtime.get_float32_matmul_precision() != "highest"
+        return modes.get_float32_matmul_precision() != "highest"
 
     @allow_tf32.setter
     def allow_tf32(self, value: bool) -> None:
-        runtime.set_float32_matmul_precision("high" if value else "highest")
+        modes.set_float32_matmul_precision("high" if value else "highest")
 
 
 matmul = _Matmul()

@@ -1,4 +1,5 @@
-"""Element-wise ops. Binary ops broadcast; `Tensor.backward` un-broadcasts their gradients."""
+"""Element-wise ops. Binary ops broadcast; `Tensor.backward` un-broadcasts their gradients. The fused element-wise
+ops (GELU, softplus) live in `fused.py`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import numpy as np
 from scipy import special
 
 from ..engine import Function
-from .kernels import gelu_backward, gelu_forward
 
 
 class Add(Function):
@@ -215,28 +215,6 @@ class Erf(Function):
         return grad * (2 / math.sqrt(math.pi)) * np.exp(-self.x * self.x)
 
 
-class Gelu(Function):
-    """Exact GELU, x * Phi(x) with Phi the normal CDF (not the tanh approximation).
-
-    The forward also computes the slope Phi(x) + x phi(x) that the backward multiplies by, sharing one exp with
-    the CDF, unless no input needs a gradient (eval, `no_grad`). See `kernels.gelu_forward` for how float32 is
-    computed fast; `Gelu.composed` is the same function written as a learner would, from engine ops."""
-
-    def forward(self, x):
-        out, self.slope = gelu_forward(x, with_slope=self.needs_input_grad[0])
-        return out
-
-    def backward(self, grad):
-        return gelu_backward(grad, self.slope)
-
-    @staticmethod
-    def composed(x):
-        """The textbook GELU, x * (1 + erf(x / sqrt 2)) / 2, built from the engine's Erf, Mul and Add ops: autograd
-        derives its backward from theirs. Same function as the fused op (tests/engine/test_kernels.py checks it);
-        slower, because every op is a pass over memory with its own saved arrays."""
-        return x * 0.5 * (1 + Erf.apply(x * (1 / math.sqrt(2))))
-
-
 class Tanh(Function):
     def forward(self, x):
         self.out = np.tanh(x)
@@ -253,21 +231,6 @@ class Sigmoid(Function):
 
     def backward(self, grad):
         return grad * self.out * (1 - self.out)
-
-
-class Softplus(Function):
-    """log(1 + exp(beta * x)) / beta, computed without overflow, and x itself where beta * x > threshold (PyTorch's
-    switch to the linear function); the derivative is sigmoid(beta * x), 1 past the threshold."""
-
-    def forward(self, x, beta=1.0, threshold=20.0):
-        t = x.dtype.type
-        self.z = x if beta == 1 else x * t(beta)
-        self.linear = self.z > threshold
-        soft = np.maximum(self.z, t(0)) + np.log1p(np.exp(-np.abs(self.z)))
-        return np.where(self.linear, x, soft if beta == 1 else soft / t(beta))
-
-    def backward(self, grad):
-        return grad * np.where(self.linear, grad.dtype.type(1), special.expit(self.z))
 
 
 class Cast(Function):

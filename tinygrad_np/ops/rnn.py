@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine import Function, Tensor
+from ..kernels.numpy_path import column_sums
 from . import elementwise as ew
-from . import linalg, movement
-from .linalg import column_sums
+from . import fused, movement
 
 
 def _check(gates_x: np.ndarray, h0: np.ndarray, w_hh: np.ndarray, gates: int, name: str) -> tuple[int, int, int]:
@@ -77,7 +77,7 @@ def _step_slices(x: Tensor, reverse: bool) -> list[tuple[int, Tensor]]:
 
 
 def _project(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    return linalg.Linear.apply(h, weight) if bias is None else linalg.Linear.apply(h, weight, bias)
+    return fused.Linear.apply(h, weight) if bias is None else fused.Linear.apply(h, weight, bias)
 
 
 class RNNLayer(Function):
@@ -232,7 +232,7 @@ class LSTMLayer(Function):
             c = f * c + i * g
             h = o * ew.Tanh.apply(c)
             if w_hr is not None:
-                h = linalg.Linear.apply(h, w_hr)
+                h = fused.Linear.apply(h, w_hr)
             outputs[t] = h
         return movement.Stack.apply(*[outputs[t] for t in range(gates_x.shape[0])], axis=0), c
 

@@ -4,13 +4,13 @@ array per dtype instead of ~10 numpy calls per parameter."""
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from .. import kernels
 from ..engine import Tensor, enable_grad
 from .flat import FlatParameters, chunks
 
@@ -286,6 +286,9 @@ class Adam(Optimizer):
 
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
     p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+
+    The update runs as one kernel (`kernels/numpy_path.adam_update`, or its compiled twin: one pass over the flat
+    buffers).
     """
 
     decoupled = False
@@ -308,26 +311,10 @@ class Adam(Optimizer):
         state["step"] = state.get("step", 0) + 1
 
     def update_arrays(self, data, grad, buffers, state, group):
-        lr, (beta1, beta2), wd = group["lr"], group["betas"], group["weight_decay"]
-        step = state.get("step", 0) + 1
-        if wd and self.decoupled:
-            data *= _scalar(1 - lr * wd, data)
-        elif wd:
-            grad = grad + _scalar(wd, data) * data
-        m, v = buffers["exp_avg"], buffers["exp_avg_sq"]
-        m *= _scalar(beta1, data)
-        m += _scalar(1 - beta1, data) * grad
-        v *= _scalar(beta2, data)
-        v += _scalar(1 - beta2, data) * (grad * grad)
-        if group["amsgrad"]:
-            np.maximum(buffers["max_exp_avg_sq"], v, out=buffers["max_exp_avg_sq"])
-            v = buffers["max_exp_avg_sq"]
-        denom = np.sqrt(v)
-        denom *= _scalar(1 / math.sqrt(1 - beta2**step), data)
-        denom += _scalar(group["eps"], data)
-        np.divide(m, denom, out=denom)
-        denom *= _scalar(lr / (1 - beta1**step), data)
-        data -= denom
+        beta1, beta2 = group["betas"]
+        kernels.for_dtype(data.dtype).adam_update(
+            data, grad, buffers["exp_avg"], buffers["exp_avg_sq"], buffers.get("max_exp_avg_sq"), group["lr"], beta1,
+            beta2, group["eps"], group["weight_decay"], self.decoupled, state.get("step", 0) + 1)
 
 
 class AdamW(Adam):

@@ -1,65 +1,30 @@
-"""Numerical kernels shared by ops (plain ndarrays in and out), and the one piece of machinery
-that makes element-wise work fast: `map_chunks`.
+"""The pure-numpy kernels of the fused ops: the reference path, and the one taken without numba (or for float64).
 
-numpy runs one pass over memory per ufunc; a formula of 20 ufuncs over a 45 MB array is 20
-trips to RAM. `map_chunks` runs the whole formula on cache-sized chunks instead, on the threads
-that `set_num_threads` asks for (numpy releases the GIL inside ufuncs; one thread by default).
-Every element is computed by the same sequence of operations whatever the chunking, so results
-are bit-for-bit repeatable.
+numpy runs one pass over memory per ufunc; a formula of 20 ufuncs over a 45 MB array is 20 trips to RAM.
+`map_chunks` runs the whole formula on cache-sized chunks instead, spread over the engine's threads
+(`runtime.spread`: numpy releases the GIL inside ufuncs). Every element is computed by the same sequence of
+operations whatever the chunking, so results are bit-for-bit repeatable. Row kernels (LayerNorm) run on blocks of
+rows (`map_row_blocks`) with their row sums as BLAS matrix-vector products.
+
+Each function here has a twin of the same name and arguments in `compiled.py` when the compiled path accelerates
+it; what a forward saves for its backward is private to its path.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import special
 from scipy.linalg import blas
 
-from ..errors import ArgumentValueError
+from ..runtime import spread
 
 INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
 CHUNK = 1 << 15  # elements per chunk of an element-wise kernel: its ~8 arrays of 128 KiB stay in L2
 ROW_BLOCK = 1 << 16  # elements per block of rows (LayerNorm); its partial sums are per block
-MIN_PARALLEL = 1 << 17  # elements below which a second thread costs more than it saves
-_threads = 1
-_pool: ThreadPoolExecutor | None = None
-
-
-def set_num_threads(threads: int) -> None:
-    """Run the fused element-wise and row kernels on `threads` threads (PyTorch's name). The default is 1: importing
-    the engine starts no thread. Results do not depend on the number of threads (each element and each block of rows
-    is computed the same way), so this is a speed setting only. numpy's own BLAS threads are not affected."""
-    global _threads, _pool
-    if not isinstance(threads, int) or threads < 1:
-        raise ArgumentValueError(f"set_num_threads: threads must be an int >= 1, got {threads!r}")
-    if threads == _threads:
-        return
-    if _pool is not None:
-        _pool.shutdown(wait=True)
-    _threads = threads
-    # the calling thread works too: the pool holds the others
-    _pool = ThreadPoolExecutor(threads - 1, thread_name_prefix="tinygrad_np") if threads > 1 else None
-
-
-def get_num_threads() -> int:
-    return _threads
-
-
-def _spread(work: Callable[[int, int], None], size: int, unit: int, elements_per_unit: int = 1) -> None:
-    """Run `work(start, stop)` over [0, size), cut into one piece per thread at multiples of `unit`."""
-    if _pool is None or size * elements_per_unit < MIN_PARALLEL or size < 2 * unit:
-        work(0, size)
-        return
-    per_thread = -(-size // (_threads * unit)) * unit
-    futures = [_pool.submit(work, lo, min(lo + per_thread, size)) for lo in range(per_thread, size, per_thread)]
-    try:
-        work(0, min(per_thread, size))  # the first piece here, while the pool does the rest
-    finally:
-        for future in futures:
-            future.result()
+SUM_BLOCK = 1024  # rows summed by one matrix-vector product before the partial sums are added
 
 
 def map_chunks(kernel: Callable[..., None], *arrays: np.ndarray, scratch: int = 0,
@@ -81,7 +46,7 @@ def map_chunks(kernel: Callable[..., None], *arrays: np.ndarray, scratch: int = 
             hi = min(lo + CHUNK, stop)
             kernel(*(f[lo:hi] for f in flats), rows[:, :hi - lo])
 
-    _spread(work, size, 1024)
+    spread(work, size, 1024)
 
 
 def map_row_blocks(kernel: Callable[..., None], *arrays: np.ndarray, scratch: int = 0) -> None:
@@ -98,7 +63,7 @@ def map_row_blocks(kernel: Callable[..., None], *arrays: np.ndarray, scratch: in
             hi = min(lo + block, stop)
             kernel(lo // block, *(a[lo:hi] for a in arrays), space[:, :hi - lo])
 
-    _spread(work, rows, block, width)
+    spread(work, rows, block, width)
 
 
 def block_rows(width: int) -> int:
@@ -155,8 +120,8 @@ _TAIL_COEFFICIENTS = (-0.008514287676317673, 0.5725613800560126, -0.398782780026
 # Evaluated as -R = t^4 + a3 t^3 + a2 t^2 + a1 t + a0 with t = alpha u, alpha = (-b4)^(1/4), a_j = -b_j / alpha^j:
 # the leading coefficient 1 saves a multiply.
 _TAIL_SCALE = (-_TAIL_COEFFICIENTS[4]) ** 0.25
-_NEG_TAIL = tuple(np.float32(-b / _TAIL_SCALE**j) for j, b in enumerate(_TAIL_COEFFICIENTS[:4]))
-_SHIFT32, _SCALE32 = np.float32(_TAIL_SHIFT), np.float32(_TAIL_SCALE)
+NEG_TAIL = tuple(np.float32(-b / _TAIL_SCALE**j) for j, b in enumerate(_TAIL_COEFFICIENTS[:4]))
+SHIFT32, SCALE32 = np.float32(_TAIL_SHIFT), np.float32(_TAIL_SCALE)
 _HALF32, _MINUS_HALF32, _INV_SQRT_2PI32 = np.float32(0.5), np.float32(-0.5), np.float32(INV_SQRT_2PI)
 # |x| is clamped here: exp(-x^2/2) is already 0 in float32, and an infinite x then gives no inf * 0.
 _GELU_CLAMP = 16.0
@@ -182,12 +147,12 @@ def _gelu_kernel(x: np.ndarray, out: np.ndarray, slope: np.ndarray | None, scrat
     z, t, e, r, zeros, clamp = scratch
     np.abs(x, out=z)
     np.minimum(z, clamp, out=z)  # against a constant array: twice as fast as against a scalar
-    np.add(z, _SHIFT32, out=t)
-    np.divide(_SCALE32, t, out=t)
+    np.add(z, SHIFT32, out=t)
+    np.divide(SCALE32, t, out=t)
     np.square(z, out=e)
     e *= _MINUS_HALF32
     np.exp(e, out=e)
-    a0, a1, a2, a3 = _NEG_TAIL
+    a0, a1, a2, a3 = NEG_TAIL
     np.add(t, a3, out=r)
     r *= t
     r += a2
@@ -259,3 +224,141 @@ def gelu_backward(grad: np.ndarray, slope: np.ndarray) -> np.ndarray:
     out = np.empty_like(slope)
     map_chunks(_multiply_chunk, grad, slope, out)
     return out
+
+
+# -- LayerNorm over the last axis of (rows, dim) -------------------------------------------------
+def layer_norm_forward(rows: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None, eps: float,
+                       keep: bool) -> tuple[np.ndarray, tuple | None]:
+    """(x - mean) * rstd * weight + bias over each row, rstd = 1 / sqrt(var + eps) (biased variance); with `keep`
+    also what `layer_norm_backward` needs (x - mean and rstd).
+
+    Both passes run on blocks of rows on the thread pool, with the row-wise pieces in BLAS: every row sum (the
+    mean, and in the backward mean(g), mean(g * xhat)) and column sum is a matrix-vector product (much faster than
+    numpy's reductions over rows of 48-198 elements); products with a per-row factor go through an outer product
+    (rstd * weight, made by one BLAS call) and terms constant along a row are rank-1 updates in place. So the
+    forward keeps x - mean and rstd, not xhat, and never scales a row by itself."""
+    dim = rows.shape[1]
+    centered = np.empty_like(rows) if keep else None
+    out, rstd = np.empty_like(rows), np.empty(len(rows), dtype=rows.dtype)
+    ones, eps = np.ones(dim, dtype=rows.dtype), rows.dtype.type(eps)
+    ones_rows = np.ones(min(len(rows), block_rows(dim)), dtype=rows.dtype)
+    scale = ones if weight is None else weight
+
+    def normalize(_, x, rstd, out, *rest):
+        *kept, scratch = rest
+        centered = kept[0] if kept else scratch[0]
+        mean = x @ ones
+        mean /= dim
+        np.copyto(centered, x)
+        add_outer(centered, mean, ones, -1.0)
+        np.einsum("ij,ij->i", centered, centered, out=rstd)
+        rstd /= dim
+        rstd += eps
+        np.sqrt(rstd, out=rstd)
+        np.reciprocal(rstd, out=rstd)
+        outer_into(out, rstd, scale)
+        out *= centered  # (x - mean) * rstd * weight
+        if bias is not None:
+            add_outer(out, ones_rows[:len(x)], bias)
+
+    if rows.size:
+        map_row_blocks(normalize, rows, rstd, out, *([centered] if keep else []), scratch=0 if keep else 1)
+    return out, ((centered, rstd) if keep else None)
+
+
+def layer_norm_backward(saved: tuple, grad: np.ndarray, weight: np.ndarray | None, needs_x: bool,
+                        needs_weight: bool, needs_bias: bool) -> tuple[np.ndarray | None, ...]:
+    """The gradients of x, weight and bias (None where not needed) from the closed form
+        dx = rstd * (g - mean(g) - xhat * mean(g * xhat)),   g = grad * weight,
+    and the column sums of grad * xhat and of grad, summed per block of rows, then over the blocks."""
+    centered, rstd = saved
+    rows, dim = centered.shape
+    blocks = row_blocks(rows, dim)
+    grad_x = np.empty_like(centered) if needs_x else None
+    weight_parts = np.empty((blocks, dim), dtype=centered.dtype) if needs_weight else None
+    bias_parts = np.empty((blocks, dim), dtype=centered.dtype) if needs_bias else None
+    ones = np.ones(dim, dtype=centered.dtype)
+    scale = ones if weight is None else weight
+    ones_rows = np.ones(min(rows, block_rows(dim)), dtype=centered.dtype)
+
+    def backward_block(k, grad, centered, rstd, *rest):
+        *kept, scratch = rest
+        if needs_bias:
+            np.matmul(ones_rows[:len(grad)], grad, out=bias_parts[k])
+        if not (needs_weight or needs_x):
+            return
+        product = scratch[0]
+        np.multiply(grad, centered, out=product)  # grad * xhat / rstd
+        if needs_weight:
+            np.matmul(rstd, product, out=weight_parts[k])
+        if needs_x:
+            (out,) = kept
+            rstd_mean_g = grad @ scale  # rstd * mean(g), per row
+            rstd_mean_g *= rstd / dim
+            factor = product @ scale  # rstd^3 * mean(g * (x - mean)), per row: (x - mean) * factor is
+            factor *= rstd * rstd * rstd / dim  # rstd * xhat * mean(g * xhat)
+            outer_into(out, rstd, scale)
+            out *= grad  # rstd * g
+            outer_into(product, factor, ones)
+            product *= centered
+            out -= product  # - rstd * xhat * mean(g * xhat)
+            add_outer(out, rstd_mean_g, ones, -1.0)  # - rstd * mean(g)
+
+    if rows and (needs_x or needs_weight or needs_bias):
+        map_row_blocks(backward_block, grad, centered, rstd, *([grad_x] if needs_x else []), scratch=1)
+    return (grad_x, weight_parts.sum(axis=0) if needs_weight else None,
+            bias_parts.sum(axis=0) if needs_bias else None)
+
+
+# -- Linear's bias ---------------------------------------------------------------------------------
+def add_bias(out: np.ndarray, bias: np.ndarray, axis: int) -> None:
+    """out += bias in place, along the last axis of a 2-D `out` (axis -1) or its first (axis 0)."""
+    out += bias if axis == -1 else bias[:, None]
+
+
+def column_sums(a: np.ndarray) -> np.ndarray:
+    """a.sum(axis=0) of a 2-D array as matrix-vector products with ones over blocks of SUM_BLOCK rows, then the sum
+    of the blocks' sums: faster than numpy's reduction, and the error grows with SUM_BLOCK plus the number of
+    blocks rather than with the number of rows (PyTorch's float32 sum is blocked the same way)."""
+    rows, columns = a.shape
+    whole = rows - rows % SUM_BLOCK
+    ones = np.ones(min(rows, SUM_BLOCK), dtype=a.dtype)
+    total = ones[:rows - whole] @ a[whole:]
+    if whole:
+        total += (ones @ a[:whole].reshape(-1, SUM_BLOCK, columns)).sum(axis=0)
+    return total
+
+
+# -- softplus --------------------------------------------------------------------------------------
+def softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)) without overflow: numpy's logaddexp(0, x), computed as max(x, 0) + log1p(exp(-|x|))."""
+    return np.logaddexp(x.dtype.type(0), x)
+
+
+# -- Adam and AdamW --------------------------------------------------------------------------------
+def adam_update(data: np.ndarray, grad: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+                max_exp_avg_sq: np.ndarray | None, lr: float, beta1: float, beta2: float, eps: float,
+                weight_decay: float, decoupled: bool, step: int) -> None:
+    """One Adam step in place, as torch.optim.Adam computes it (AdamW's decay with `decoupled`; AMSGrad with
+    `max_exp_avg_sq`):
+        m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+        p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)."""
+    scalar = data.dtype.type
+    if weight_decay and decoupled:
+        data *= scalar(1 - lr * weight_decay)
+    elif weight_decay:
+        grad = grad + scalar(weight_decay) * data
+    exp_avg *= scalar(beta1)
+    exp_avg += scalar(1 - beta1) * grad
+    exp_avg_sq *= scalar(beta2)
+    exp_avg_sq += scalar(1 - beta2) * (grad * grad)
+    v = exp_avg_sq
+    if max_exp_avg_sq is not None:
+        np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        v = max_exp_avg_sq
+    denom = np.sqrt(v)
+    denom *= scalar(1 / math.sqrt(1 - beta2**step))
+    denom += scalar(eps)
+    np.divide(exp_avg, denom, out=denom)
+    denom *= scalar(lr / (1 - beta1**step))
+    data -= denom
