@@ -77,7 +77,8 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Tensor, **options: Any) -> Tensor:
         ctx = cls(*inputs)
-        out = Tensor._wrap(ctx.forward(*[t._data for t in inputs], **options))
+        with np.errstate(all="ignore"):  # log(0), 1/0, sqrt(-1): inf and nan without a warning, as in PyTorch
+            out = Tensor._wrap(ctx.forward(*[t._data for t in inputs], **options))
         if any(ctx.needs_input_grad):
             # The graph keeps a leaf that requires grad as itself (backward fills its .grad) and any other input as
             # its Node (no array): an input's array lives on only if some op saved it for its backward.
@@ -199,31 +200,32 @@ class Tensor:
         grads: dict[int, np.ndarray] = {id(root): grad}
         leaves: dict[int, Node] = {}
         order = topological_order(root)
-        while order:
-            node = order.pop()  # from the output back; the list lets go of each node once it is done
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            ctx = node._ctx
-            if ctx is None:  # a leaf that requires grad
-                node._accumulate(g)
-                continue
-            if node.retained is not None:
-                node.retained._accumulate(g)
-            if ctx.released:
-                raise RuntimeError("backward(): trying to go through a graph a second time after its "
-                                   "saved arrays were freed; pass retain_graph=True to the first backward")
-            input_grads = ctx.backward(g)
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for parent, needed, pg in zip(ctx.parents, ctx.needs_input_grad, input_grads, strict=True):
-                if needed and pg is not None:
-                    assert pg.dtype == parent.dtype, f"{type(ctx).__name__} returned a {pg.dtype} gradient"
-                    pg = unbroadcast(pg, parent.shape)
-                    key = id(parent)
-                    grads[key] = grads[key] + pg if key in grads else pg
-            if not retain_graph:
-                ctx.release(leaves)
+        with np.errstate(all="ignore"):  # as in the forward: inf and nan without a warning
+            while order:
+                node = order.pop()  # from the output back; the list lets go of each node once it is done
+                g = grads.pop(id(node), None)
+                if g is None:
+                    continue
+                ctx = node._ctx
+                if ctx is None:  # a leaf that requires grad
+                    node._accumulate(g)
+                    continue
+                if node.retained is not None:
+                    node.retained._accumulate(g)
+                if ctx.released:
+                    raise RuntimeError("backward(): trying to go through a graph a second time after its "
+                                       "saved arrays were freed; pass retain_graph=True to the first backward")
+                input_grads = ctx.backward(g)
+                if not isinstance(input_grads, tuple):
+                    input_grads = (input_grads,)
+                for parent, needed, pg in zip(ctx.parents, ctx.needs_input_grad, input_grads, strict=True):
+                    if needed and pg is not None:
+                        assert pg.dtype == parent.dtype, f"{type(ctx).__name__} returned a {pg.dtype} gradient"
+                        pg = unbroadcast(pg, parent.shape)
+                        key = id(parent)
+                        grads[key] = grads[key] + pg if key in grads else pg
+                if not retain_graph:
+                    ctx.release(leaves)
 
     def _accumulate(self, g: np.ndarray) -> None:
         """Add a gradient array into `.grad` (a new Tensor the first time)."""
@@ -725,6 +727,9 @@ class Tensor:
 
     def rsqrt(self) -> Tensor:
         return 1 / self.sqrt()
+
+    def reciprocal(self) -> Tensor:
+        return 1 / self._floating()
 
     def square(self) -> Tensor:
         return self ** 2

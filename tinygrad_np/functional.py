@@ -36,10 +36,11 @@ __all__ = [
     "kthvalue", "layer_norm", "leaky_relu", "linear", "log", "log_softmax", "logsigmoid", "logsumexp",
     "masked_fill", "masked_select", "matmul", "max", "max_pool1d", "max_pool2d", "max_pool3d", "max_unpool1d",
     "max_unpool2d", "max_unpool3d", "maximum", "mean", "meshgrid", "min", "minimum", "mish", "msort", "mul", "neg",
-    "nonzero", "one_hot", "pad", "permute", "pow", "relu", "relu6", "repeat_interleave", "reshape", "roll", "rsqrt",
-    "scatter", "scatter_add", "scatter_reduce", "selu", "sigmoid", "silu", "sin", "softmax", "softmin", "softplus",
-    "softsign", "sort", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "swapaxes", "take_along_dim",
-    "tanh", "tile", "topk", "transpose", "tril", "triu", "unbind", "unfold", "unsqueeze", "upsample", "var", "where",
+    "nonzero", "one_hot", "pad", "permute", "pow", "reciprocal", "relu", "relu6", "repeat_interleave", "reshape",
+    "roll", "rsqrt", "scatter", "scatter_add", "scatter_reduce", "selu", "sigmoid", "silu", "sin", "softmax",
+    "softmin", "softplus", "softsign", "sort", "split", "sqrt", "squeeze", "stack", "std", "sub", "sum", "swapaxes",
+    "take_along_dim", "tanh", "tile", "topk", "transpose", "tril", "triu", "unbind", "unfold", "unsqueeze",
+    "upsample", "var", "where",
 ]
 
 
@@ -104,6 +105,10 @@ def sqrt(input: Tensor) -> Tensor:  # noqa: A002
 
 def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
     return _tensor(input).rsqrt()
+
+
+def reciprocal(input: Tensor) -> Tensor:  # noqa: A002
+    return _tensor(input).reciprocal()
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001, A002

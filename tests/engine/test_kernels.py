@@ -267,7 +267,7 @@ def test_adam_float32_update_within_float32_of_float64(kernel_path, options):
         p = tg.nn.Parameter(start, dtype=dtype)
         opt = optimizer([p], lr=1e-2, betas=(0.9, 0.99), eps=1e-8, **options)
         for g in grads:
-            p.grad = g.astype(dtype)
+            p.grad = tg.from_numpy(g.astype(dtype))
             opt.step()
         results.append(p.numpy())
     single, double = results

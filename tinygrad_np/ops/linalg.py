@@ -50,3 +50,31 @@ class Matmul(Function):
         if self.needs_input_grad[1]:
             grad_b = swap(a) @ grad
         return grad_a, grad_b
+
+
+class Einsum(Function):
+    """numpy's einsum over operands whose subscripts each name distinct dims and agree on every size (the caller,
+    `functional.einsum`, takes diagonals and broadcasts first). The gradient of each operand is the einsum of the
+    output gradient with the other operands; a dim summed within that operand alone comes back broadcast."""
+
+    def forward(self, *arrays, inputs, output):
+        self.arrays, self.inputs, self.output = arrays, inputs, output
+        return np.einsum(",".join(inputs) + "->" + output, *arrays, optimize=len(arrays) > 1)
+
+    def backward(self, grad):
+        grads = []
+        for k, (letters, array) in enumerate(zip(self.inputs, self.arrays, strict=True)):
+            if not self.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            others = [(self.output, grad)] + [(s, a) for j, (s, a) in enumerate(zip(self.inputs, self.arrays,
+                                                                                   strict=True)) if j != k]
+            present = set("".join(s for s, _ in others))
+            kept = "".join(c for c in letters if c in present)
+            g = np.einsum(",".join(s for s, _ in others) + "->" + kept, *(a for _, a in others),
+                          optimize=len(others) > 1)
+            missing = tuple(i for i, c in enumerate(letters) if c not in present)
+            if missing:
+                g = np.broadcast_to(np.expand_dims(g, missing), array.shape)
+            grads.append(np.ascontiguousarray(g, dtype=array.dtype))
+        return tuple(grads)
