@@ -184,6 +184,14 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise BenchError(f"{path} is not valid JSON ({error})") from None
 
 
+def run_seconds(folder: Path) -> float:
+    """The seconds of a run's epochs, from its metrics.jsonl (NaN if it has none)."""
+    path = folder / "metrics.jsonl"
+    if not path.is_file():
+        return math.nan
+    return sum(json.loads(line).get("seconds", math.nan) for line in path.read_text().splitlines() if line.strip())
+
+
 def config_label(config: TrainConfig, default: TrainConfig) -> str:
     """"mlp-mixer (default)" or "mlp-mixer (--dim 128 --dropout 0.1)": the model and the flags that differ from
     the default configuration (seed and folders aside)."""
@@ -233,6 +241,7 @@ def read_runs(folders: Sequence[str | Path], adapt_prior: str = "none",
         group["seeds"].append(config.run.seed)
         group["runs"].append(str(folder))
         record = run_record(result)
+        record["seconds"] = run_seconds(folder)
         if adapt_prior == "em":
             record.update(run_prior_adapted(folder, data_dir))
         group["per_seed"].append(record)
@@ -287,6 +296,56 @@ def format_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# -- the adoption rule -------------------------------------------------------------------------------------------
+def adoption(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each group of runs against the default's runs of the same seeds, on the holdout only: the mean of the paired
+    differences of holdout ROC-AUC and their standard error (std ddof 1 / sqrt(n)). The rule (docs/results.md): an
+    option is adopted if it gains more than 2 standard errors and the default run stays under 5 minutes on 2 cores.
+    Empty without a default group."""
+    runs = [row for row in rows if row["kind"] == "run"]
+    default = next((row for row in runs if row["name"].endswith("(default)")), None)
+    if default is None:
+        return []
+    reference = dict(zip(default["seeds"], default["per_seed"], strict=True))
+    table = []
+    for row in runs:
+        pairs = [(record, reference[seed]) for seed, record in zip(row["seeds"], row["per_seed"], strict=True)
+                 if seed in reference]
+        changes = np.array([mine["holdout_roc_auc"] - theirs["holdout_roc_auc"] for mine, theirs in pairs])
+        standard_error = float(np.std(changes, ddof=1) / math.sqrt(len(changes))) if len(changes) > 1 else math.nan
+        change = float(np.mean(changes)) if len(changes) else math.nan
+        if row is default:
+            verdict = "the reference"
+        elif len(changes) < 2:
+            verdict = "fewer than 2 paired seeds: no verdict"
+        elif change > 2 * standard_error:
+            verdict = "passes (gain > 2 SE)"
+        elif change < 0:
+            verdict = "worse"
+        else:
+            verdict = "under the bar"
+        table.append({"name": row["name"], "seeds": [seed for seed in row["seeds"] if seed in reference],
+                      "holdout_roc_auc": float(np.mean([mine["holdout_roc_auc"] for mine, _ in pairs])),
+                      "change": change, "standard_error": standard_error, "verdict": verdict,
+                      "minutes": float(np.mean([mine["seconds"] for mine, _ in pairs])) / 60})
+    return table
+
+
+def format_adoption(table: list[dict[str, Any]], markdown: bool) -> str:
+    """The adoption table as Markdown or as aligned text."""
+    header = ["runs", "seeds", "holdout ROC-AUC", "paired change", "minutes per run", "verdict"]
+    cells = [[row["name"], " ".join(map(str, row["seeds"])), f"{row['holdout_roc_auc']:.4f}",
+              "-" if row["verdict"] == "the reference" else f"{row['change']:+.4f}" + (
+                  "" if math.isnan(row["standard_error"]) else f" ± {row['standard_error']:.4f}"),
+              f"{row['minutes']:.1f}", row["verdict"]] for row in table]
+    if markdown:
+        return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] +
+                         ["| " + " | ".join(line) + " |" for line in cells])
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
+    return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths, strict=True)).rstrip()
+                     for line in [header, *cells])
+
+
 def _without_nan(value: Any) -> Any:
     """`value` with every NaN replaced by None (null in JSON, which has no NaN)."""
     if isinstance(value, dict):
@@ -335,10 +394,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(format_markdown(rows) if args.markdown else format_table(rows))
+    table = adoption(rows)
+    if len(table) > 1:
+        print("\nThe adoption rule, on the holdout only (each group of runs against the default's runs of the same "
+              "seeds):\n")
+        print(format_adoption(table, args.markdown))
     if args.json:
         protocol = {"holdout": args.holdout, "criterion": args.criterion, "trees": args.trees,
                     "preprocess": "quantile", "test": "reported only", "adapt_prior": args.adapt_prior}
-        Path(args.json).write_text(json.dumps(_without_nan({"protocol": protocol, "rows": rows}), indent=1) + "\n")
+        Path(args.json).write_text(json.dumps(_without_nan({"protocol": protocol, "rows": rows, "adoption": table}),
+                                              indent=1) + "\n")
     return 0
 
 

@@ -160,3 +160,29 @@ def test_the_threshold_of_a_baseline_is_chosen_on_the_holdout(baselines, small_d
     at_threshold = binary_metrics(data.holdout.labels, holdout, record["threshold"])["f1"]
     assert at_threshold >= binary_metrics(data.holdout.labels, holdout)["f1"]
     assert not math.isnan(record["test_ece"]) and 0 <= record["test_ece"] <= 1
+
+
+def test_the_adoption_rule_pairs_runs_by_seed_and_asks_for_a_gain_over_two_standard_errors(baselines):
+    def group(name, seeds, aucs, seconds=120.0):
+        return {"name": name, "kind": "run", "seeds": seeds,
+                "per_seed": [{"holdout_roc_auc": auc, "seconds": seconds} for auc in aucs]}
+
+    rows = [{"name": "random-forest", "kind": "baseline", "seeds": [0, 1, 2], "per_seed": []},
+            group("mlp-mixer (default)", [0, 1, 2], [0.990, 0.992, 0.994]),
+            # changes +0.002, +0.003, +0.001: mean 0.002, std 0.001, SE 0.001 / sqrt(3) = 0.000577: passes
+            group("mlp-mixer (--ema 0.999)", [0, 1, 2], [0.992, 0.995, 0.995], seconds=150.0),
+            # changes +0.004, -0.002, -0.004: a mean below zero
+            group("mlp-mixer (--swa-epochs 5)", [0, 1, 2], [0.994, 0.990, 0.990]),
+            group("mlp-mixer (--depth 2)", [2, 5], [0.990, 0.999])]  # one seed in common: no verdict
+    table = {row["name"]: row for row in baselines.adoption(rows)}
+    assert "random-forest" not in table and table["mlp-mixer (default)"]["verdict"] == "the reference"
+    ema = table["mlp-mixer (--ema 0.999)"]
+    assert ema["change"] == pytest.approx(0.002) and ema["standard_error"] == pytest.approx(0.001 / math.sqrt(3))
+    assert ema["verdict"].startswith("passes") and ema["minutes"] == pytest.approx(2.5)
+    swa = table["mlp-mixer (--swa-epochs 5)"]
+    assert swa["change"] == pytest.approx(-0.002 / 3) and swa["verdict"] == "worse"
+    depth = table["mlp-mixer (--depth 2)"]
+    assert depth["seeds"] == [2] and depth["change"] == pytest.approx(-0.004) and depth["verdict"].startswith("fewer")
+    assert baselines.adoption(rows[:1] + rows[2:]) == []  # no default runs: nothing to compare with
+    markdown = baselines.format_adoption(list(table.values()), markdown=True).splitlines()
+    assert markdown[0].startswith("| runs | seeds | holdout ROC-AUC") and "| +0.0020 ± 0.0006 |" in markdown[3]
