@@ -57,6 +57,30 @@ def test_shared_parameter_listed_once():
     assert len(list(net.parameters())) == 2
 
 
+def test_a_member_assigned_again_keeps_its_place():
+    """PyTorch re-registers a parameter, buffer or child module in place: tying `decoder.weight` to the embedding
+    (word_language_model's RNNModel) or replacing a child (its TransformerModel's `decoder`) keeps the key order."""
+
+    class Tied(nn.Module):
+        def __init__(self):
+            self.encoder = nn.Embedding(5, 3)
+            self.decoder = nn.Linear(3, 5)
+            self.head = nn.Linear(3, 2)
+            self.register_buffer("first", Tensor(np.zeros(1)))
+            self.register_buffer("second", Tensor(np.zeros(1)))
+            self.decoder.weight = self.encoder.weight
+            self.encoder = nn.Embedding(5, 3)  # a child replaced
+            self.first = Tensor(np.ones(1))  # a buffer assigned again
+            self.register_buffer("second", Tensor(np.ones(1)), persistent=False)
+            self.head.register_parameter("weight", nn.Parameter(np.zeros((2, 3))))
+
+    net = Tied()
+    assert list(net.state_dict()) == ["first", "encoder.weight", "decoder.weight", "decoder.bias", "head.weight",
+                                      "head.bias"]
+    assert [name for name, _ in net.named_buffers()] == ["first", "second"]
+    assert list(net._modules) == ["encoder", "decoder", "head"]
+
+
 def test_train_eval_recursive_and_dropout_obeys():
     net = Net()
     net.eval()

@@ -5,6 +5,7 @@ them with `torch.load`). Without PyTorch, the engine's run is checked on its own
 from __future__ import annotations
 
 import importlib.util
+import math
 import runpy
 from pathlib import Path
 from typing import Any
@@ -84,4 +85,51 @@ def test_nanogpt(tmp_path, flash):
     if theirs is not None:
         assert ours["state_keys"] == theirs["state_keys"] and ours["num_params"] == theirs["num_params"]
         np.testing.assert_allclose(ours["losses"], theirs["losses"], rtol=1e-4)
+        assert ours["greedy"] == theirs["greedy"]
+
+
+WORD_LM_MODELS = [  # (options, rtol of the losses): the Transformer's training magnifies 1-ulp differences the most
+    pytest.param({"model": "LSTM"}, 1e-6, id="LSTM"),
+    pytest.param({"model": "GRU", "tied": True}, 1e-6, id="GRU-tied"),
+    pytest.param({"model": "Transformer"}, 1e-4, id="Transformer"),
+]
+
+
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")  # PyTorch's, for batch_first=False
+@pytest.mark.parametrize("options, rtol", WORD_LM_MODELS)
+def test_word_language_model(tmp_path, options, rtol):
+    theirs, ours = both_engines("word_lm", tmp_path, dropout=0.0, **options)
+    n, e = ours["ntokens"], 16
+    keys = ours["state_keys"]
+    if options["model"] == "Transformer":
+        layer = (3 * e * e + 3 * e) + (e * e + e) + 2 * (e * e + e) + 4 * e  # attention, linear1/2 (nhid = e), norms
+        assert keys[0] == "encoder.layers.0.self_attn.in_proj_weight" and "encoder.layers.1.norm2.bias" in keys
+        # nn.Transformer's decoder stack replaced by the output layer keeps its place, before the later children
+        assert keys[-6:] == ["encoder.norm.weight", "encoder.norm.bias", "decoder.weight", "decoder.bias",
+                             "pos_encoder.pe", "input_emb.weight"]
+        assert ours["num_params"] == 2 * layer + 2 * e + (n * e + n) + n * e
+    else:
+        gates = 4 if options["model"] == "LSTM" else 3
+        rnn = [f"rnn.{name}_l{layer}" for layer in range(2)
+               for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        # tied: decoder.weight is the embedding's, and keeps its place before decoder.bias
+        assert keys == ["encoder.weight", *rnn, "decoder.weight", "decoder.bias"]
+        decoder_weight = 0 if options.get("tied") else n * e  # tied: the embedding's, counted once
+        assert ours["num_params"] == n * e + 2 * gates * e * (2 * e + 2) + decoder_weight + n
+    assert (tmp_path / "engine" / "model.pt").exists()
+    # the loss falls, and the model beats guessing uniformly (it starts near log n)
+    assert np.mean(ours["losses"][-4:]) < np.mean(ours["losses"][:4]) - 0.2
+    assert ours["test_loss"] < math.log(n) - 0.5 and min(ours["val_losses"]) < math.log(n) - 0.5
+    assert ours["test_ppl"] == pytest.approx(math.exp(ours["test_loss"]))
+    assert len(ours["sampled"]) == len(ours["greedy"]) == 12
+    assert all(0 <= i < n for i in ours["sampled"] + ours["greedy"])
+    if theirs is not None:
+        assert keys == theirs["state_keys"] and ours["num_params"] == theirs["num_params"] and n == theirs["ntokens"]
+        np.testing.assert_allclose(ours["losses"], theirs["losses"], rtol=rtol)
+        np.testing.assert_allclose(ours["val_losses"], theirs["val_losses"], rtol=rtol)
+        np.testing.assert_allclose(ours["test_loss"], theirs["test_loss"], rtol=rtol)
+        assert ours["lrs"] == theirs["lrs"]
+        # the first word's distribution, then the greedy words; the sampled words differ: the engines' random
+        # streams are not the same (docs/pytorch.md)
+        np.testing.assert_allclose(ours["first_weights"], theirs["first_weights"], rtol=10 * rtol)
         assert ours["greedy"] == theirs["greedy"]

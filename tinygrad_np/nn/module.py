@@ -96,7 +96,7 @@ class Module:
             Module.__init__(self)
         params, buffers, modules = state["_parameters"], state["_buffers"], state["_modules"]
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, "_parameters")
             params[name] = value
         elif name in params:
             if value is not None:
@@ -104,7 +104,7 @@ class Module:
                                 "(nn.Parameter or None expected)")
             params[name] = None
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, "_modules")
             modules[name] = value
         elif name in modules:
             if value is not None:
@@ -138,12 +138,16 @@ class Module:
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
 
-    def _forget(self, name: str) -> None:
-        """Remove `name` from every registry and from the plain attributes (before it is registered anew)."""
+    def _forget(self, name: str, keep: str) -> None:
+        """Remove `name` from the plain attributes and every registry but `keep`, the one it is about to be
+        registered in anew: there it keeps its place, so a member assigned again (`self.decoder.weight =
+        self.encoder.weight`, a child module replaced) stays where it was in `state_dict()` and `parameters()`,
+        as in PyTorch."""
         state = self.__dict__
         state.pop(name, None)
         for registry in ("_parameters", "_buffers", "_modules"):
-            state[registry].pop(name, None)
+            if registry != keep:
+                state[registry].pop(name, None)
         state["_non_persistent_buffers_set"].discard(name)
 
     def _check_new_name(self, name: Any, kind: str, registry: str) -> None:
@@ -163,7 +167,7 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign {type(tensor).__name__} object to buffer {name!r} (Tensor or None "
                             "required)")
-        self._forget(name)
+        self._forget(name, "_buffers")
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent_buffers_set.add(name)
@@ -175,7 +179,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign {type(param).__name__} object to parameter {name!r} (nn.Parameter or "
                             "None required)")
-        self._forget(name)
+        self._forget(name, "_parameters")
         self._parameters[name] = param
 
     def add_module(self, name: str, module: Module | None) -> None:
@@ -184,7 +188,7 @@ class Module:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         self._check_new_name(name, "module", "_modules")
-        self._forget(name)
+        self._forget(name, "_modules")
         self._modules[name] = module
 
     register_module = add_module
