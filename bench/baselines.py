@@ -300,7 +300,8 @@ def format_markdown(rows: list[dict[str, Any]]) -> str:
 def adoption(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each group of runs against the default's runs of the same seeds, on the holdout only: the mean of the paired
     differences of holdout ROC-AUC and their standard error (std ddof 1 / sqrt(n)). The rule (docs/results.md): an
-    option is adopted if it gains more than 2 standard errors and the default run stays under 5 minutes on 2 cores.
+    option is adopted if it gains more than 2 standard errors and the default run stays under 5 minutes on 2 cores;
+    it is worse if it loses more than 2 standard errors, and under the bar in between.
     Empty without a default group."""
     runs = [row for row in rows if row["kind"] == "run"]
     default = next((row for row in runs if row["name"].endswith("(default)")), None)
@@ -320,8 +321,8 @@ def adoption(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             verdict = "fewer than 2 paired seeds: no verdict"
         elif change > 2 * standard_error:
             verdict = "passes (gain > 2 SE)"
-        elif change < 0:
-            verdict = "worse"
+        elif change < -2 * standard_error:
+            verdict = "worse (loss > 2 SE)"
         else:
             verdict = "under the bar"
         table.append({"name": row["name"], "seeds": [seed for seed in row["seeds"] if seed in reference],
