@@ -360,20 +360,26 @@ def _save(figure: Any, path: Path) -> None:
     atomic_write(path, lambda file: figure.savefig(file, format="png", dpi=100))
 
 
+def line_style(index: int) -> dict[str, str]:
+    """The colour and dash of the index-th checkpoint's line: matplotlib's ten colours, then the same colours
+    dashed, dotted, ..., so that more than ten checkpoints stay apart."""
+    return {"color": f"C{index % 10}", "linestyle": ("-", "--", ":", "-.")[index // 10 % 4]}
+
+
 def plot_1d(path: Path, subjects: list[Subject], settings: Settings) -> None:
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
-    for subject in subjects:
+    figure, axes = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    for index, subject in enumerate(subjects):
         surface = subject.results.get("surface_1d")
         if surface:
             losses = np.array([np.nan if v is None else v for v in surface["losses"]])
-            axes.plot(surface["alphas"], losses, marker="o", markersize=3, label=subject.label)
+            axes.plot(surface["alphas"], losses, marker="o", markersize=3, label=subject.label, **line_style(index))
     axes.axvline(0, color="black", linewidth=0.8, linestyle="--")
     axes.set(xlabel="alpha (along a filter-normalised random direction)", ylabel="loss (mean cross-entropy)",
              title=f"1-D loss surface, {settings.rows} {settings.split} rows")
     axes.grid(alpha=0.3)
     if any("surface_1d" in s.results for s in subjects):
-        axes.legend(fontsize=8)
+        figure.legend(fontsize=8, loc="outside right upper")  # beside the axes: never over the curves
     _save(figure, path)
     plt.close(figure)
 
@@ -413,21 +419,21 @@ def plot_2d(path: Path, subjects: list[Subject], settings: Settings) -> None:
 
 def plot_density(path: Path, subjects: list[Subject]) -> None:
     plt = _pyplot()
-    figure, axes = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
-    densities = [(s, s.density) for s in subjects if s.density is not None and s.density.nodes]
+    figure, axes = plt.subplots(figsize=(9, 4.5), layout="constrained")
+    densities = [(i, s, s.density) for i, s in enumerate(subjects) if s.density is not None and s.density.nodes]
     if densities:
-        low = min(d.extent[0] for _, d in densities)
-        high = max(d.extent[1] for _, d in densities)
-        pad = 0.05 * (high - low) + max(d.sigma() for _, d in densities) * 3
+        low = min(d.extent[0] for _, _, d in densities)
+        high = max(d.extent[1] for _, _, d in densities)
+        pad = 0.05 * (high - low) + max(d.sigma() for _, _, d in densities) * 3
         grid = np.linspace(low - pad, high + pad, 1000)
         peak = 0.0
-        for subject, density in densities:
+        for index, subject, density in densities:
             values = density.density(grid)
             peak = max(peak, values.max())
             axes.semilogy(grid, np.maximum(values, 1e-300),
-                          label=f"{subject.label} (negative share {density.negative_share:.3f})")
+                          label=f"{subject.label} (negative share {density.negative_share:.3f})", **line_style(index))
         axes.set_ylim(peak * 1e-8, peak * 3)
-        axes.legend(fontsize=8)
+        figure.legend(fontsize=8, loc="outside right upper")
     axes.axvline(0, color="black", linewidth=0.8, linestyle="--")
     axes.set(xlabel="eigenvalue", ylabel="density (stochastic Lanczos quadrature)", title="Hessian spectral density")
     axes.grid(alpha=0.3)
