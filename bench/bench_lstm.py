@@ -28,10 +28,8 @@ GEMMs a step alternate with numpy work, and threads put to sleep after each one 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -46,6 +44,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tinygrad_np as tg  # noqa: E402
+from bench.machine import machine_line  # noqa: E402
+
+REPORTED_PACKAGES = ["numpy", "torch"]  # their versions head the table
 
 VOCAB, EMBED, HIDDEN, LAYERS, DROPOUT = 10_000, 200, 200, 2, 0.2
 BATCH, BPTT, LR, CLIP = 20, 35, 20.0, 0.25
@@ -262,31 +263,6 @@ def measure_pair(config: str, quick: bool, scratch: str, threads: int | None) ->
     return list(records.values())
 
 
-def version(package: str) -> str:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def machine_line() -> str:
-    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return (f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {cpu_model()}, {os.cpu_count()} cores "
-            f"(shared with other jobs: timings are noisy, compare ratios within one run){load}, Python "
-            f"{platform.python_version()}, numpy {np.__version__}, torch {version('torch')}")
-
-
 def print_table(records: list[dict]) -> None:
     by = {(r["config"], r["what"]): r for r in records}
 
@@ -323,7 +299,7 @@ def main() -> None:
     if args.serve:
         serve(*args.serve, args.quick, args.reference, args.threads or os.cpu_count() or 1)
         return
-    header = machine_line() + (f"; --threads {args.threads}" if args.threads else "; all cores")
+    header = machine_line(REPORTED_PACKAGES) + (f"; --threads {args.threads}" if args.threads else "; all cores")
     say = (lambda *a, **k: None) if args.markdown else print
     say(f"# {header}", flush=True)
     records = []

@@ -51,14 +51,12 @@ add megabytes per step)."""
 from __future__ import annotations
 
 import argparse
-import datetime
 import gc
 import importlib.metadata
 import importlib.util
 import json
 import math
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -77,8 +75,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import tinygrad_np as tg  # noqa: E402
 import tinygrad_np.nn.functional as F  # noqa: E402
+from bench.machine import machine_line  # noqa: E402
 from mixer.models import MLPMixer1D  # noqa: E402
 from tinygrad_np import optim  # noqa: E402
+
+REPORTED_PACKAGES = ["numpy", "numba", "torch", "autograd", "mygrad"]  # their versions head the table
 
 CONFIGS = {  # name: (dim, depth, patch_size, batch)
     "a": (198, 10, 3, 32),
@@ -539,7 +540,7 @@ def profile_ops(config: str, kernels: str = "auto") -> None:
     Python around the ops, per op; then the same at batch 1, where numpy's arithmetic is negligible."""
     use_engine_speed_settings(kernels)
     print(f"# profile of ours ({tg.get_kernels()} kernels, {tg.get_num_threads()} threads) at "
-          f"{CONFIG_TITLES[config]}; {machine_line()}")
+          f"{CONFIG_TITLES[config]}; {machine_line(REPORTED_PACKAGES)}")
     full, single = profile_at(config, CONFIGS[config][3]), profile_at(config, 1)
     total = full["instrumented_step_s"]
     print(f"\nstep {full['step_s'] * 1e3:.2f} ms (median, not instrumented), {total * 1e3:.2f} ms instrumented "
@@ -699,29 +700,6 @@ def installed(engine: str) -> bool:
     return engine not in PACKAGES or importlib.util.find_spec(PACKAGES[engine]) is not None
 
 
-def version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def cpu_model() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def machine_line() -> str:
-    return (f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {cpu_model()}, {os.cpu_count()} cores "
-            f"(shared with other jobs: timings are noisy, compare ratios within one run), Python "
-            f"{platform.python_version()}, numpy {np.__version__}, numba {version('numba')}, torch {version('torch')}, "
-            f"autograd {version('autograd')}, mygrad {version('mygrad')}")
-
-
 CHILD_ENVIRONMENT: dict[str, str] = {}  # added to every child's environment (--threads)
 
 
@@ -777,7 +755,7 @@ def main() -> None:
     if args.threads:
         CHILD_ENVIRONMENT.update({name: str(args.threads)
                                   for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
-    header = machine_line() + (f"; every engine on {args.threads} thread(s)" if args.threads else "")
+    header = machine_line(REPORTED_PACKAGES) + (f"; every engine on {args.threads} thread(s)" if args.threads else "")
     say = (lambda *a, **k: None) if args.markdown else print
     say(f"# {header}", flush=True)
     configs = args.configs or [*CONFIGS, "eval", *([] if args.quick else ["memory"])]

@@ -57,7 +57,8 @@ class Function:
 
     Subclasses implement `forward(self, *arrays, **options) -> ndarray` and
     `backward(self, grad) -> gradient or tuple of gradients` (one per input, None for an
-    input that needs none; `self.needs_input_grad[i]` says which are needed).
+    input that needs none; `self.needs_input_grad[i]` says which are needed). Both run with numpy's floating-point
+    warnings off: log(0), 1/0 and sqrt(-1) give inf and nan silently, as in PyTorch.
     """
 
     released = False

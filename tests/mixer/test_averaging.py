@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from unsw_sample import needs_data, sample_folder
+from unsw_sample import ctrl_c_in_epoch, needs_data, sample_folder
 
 import tinygrad_np as tg
 from mixer.averaging import SWA, ModelEma
@@ -185,14 +185,7 @@ def test_selection_takes_an_average_when_it_scores_best(small_data, tmp_path):
 def test_resume_restores_the_averages_bit_for_bit(small_data, averaged, tmp_path):
     full = averaged[0].folder.path
     cut = quiet(config(small_data, tmp_path / "cut", **OPTIONS))
-    epochs_run = []
-
-    def train_epoch_then_crash(epochs):
-        if epochs_run:
-            raise KeyboardInterrupt  # Ctrl-C during epoch 2
-        epochs_run.append(1)
-        return type(cut.loop).train_epoch(cut.loop, epochs)
-    cut.loop.train_epoch = train_epoch_then_crash
+    ctrl_c_in_epoch(cut, 2)
     with pytest.raises(Interrupted):
         cut.fit()
     assert main(["train", "--resume", str(tmp_path / "cut" / "last.npz"), "--out", str(tmp_path / "resumed")]) == 0

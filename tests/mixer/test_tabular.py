@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from unsw_sample import REAL, needs_data, sample_folder
+from unsw_sample import REAL, ctrl_c_in_epoch, needs_data, sample_folder
 
 import tinygrad_np as tg
 from mixer import data as unsw
@@ -444,14 +444,7 @@ def test_resume_continues_a_tabular_ensemble_bit_for_bit(small_data, tmp_path):
     options = dict(epochs=2, tokens="feature", numeric_embedding="ple", ple_bins=8, ensemble_size=2)
     quiet(config(small_data, tmp_path / "full", **options)).fit()
     cut = quiet(config(small_data, tmp_path / "cut", **options))
-    epochs_run = []
-
-    def train_epoch_then_crash(epochs):
-        if epochs_run:
-            raise KeyboardInterrupt  # Ctrl-C during epoch 2
-        epochs_run.append(1)
-        return type(cut.loop).train_epoch(cut.loop, epochs)
-    cut.loop.train_epoch = train_epoch_then_crash
+    ctrl_c_in_epoch(cut, 2)
     with pytest.raises(Interrupted):
         cut.fit()
     assert main(["train", "--resume", str(tmp_path / "cut" / "last.npz"), "--out", str(tmp_path / "resumed")]) == 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from unsw_sample import REAL, needs_data, sample_folder
+from unsw_sample import REAL, ctrl_c_in_epoch, needs_data, sample_folder
 
 from mixer import data as unsw
 from mixer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -75,14 +75,7 @@ def test_short_run_learns_and_writes_everything(small_data, tmp_path):
 def test_seed_makes_runs_identical_and_resume_equals_uninterrupted(small_data, tmp_path, capsys):
     quiet(config(small_data, tmp_path / "full")).fit()
     cut = quiet(config(small_data, tmp_path / "cut"))
-    epochs_run = []
-
-    def train_epoch_then_crash(epochs):
-        if len(epochs_run) == 2:
-            raise KeyboardInterrupt  # Ctrl-C during epoch 3
-        epochs_run.append(1)
-        return type(cut.loop).train_epoch(cut.loop, epochs)
-    cut.loop.train_epoch = train_epoch_then_crash
+    ctrl_c_in_epoch(cut, 3)
     with pytest.raises(Interrupted) as stop:
         cut.fit()
     last = tmp_path / "cut" / "last.npz"

@@ -1,9 +1,11 @@
-"""Small copies of the real UNSW-NB15 CSVs for end-to-end tests (shared by the test files)."""
+"""Small copies of the real UNSW-NB15 CSVs for end-to-end tests, and a Ctrl-C in the middle of a run (shared by the
+test files)."""
 
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,3 +39,15 @@ def sample_folder(folder: Path, train: tuple[int, int], test: tuple[int, int], u
     if REAL.get("unlabelled") is not None:
         head(REAL["unlabelled"], folder / REAL["unlabelled"].name, unlabelled_rows)
     return folder
+
+
+def ctrl_c_in_epoch(trainer: Any, epoch: int) -> None:
+    """Make `trainer` stop by KeyboardInterrupt (as Ctrl-C would) when its loop starts training epoch `epoch`."""
+    started = []
+
+    def train_epoch_then_interrupt(epochs):
+        if len(started) == epoch - 1:
+            raise KeyboardInterrupt
+        started.append(1)
+        return type(trainer.loop).train_epoch(trainer.loop, epochs)
+    trainer.loop.train_epoch = train_epoch_then_interrupt

@@ -60,11 +60,9 @@ class Pow(Function):
         zero = grad.dtype.type(0)
         grad_a = grad_b = None
         if self.needs_input_grad[0]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                grad_a = np.where(self.b == 0, zero, grad * self.b * self.a ** (self.b - 1))
+            grad_a = np.where(self.b == 0, zero, grad * self.b * self.a ** (self.b - 1))
         if self.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                grad_b = np.where((self.a == 0) & (self.b >= 0), zero, grad * self.out * np.log(self.a))
+            grad_b = np.where((self.a == 0) & (self.b >= 0), zero, grad * self.out * np.log(self.a))
         return grad_a, grad_b
 
 
@@ -80,8 +78,7 @@ class PowScalar(Function):
             return np.zeros_like(grad)
         if self.exponent == 2:
             return grad * (2 * self.x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return grad * (self.exponent * self.x ** (self.exponent - 1))
+        return grad * (self.exponent * self.x ** (self.exponent - 1))
 
 
 class Maximum(Function):

@@ -50,8 +50,7 @@ class BinaryCrossEntropy(Function):
 
     def forward(self, p, target, weight=None):
         t = p.dtype.type
-        with np.errstate(divide="ignore"):
-            self.log_p, self.log_q = np.maximum(np.log(p), t(-100)), np.maximum(np.log1p(-p), t(-100))
+        self.log_p, self.log_q = np.maximum(np.log(p), t(-100)), np.maximum(np.log1p(-p), t(-100))
         self.p, self.target, self.weight = p, target, weight
         loss = -(target * self.log_p + (1 - target) * self.log_q)
         return loss if weight is None else loss * weight

@@ -88,15 +88,13 @@ class Var(Reduction):
 
     def forward(self, x, axis=None, ddof=0, keepdims=False):
         axes = self.setup(x, axis, keepdims)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = x.sum(axis=axes, keepdims=True) / x.dtype.type(self.count)
-            self.centered = x - mean
-            self.divisor = x.dtype.type(max(0, self.count - ddof))
-            return (self.centered * self.centered).sum(axis=axes, keepdims=keepdims) / self.divisor
+        mean = x.sum(axis=axes, keepdims=True) / x.dtype.type(self.count)
+        self.centered = x - mean
+        self.divisor = x.dtype.type(max(0, self.count - ddof))
+        return (self.centered * self.centered).sum(axis=axes, keepdims=keepdims) / self.divisor
 
     def backward(self, grad):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.expand(grad) * (2 / self.divisor) * self.centered
+        return self.expand(grad) * (2 / self.divisor) * self.centered
 
 
 class Prod(Reduction):
@@ -136,8 +134,7 @@ class LogSumExp(Reduction):
     def forward(self, x, axis=None, keepdims=False):
         axes = self.setup(x, axis, keepdims)
         exps, total, shift = stable_exp(x, axes)
-        with np.errstate(divide="ignore"):
-            out = np.log(total) + shift
+        out = np.log(total) + shift
         self.softmax = np.divide(exps, total, out=np.zeros_like(exps), where=total > 0)
         return out if keepdims else np.squeeze(out, axis=axes)
 

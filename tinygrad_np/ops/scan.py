@@ -66,11 +66,10 @@ class LogCumSumExp(Function):
 
     def backward(self, grad):
         x, out, axis = self.x, self.out, self.axis
-        with np.errstate(divide="ignore", invalid="ignore"):
-            result = np.zeros_like(x)
-            for sign in (1, -1):
-                part = np.maximum(sign * grad, 0)
-                log_part = np.where(part > 0, np.log(part), -np.inf) - out
-                weight = _reverse_logcumsumexp(log_part.astype(x.dtype), axis)
-                result += sign * np.exp(x + weight)
+        result = np.zeros_like(x)
+        for sign in (1, -1):
+            part = np.maximum(sign * grad, 0)
+            log_part = np.where(part > 0, np.log(part), -np.inf) - out
+            weight = _reverse_logcumsumexp(log_part.astype(x.dtype), axis)
+            result += sign * np.exp(x + weight)
         return result
